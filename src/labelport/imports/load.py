@@ -1,0 +1,749 @@
+"""Load canonical rows into the catalog: batched, idempotent, all-or-nothing per file.
+
+The whole file goes into one write transaction. Rows are checked and written in batches (a few
+queries per batch, never one statement per row), so memory stays flat whatever the file size. The
+first bad record stops the writing but not the checking: the caller gets up to 100 problems and the
+count of all of them, and the transaction is rolled back, so a failed file leaves no trace.
+
+Re-importing updates by id (or global key when a row has no id); sections a row leaves out
+(attachments, metadata, a project's labels, ...) keep what the catalog already has, sections it
+carries replace what was there.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from labelport.errors import InvalidRecords, RecordError
+from labelport.ids import derived_id, new_id
+from labelport.imports.base import AnnotationSetSpec, Item, ParsedRow, Problem
+from labelport.imports.canonical import (
+    CheckedLabel,
+    CheckedRow,
+    Feature,
+    check_row,
+    infer_media_type,
+    iter_features,
+)
+from labelport.store import Store
+from labelport.store import schema as s
+from labelport.times import utcnow
+
+BATCH_SIZE = 500
+
+
+@dataclass(slots=True)
+class ImportResult:
+    file: str
+    rows: int = 0
+    labels: int = 0
+    predictions: int = 0
+    seconds: float = 0.0
+    annotation_sets: list[str] = field(default_factory=list)
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds > 0 else float("inf")
+
+
+class _Errors:
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.listed: list[RecordError] = []
+        self.total = 0
+
+    def add(self, error: RecordError) -> None:
+        self.total += 1
+        if len(self.listed) < InvalidRecords.MAX_LISTED:
+            self.listed.append(error)
+
+    def problem(self, line: int, problem: Problem) -> None:
+        self.add(RecordError(self.file, line, problem.field, problem.reason))
+
+
+def import_items(
+    store: Store,
+    org_id: str,
+    items: Iterable[Item],
+    *,
+    file: str,
+    default_dataset: str | None = None,
+    media_type: str | None = None,
+    on_progress: Callable[[int], None] | None = None,
+    batch_size: int = BATCH_SIZE,
+) -> ImportResult:
+    """Import converter ``items`` into organization ``org_id``; raise InvalidRecords on bad input."""
+    started = time.perf_counter()
+    result = ImportResult(file=file)
+    errors = _Errors(file)
+    with store.write() as conn:
+        loader = _Loader(store, conn, org_id, default_dataset, media_type, file)
+        pending: list[tuple[int, CheckedRow]] = []
+
+        def flush() -> None:
+            if pending and not errors.total:
+                for error in loader.write(pending):
+                    errors.add(error)
+                if not errors.total:
+                    result.rows += len(pending)
+                    result.labels += sum(len(p.labels) for _, r in pending for p in r.projects)
+                    result.predictions += sum(len(x.predictions) for _, r in pending for x in r.runs)
+                    if on_progress is not None:
+                        on_progress(result.rows)
+            pending.clear()
+
+        for item in items:
+            if isinstance(item, RecordError):
+                errors.add(item)
+            elif isinstance(item, AnnotationSetSpec):
+                if not errors.total:
+                    loader.annotation_set(item)
+                result.annotation_sets.append(item.id)
+            elif isinstance(item, ParsedRow):
+                try:
+                    pending.append((item.line, check_row(item.row)))
+                except Problem as problem:
+                    errors.problem(item.line, problem)
+                if len(pending) >= batch_size:
+                    flush()
+        flush()
+        if not errors.total:
+            loader.finish()
+        if errors.total:
+            raise InvalidRecords(file, errors.listed, errors.total)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+class _Loader:
+    def __init__(
+        self,
+        store: Store,
+        conn: sa.Connection,
+        org_id: str,
+        default_dataset: str | None,
+        media_type: str | None,
+        file: str,
+    ) -> None:
+        self.file = file
+        self.store = store
+        self.conn = conn
+        self.org_id = org_id
+        self.default_dataset = default_dataset
+        self.media_type = media_type
+        self.now = utcnow()
+        self.users: dict[str, str] = {}
+        self.datasets: dict[str, str] = {}  # id -> name
+        self.dataset_names: dict[str, str] = {}  # name -> id
+        self.projects: dict[str, str | None] = {}  # id -> ontology id
+        self.batches: set[str] = set()
+        self.models: set[str] = set()
+        self.runs: set[str] = set()
+        self.fields: dict[str, tuple[str, str]] = {}  # schema id -> (kind, name)
+        self.field_names: dict[tuple[str | None, str], str] = {}  # (parent, name) -> id
+        self.embeddings: set[str] = set()
+        self.features: dict[str, set[str]] = {}  # ontology id -> feature ids
+        self.feature_rows: list[dict[str, Any]] = []
+        self.feature_positions: dict[str, int] = {}
+
+    # ------------------------------------------------------------------------------- lookups
+
+    def _owned(self, table: sa.Table, entity_id: str, what: str, path: str) -> bool:
+        """True if ``entity_id`` exists in this organization; Problem if in another one."""
+        owner = self.conn.execute(
+            sa.select(table.c.org_id).where(table.c.id == entity_id)
+        ).scalar_one_or_none()
+        if owner is not None and owner != self.org_id:
+            raise Problem(path, f"{what} {entity_id} belongs to another organization")
+        return owner is not None
+
+    def user(self, email: str | None) -> str | None:
+        if email is None:
+            return None
+        if (uid := self.users.get(email)) is not None:
+            return uid
+        found = self.conn.execute(
+            sa.select(s.user.c.id).where(s.user.c.org_id == self.org_id, s.user.c.email == email)
+        ).scalar_one_or_none()
+        if found is None:
+            found = new_id()
+            self.conn.execute(
+                s.user.insert(),
+                {"id": found, "org_id": self.org_id, "email": email, "role": "viewer",
+                 "created_at": self.now},
+            )
+        self.users[email] = found
+        return found
+
+    def dataset(self, row: CheckedRow) -> str:
+        if row.dataset_id is not None:
+            if row.dataset_id in self.datasets:
+                return row.dataset_id
+            name = row.dataset_name or self.default_dataset or row.dataset_id
+            if self._owned(s.dataset, row.dataset_id, "dataset", "data_row.details.dataset_id"):
+                if row.dataset_name:
+                    self.conn.execute(
+                        s.dataset.update().where(s.dataset.c.id == row.dataset_id),
+                        {"name": row.dataset_name, "updated_at": self.now},
+                    )
+            else:
+                self._insert_dataset(row.dataset_id, name)
+            self.datasets[row.dataset_id] = name
+            return row.dataset_id
+        name = row.dataset_name or self.default_dataset
+        if name is None:
+            raise Problem(
+                "data_row.details.dataset_id",
+                "the row names no dataset; include data_row.details or pass --dataset NAME",
+            )
+        return self.dataset_by_name(name)
+
+    def dataset_by_name(self, name: str) -> str:
+        if (did := self.dataset_names.get(name)) is not None:
+            return did
+        found = self.conn.execute(
+            sa.select(s.dataset.c.id)
+            .where(s.dataset.c.org_id == self.org_id, s.dataset.c.name == name)
+            .order_by(s.dataset.c.created_at)
+            .limit(1)
+        ).scalar_one_or_none()
+        if found is None:
+            found = derived_id("dataset", self.org_id, name)
+            self._insert_dataset(found, name)
+        self.dataset_names[name] = found
+        self.datasets[found] = name
+        return found
+
+    def _insert_dataset(self, dataset_id: str, name: str) -> None:
+        self.conn.execute(
+            s.dataset.insert(),
+            {"id": dataset_id, "org_id": self.org_id, "name": name, "created_at": self.now,
+             "updated_at": self.now},
+        )
+
+    def project(self, pid: str, name: str, media_type: str | None, ontology_id: str | None) -> str:
+        """Ensure the project exists; return its ontology id."""
+        if pid in self.projects and (ontology_id is None or self.projects[pid] == ontology_id):
+            return self.projects[pid] or self._ontology_for(pid, name, None)
+        path = f"projects.{pid}"
+        existing = self.conn.execute(
+            sa.select(s.project.c.org_id, s.project.c.ontology_id, s.project.c.name).where(
+                s.project.c.id == pid
+            )
+        ).first()
+        if existing is not None and existing.org_id != self.org_id:
+            raise Problem(path, f"project {pid} belongs to another organization")
+        ontology = ontology_id or (existing.ontology_id if existing else None)
+        ontology = self._ontology_for(pid, name, ontology, media_type)
+        if existing is None:
+            self.conn.execute(
+                s.project.insert(),
+                {"id": pid, "org_id": self.org_id, "name": name, "media_type": media_type,
+                 "ontology_id": ontology, "created_at": self.now, "updated_at": self.now},
+            )
+        elif existing.name != name or existing.ontology_id != ontology:
+            self.conn.execute(
+                s.project.update().where(s.project.c.id == pid),
+                {"name": name, "ontology_id": ontology, "updated_at": self.now},
+            )
+        self.projects[pid] = ontology
+        return ontology
+
+    def _ontology_for(
+        self, pid: str, name: str, ontology_id: str | None, media_type: str | None = None
+    ) -> str:
+        oid = ontology_id or derived_id("ontology", pid)
+        if oid not in self.features:
+            if not self._owned(s.ontology, oid, "ontology", f"projects.{pid}.project_details.ontology_id"):
+                self.conn.execute(
+                    s.ontology.insert(),
+                    {"id": oid, "org_id": self.org_id, "name": f"{name} ontology",
+                     "media_type": media_type, "created_at": self.now, "updated_at": self.now},
+                )
+            known = self.conn.execute(
+                sa.select(s.feature.c.id).where(s.feature.c.ontology_id == oid)
+            ).scalars()
+            self.features[oid] = set(known)
+            self.feature_positions[oid] = len(self.features[oid])
+        return oid
+
+    def collect_features(self, ontology_id: str, annotations: dict[str, Any]) -> None:
+        seen = self.features[ontology_id]
+        for feature in iter_features(annotations):
+            fid = self._feature_id(ontology_id, feature)
+            if fid in seen:
+                continue
+            seen.add(fid)
+            parent = feature.parent  # a feature_schema_id, or the name path of a nameless parent
+            if parent is not None and ":" in parent:
+                parent = derived_id("feature", ontology_id, parent)
+            position = self.feature_positions[ontology_id]
+            self.feature_positions[ontology_id] = position + 1
+            self.feature_rows.append(
+                {"ontology_id": ontology_id, "id": fid, "parent_id": parent, "kind": feature.kind,
+                 "type": feature.type, "name": feature.name[:500],
+                 "value": feature.value if isinstance(feature.value, str) else None,
+                 "position": position}
+            )
+
+    @staticmethod
+    def _feature_id(ontology_id: str, feature: Feature) -> str:
+        if isinstance(feature.id, str) and feature.id:
+            return feature.id[:64]
+        return derived_id("feature", ontology_id, feature.path)
+
+    def batch(self, batch_id: str, project_id: str, name: str | None) -> None:
+        if batch_id in self.batches:
+            return
+        if not self._owned(s.batch, batch_id, "batch", f"projects.{project_id}.project_details.batch_id"):
+            self.conn.execute(
+                s.batch.insert(),
+                {"id": batch_id, "org_id": self.org_id, "project_id": project_id,
+                 "name": name or batch_id, "created_at": self.now},
+            )
+        elif name:
+            self.conn.execute(s.batch.update().where(s.batch.c.id == batch_id), {"name": name})
+        self.batches.add(batch_id)
+
+    def model_run(self, model_id: str, model_name: str, run_id: str, run_name: str) -> None:
+        if model_id not in self.models:
+            if self._owned(s.model, model_id, "model", f"experiments.{model_id}"):
+                self.conn.execute(
+                    s.model.update().where(s.model.c.id == model_id), {"name": model_name}
+                )
+            else:
+                self.conn.execute(
+                    s.model.insert(),
+                    {"id": model_id, "org_id": self.org_id, "name": model_name,
+                     "created_at": self.now},
+                )
+            self.models.add(model_id)
+        if run_id not in self.runs:
+            path = f"experiments.{model_id}.runs.{run_id}"
+            if self._owned(s.model_run, run_id, "model run", path):
+                self.conn.execute(
+                    s.model_run.update().where(s.model_run.c.id == run_id),
+                    {"name": run_name, "model_id": model_id, "updated_at": self.now},
+                )
+            else:
+                self.conn.execute(
+                    s.model_run.insert(),
+                    {"id": run_id, "org_id": self.org_id, "model_id": model_id, "name": run_name,
+                     "created_at": self.now, "updated_at": self.now},
+                )
+            self.runs.add(run_id)
+
+    def metadata_field(self, item: dict[str, Any], path: str) -> tuple[str, Any]:
+        """Schema id and stored value of a metadata item, creating the field/option if needed."""
+        value = item["value"]
+        kind = _metadata_kind(value)
+        sid = item.get("schema_id")
+        name = item.get("schema_name")
+        if sid is None:
+            sid = self.field_names.get((None, str(name))) or self._field_by_name(None, str(name))
+        if sid is None:
+            sid = derived_id("metadata-field", self.org_id, str(name))
+        known = self.fields.get(sid) or self._load_field(sid, path)
+        if known is None:
+            self._insert_field(sid, None, str(name or sid), kind)
+        else:
+            kind_known, _ = known
+            if kind_known != kind and {kind_known, kind} != {"string", "datetime"}:
+                raise Problem(f"{path}.value", f"metadata field {known[1]!r} holds {kind_known} values, got {kind}")
+        if kind == "enum":
+            oid = value.get("schema_id")
+            oname = value.get("schema_name")
+            if oid is None:
+                oid = self.field_names.get((sid, str(oname))) or self._field_by_name(sid, str(oname))
+                oid = oid or derived_id("metadata-option", sid, str(oname))
+            known_option = self.fields.get(oid) or self._load_field(oid, f"{path}.value.schema_id")
+            if known_option is None:
+                self._insert_field(oid, sid, str(oname or oid), "option")
+                known_option = self.fields[oid]
+            return str(sid), {"schema_id": oid, "schema_name": oname or known_option[1]}
+        return str(sid), value
+
+    def _field_by_name(self, parent: str | None, name: str) -> str | None:
+        f = s.metadata_field.c
+        cond = f.parent_id.is_(None) if parent is None else f.parent_id == parent
+        found = self.conn.execute(
+            sa.select(f.id).where(f.org_id == self.org_id, f.name == name, cond).limit(1)
+        ).scalar_one_or_none()
+        if found is not None:
+            self.field_names[(parent, name)] = found
+        return found
+
+    def _load_field(self, sid: str, path: str) -> tuple[str, str] | None:
+        f = s.metadata_field.c
+        found = self.conn.execute(
+            sa.select(f.org_id, f.kind, f.name).where(f.id == sid)
+        ).first()
+        if found is None:
+            return None
+        if found.org_id != self.org_id:
+            raise Problem(path, f"metadata field {sid} belongs to another organization")
+        self.fields[sid] = (found.kind, found.name)
+        return self.fields[sid]
+
+    def _insert_field(self, sid: str, parent: str | None, name: str, kind: str) -> None:
+        self.conn.execute(
+            s.metadata_field.insert(),
+            {"id": sid, "org_id": self.org_id, "parent_id": parent, "name": name, "kind": kind,
+             "created_at": self.now},
+        )
+        self.fields[sid] = (kind, name)
+        self.field_names[(parent, name)] = sid
+
+    def embedding(self, item: dict[str, Any], path: str) -> None:
+        eid = item["id"]
+        if eid in self.embeddings:
+            return
+        if not self._owned(s.embedding, eid, "embedding", f"{path}.id"):
+            self.conn.execute(
+                s.embedding.insert(),
+                {"id": eid, "org_id": self.org_id, "name": item["name"],
+                 "dimensions": item["dimensions"], "is_custom": bool(item.get("is_custom", False)),
+                 "created_at": self.now},
+            )
+        self.embeddings.add(eid)
+
+    def annotation_set(self, spec: AnnotationSetSpec) -> None:
+        dataset_id = self.dataset_by_name(self.default_dataset) if self.default_dataset else None
+        self.project(spec.project_id, spec.display_name, None, None)
+        values = {
+            "display_name": spec.display_name, "objective": spec.objective,
+            "dataset_id": dataset_id, "project_id": spec.project_id, "model_run_id": None,
+            "settings": spec.settings, "updated_at": self.now,
+        }
+        try:
+            exists = self._owned(s.annotation_set, spec.id, "annotation set", "annotation_set")
+        except Problem as problem:
+            error = RecordError(self.file, 0, problem.field, problem.reason)
+            raise InvalidRecords(self.file, [error], 1) from None
+        if exists:
+            self.conn.execute(
+                s.annotation_set.update().where(s.annotation_set.c.id == spec.id), values
+            )
+        else:
+            self.conn.execute(
+                s.annotation_set.insert(),
+                {"id": spec.id, "org_id": self.org_id, "created_at": self.now, **values},
+            )
+
+    # ------------------------------------------------------------------------------- writing
+
+    def write(self, batch: list[tuple[int, CheckedRow]]) -> list[RecordError]:
+        """Write one batch; return problems found against the catalog (nothing written then)."""
+        errors: list[RecordError] = []
+        existing = self._existing(batch)
+        rows: list[dict[str, Any]] = []
+        resolved: list[tuple[str, CheckedRow]] = []
+        seen_keys: dict[str, str] = {}
+        for line, row in batch:
+            try:
+                values = self._row_values(row, existing, seen_keys)
+            except Problem as problem:
+                errors.append(RecordError(self.file, line, problem.field, problem.reason))
+                continue
+            rows.append(values)
+            resolved.append((values["id"], row))
+        if errors:
+            return errors
+        self.store.upsert(self.conn, s.data_row, rows, ["id"])
+        try:
+            self._children(resolved, {str(r.id): line for line, r in batch})
+        except _LineProblem as lp:
+            return [RecordError(self.file, lp.line, lp.problem.field, lp.problem.reason)]
+        return []
+
+    def _existing(self, batch: list[tuple[int, CheckedRow]]) -> dict[str, Any]:
+        ids = [r.id for _, r in batch if r.id]
+        keys = [r.global_key for _, r in batch if r.global_key]
+        d = s.data_row.c
+        found: dict[str, Any] = {}
+        for chunk_ids, chunk_keys in ((ids, []), ([], keys)):
+            cond = (
+                d.id.in_(chunk_ids)
+                if chunk_ids
+                else sa.and_(d.org_id == self.org_id, d.global_key.in_(chunk_keys))
+            )
+            if not (chunk_ids or chunk_keys):
+                continue
+            for rec in self.conn.execute(sa.select(s.data_row).where(cond)).mappings():
+                found[rec["id"]] = rec
+                if rec["global_key"] is not None and rec["org_id"] == self.org_id:
+                    found["gk:" + rec["global_key"]] = rec
+        return found
+
+    def _row_values(
+        self, row: CheckedRow, existing: dict[str, Any], seen_keys: dict[str, str]
+    ) -> dict[str, Any]:
+        by_key = existing.get("gk:" + row.global_key) if row.global_key else None
+        if row.id is not None:
+            rid = row.id
+            old = existing.get(rid)
+            if old is not None and old["org_id"] != self.org_id:
+                raise Problem("data_row.id", f"data row {rid} belongs to another organization")
+            if by_key is not None and by_key["id"] != rid:
+                raise Problem(
+                    "data_row.global_key",
+                    f"global key {row.global_key!r} already belongs to data row {by_key['id']}",
+                )
+        elif by_key is not None:
+            rid, old = by_key["id"], by_key
+        else:
+            old = None
+            dataset_hint = row.dataset_id or row.dataset_name or self.default_dataset or ""
+            rid = derived_id(
+                "data-row", self.org_id,
+                *(("gk", row.global_key) if row.global_key
+                  else ("content", dataset_hint, row.external_id or "", row.row_data)),
+            )
+            old = existing.get(rid)
+        if row.global_key is not None:
+            other = seen_keys.setdefault(row.global_key, rid)
+            if other != rid:
+                raise Problem(
+                    "data_row.global_key",
+                    f"global key {row.global_key!r} is used by two rows of this file ({other}, {rid})",
+                )
+        row.id = rid
+        dataset_id = (
+            self.dataset(row)
+            if (row.dataset_id or row.dataset_name or old is None)
+            else old["dataset_id"]
+        )
+        created_at = row.created_at or (old["created_at"] if old else self.now)
+        activity = [t for t in row.activity_times()]
+        if old is not None:
+            activity.append(old["last_activity_at"])
+        last_activity = row.last_activity_at or (max(activity) if activity else self.now)
+        media_type = self.media_type or infer_media_type(
+            row, default=old["media_type"] if old else None
+        )
+        if self.media_type is None and row.media_type is None and old is not None:
+            media_type = old["media_type"]
+
+        def keep(new: Any, column: str) -> Any:
+            return new if new is not None else (old[column] if old else None)
+
+        return {
+            "id": rid,
+            "org_id": self.org_id,
+            "dataset_id": dataset_id,
+            "global_key": keep(row.global_key, "global_key"),
+            "external_id": keep(row.external_id, "external_id"),
+            "row_data": row.row_data,
+            "media_type": media_type,
+            "media_attributes": keep(row.media_attributes, "media_attributes"),
+            "attachments": keep(row.attachments, "attachments"),
+            "created_at": created_at,
+            "updated_at": row.updated_at or (old["updated_at"] if old else created_at),
+            "created_by_id": self.user(row.created_by) if row.created_by else keep(None, "created_by_id"),
+            "last_activity_at": last_activity,
+        }
+
+    def _children(self, rows: list[tuple[str, CheckedRow]], lines: dict[str, int]) -> None:
+        meta_rows: list[dict[str, Any]] = []
+        meta_replace: list[str] = []
+        emb_rows: list[dict[str, Any]] = []
+        emb_replace: list[str] = []
+        pdr_full: list[dict[str, Any]] = []
+        pdr_default: list[dict[str, Any]] = []
+        history_replace: list[dict[str, Any]] = []
+        history_rows: list[dict[str, Any]] = []
+        label_replace: list[dict[str, Any]] = []
+        label_rows: list[dict[str, Any]] = []
+        mrdr_rows: list[dict[str, Any]] = []
+        run_replace: list[dict[str, Any]] = []
+        run_labels: list[dict[str, Any]] = []
+        predictions: list[dict[str, Any]] = []
+        for rid, row in rows:
+            try:
+                self._collect(
+                    rid, row, meta_rows, meta_replace, emb_rows, emb_replace, pdr_full, pdr_default,
+                    history_replace, history_rows, label_replace, label_rows, mrdr_rows,
+                    run_replace, run_labels, predictions,
+                )
+            except Problem as problem:
+                raise _LineProblem(lines.get(rid, 0), problem) from None
+        c = self.conn
+        if meta_replace:
+            c.execute(s.data_row_metadata.delete().where(s.data_row_metadata.c.data_row_id.in_(meta_replace)))
+        if meta_rows:
+            c.execute(s.data_row_metadata.insert(), meta_rows)
+        if emb_replace:
+            c.execute(s.data_row_embedding.delete().where(s.data_row_embedding.c.data_row_id.in_(emb_replace)))
+        if emb_rows:
+            c.execute(s.data_row_embedding.insert(), emb_rows)
+        self.store.upsert(c, s.project_data_row, pdr_full, ["project_id", "data_row_id"])
+        self.store.upsert(c, s.project_data_row, pdr_default, ["project_id", "data_row_id"], update=False)
+        if history_replace:
+            h = s.workflow_history
+            c.execute(
+                h.delete().where(
+                    h.c.project_id == sa.bindparam("p"), h.c.data_row_id == sa.bindparam("d")
+                ),
+                history_replace,
+            )
+        if history_rows:
+            c.execute(s.workflow_history.insert(), history_rows)
+        if label_replace:
+            lab = s.label
+            c.execute(
+                lab.delete().where(
+                    lab.c.project_id == sa.bindparam("p"), lab.c.data_row_id == sa.bindparam("d")
+                ),
+                label_replace,
+            )
+        if label_rows:
+            ids = [r["id"] for r in label_rows]
+            foreign = c.execute(
+                sa.select(s.label.c.id).where(s.label.c.id.in_(ids), s.label.c.org_id != self.org_id)
+            ).scalars().first()
+            if foreign is not None:
+                owner = next(r for r in label_rows if r["id"] == foreign)
+                raise _LineProblem(
+                    lines.get(owner["data_row_id"], 0),
+                    Problem("projects.labels.id", f"label {foreign} belongs to another organization"),
+                )
+            self.store.upsert(c, s.label, label_rows, ["id"])
+        self.store.upsert(c, s.model_run_data_row, mrdr_rows, ["model_run_id", "data_row_id"])
+        if run_replace:
+            for table in (s.model_run_label, s.prediction):
+                c.execute(
+                    table.delete().where(
+                        table.c.model_run_id == sa.bindparam("r"),
+                        table.c.data_row_id == sa.bindparam("d"),
+                    ),
+                    run_replace,
+                )
+        self.store.upsert(c, s.model_run_label, run_labels, ["model_run_id", "id"])
+        self.store.upsert(c, s.prediction, predictions, ["model_run_id", "id"])
+
+    def _collect(
+        self, rid: str, row: CheckedRow, meta_rows: list[dict[str, Any]], meta_replace: list[str],
+        emb_rows: list[dict[str, Any]], emb_replace: list[str], pdr_full: list[dict[str, Any]],
+        pdr_default: list[dict[str, Any]], history_replace: list[dict[str, Any]],
+        history_rows: list[dict[str, Any]], label_replace: list[dict[str, Any]],
+        label_rows: list[dict[str, Any]], mrdr_rows: list[dict[str, Any]],
+        run_replace: list[dict[str, Any]], run_labels: list[dict[str, Any]],
+        predictions: list[dict[str, Any]],
+    ) -> None:
+        if row.metadata is not None:
+            meta_replace.append(rid)
+            for i, item in enumerate(row.metadata):
+                sid, value = self.metadata_field(item, f"metadata_fields[{i}]")
+                meta_rows.append(
+                    {"data_row_id": rid, "position": i, "schema_id": sid, "value": value}
+                )
+        if row.embeddings is not None:
+            emb_replace.append(rid)
+            for i, item in enumerate(row.embeddings):
+                self.embedding(item, f"embeddings[{i}]")
+                emb_rows.append(
+                    {"data_row_id": rid, "embedding_id": item["id"], "position": i,
+                     "vectors": item["values"]}
+                )
+        media_type = infer_media_type(row)
+        for position, proj in enumerate(row.projects):
+            details = proj.details or {}
+            ontology = self.project(proj.id, proj.name, media_type, details.get("ontology_id"))
+            if proj.tags is not None:
+                self.conn.execute(
+                    s.project.update().where(s.project.c.id == proj.id), {"tags": proj.tags}
+                )
+            if details.get("batch_id"):
+                self.batch(details["batch_id"], proj.id, details.get("batch_name"))
+            pdr = {
+                "project_id": proj.id, "data_row_id": rid,
+                "workflow_status": details.get("workflow_status")
+                or ("DONE" if proj.labels else "TO_LABEL"),
+                "priority": details.get("priority"), "batch_id": details.get("batch_id"),
+                "task_id": details.get("task_id"), "task_name": details.get("task_name"),
+                "consensus_expected_label_count": details.get("consensus_expected_label_count"),
+                "selected_label_id": details.get("selected_label_id"), "position": position,
+                "updated_at": self.now,
+            }
+            (pdr_full if proj.details is not None else pdr_default).append(pdr)
+            if proj.details is not None:
+                history_replace.append({"p": proj.id, "d": rid})
+                for i, entry in enumerate(details.get("workflow_history") or []):
+                    history_rows.append(
+                        {"project_id": proj.id, "data_row_id": rid, "position": i,
+                         "created_at": proj.history_times[i], "entry": entry}
+                    )
+            label_replace.append({"p": proj.id, "d": rid})
+            for i, lab in enumerate(proj.labels):
+                self.collect_features(ontology, lab.annotations)
+                label_rows.append(self._label_row(lab, proj.id, rid, i, row))
+        for position, run in enumerate(row.runs):
+            self.model_run(run.model_id, run.model_name, run.id, run.name)
+            mrdr_rows.append(
+                {"model_run_id": run.id, "data_row_id": rid,
+                 "run_data_row_id": run.run_data_row_id or derived_id("run-data-row", run.id, rid),
+                 "split": run.split, "position": position}
+            )
+            run_replace.append({"r": run.id, "d": rid})
+            for rows_out, labels in ((run_labels, run.labels), (predictions, run.predictions)):
+                for i, lab in enumerate(labels):
+                    rows_out.append(
+                        {"model_run_id": run.id, "id": lab.id, "data_row_id": rid, "position": i,
+                         "label_kind": lab.label_kind, "version": lab.version,
+                         "annotations": lab.annotations}
+                    )
+
+    def _label_row(
+        self, lab: CheckedLabel, project_id: str, rid: str, position: int, row: CheckedRow
+    ) -> dict[str, Any]:
+        perf = lab.performance or {}
+        created = lab.created_at or row.created_at or self.now
+        return {
+            "id": lab.id, "org_id": self.org_id, "project_id": project_id, "data_row_id": rid,
+            "position": position, "label_kind": lab.label_kind, "version": lab.version,
+            "annotations": lab.annotations, "created_at": created,
+            "updated_at": lab.updated_at or created, "created_by_id": self.user(lab.created_by),
+            "content_last_updated_at": lab.content_last_updated_at, "reviews": lab.reviews,
+            "seconds_to_create": perf.get("seconds_to_create"),
+            "seconds_to_review": perf.get("seconds_to_review"), "skipped": perf.get("skipped"),
+            "performance_v2": perf.get("performance_details_v2"),
+            "benchmark_reference_label": perf.get("benchmark_reference_label"),
+            "benchmark_score": perf.get("benchmark_score"),
+            "consensus_score": perf.get("consensus_score"),
+            "consensus_label_count": perf.get("consensus_label_count"),
+            "consensus_labels": perf.get("consensus_labels"),
+        }
+
+    def finish(self) -> None:
+        """Write what is collected across batches (ontology features)."""
+        self.store.upsert(self.conn, s.feature, self.feature_rows, ["ontology_id", "id"], update=False)
+        self.feature_rows.clear()
+
+
+class _LineProblem(Exception):  # noqa: N818 - internal carrier
+    def __init__(self, line: int, problem: Problem) -> None:
+        super().__init__(str(problem))
+        self.line = line
+        self.problem = problem
+
+
+def _metadata_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "enum"
+    if isinstance(value, list):
+        return "embedding"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str) and len(value) >= 10 and value[4:5] == "-" and "T" in value:
+        try:
+            datetime.fromisoformat(value)
+            return "datetime"
+        except ValueError:
+            return "string"
+    return "string"

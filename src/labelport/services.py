@@ -1,0 +1,316 @@
+"""Use-cases shared by every shell (CLI, REST, compatibility surfaces, web UI).
+
+Shells parse input, call one function here and render the result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import sqlalchemy as sa
+
+from labelport.errors import AuthenticationFailed, Conflict, InvalidInput, InvalidSpec, NotFound
+from labelport.ids import new_id
+from labelport.imports import base, load
+from labelport.store import Store
+from labelport.store import schema as s
+from labelport.times import utcnow
+
+ROLES = ("admin", "editor", "viewer")
+KEY_PREFIX = "lp_"
+
+
+# ------------------------------------------------------------------------------ organizations
+
+
+@dataclass(frozen=True, slots=True)
+class Organization:
+    id: str
+    name: str
+    timezone: str
+
+
+def create_organization(store: Store, name: str, timezone: str = "UTC") -> Organization:
+    _check_timezone(timezone)
+    with store.write() as conn:
+        taken = conn.execute(
+            sa.select(s.organization.c.id).where(s.organization.c.name == name)
+        ).first()
+        if taken is not None:
+            raise Conflict(f"an organization named {name!r} already exists")
+        org = Organization(new_id(), name, timezone)
+        conn.execute(
+            s.organization.insert(),
+            {"id": org.id, "name": name, "timezone": timezone, "created_at": utcnow()},
+        )
+    return org
+
+
+def _check_timezone(name: str) -> None:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(f"unknown timezone {name!r} (use an IANA name such as Europe/Berlin)") from None
+
+
+def set_timezone(store: Store, org_id: str, timezone: str) -> None:
+    _check_timezone(timezone)
+    with store.write() as conn:
+        conn.execute(
+            s.organization.update().where(s.organization.c.id == org_id), {"timezone": timezone}
+        )
+
+
+def find_organization(store: Store, name: str | None = None) -> Organization:
+    """The organization called ``name``; without a name, the only one there is."""
+    with store.read() as conn:
+        query = sa.select(s.organization.c.id, s.organization.c.name, s.organization.c.timezone)
+        if name is not None:
+            row = conn.execute(query.where(s.organization.c.name == name)).first()
+            if row is None:
+                raise NotFound("organization", name)
+            return Organization(row.id, row.name, row.timezone)
+        rows = conn.execute(query.limit(2)).all()
+    if not rows:
+        raise NotFound("organization", "(none yet: run `labelport init` first)")
+    if len(rows) > 1:
+        raise InvalidInput("there are several organizations; name one with --org NAME")
+    return Organization(rows[0].id, rows[0].name, rows[0].timezone)
+
+
+# ------------------------------------------------------------------------------ users and keys
+
+
+def ensure_user(store: Store, org_id: str, email: str, role: str = "editor") -> str:
+    if role not in ROLES:
+        raise InvalidInput(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    if "@" not in email:
+        raise InvalidInput(f"not an email address: {email!r}")
+    with store.write() as conn:
+        found = conn.execute(
+            sa.select(s.user.c.id).where(s.user.c.org_id == org_id, s.user.c.email == email)
+        ).scalar_one_or_none()
+        if found is not None:
+            conn.execute(s.user.update().where(s.user.c.id == found), {"role": role})
+            return str(found)
+        uid = new_id()
+        conn.execute(
+            s.user.insert(),
+            {"id": uid, "org_id": org_id, "email": email, "role": role, "created_at": utcnow()},
+        )
+        return uid
+
+
+def _hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_api_key(store: Store, org_id: str, user_id: str, name: str | None = None) -> str:
+    """Create a key and return it; only its hash is stored, so this is the one time it is seen.
+
+    The key reads ``lp_<key id>_<secret>``; the id and secret are also usable as HTTP Basic
+    credentials (username = key id, password = secret).
+    """
+    key_id = new_id()
+    secret = secrets.token_urlsafe(32)
+    with store.write() as conn:
+        conn.execute(
+            s.api_key.insert(),
+            {"id": key_id, "org_id": org_id, "user_id": user_id, "name": name,
+             "secret_hash": _hash_secret(secret), "created_at": utcnow()},
+        )
+    return f"{KEY_PREFIX}{key_id}_{secret}"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    user_id: str
+    email: str
+    role: str
+    org_id: str
+    key_id: str
+
+
+def authenticate(store: Store, key: str) -> Principal:
+    """The user behind an API key (``lp_<id>_<secret>``), or AuthenticationFailed."""
+    if not key.startswith(KEY_PREFIX) or key.count("_") < 2:
+        raise AuthenticationFailed("malformed API key")
+    key_id, secret = key[len(KEY_PREFIX) :].split("_", 1)
+    return authenticate_pair(store, key_id, secret)
+
+
+def authenticate_pair(store: Store, key_id: str, secret: str) -> Principal:
+    k, u = s.api_key, s.user
+    with store.read() as conn:
+        row = conn.execute(
+            sa.select(k.c.secret_hash, k.c.revoked_at, u.c.id, u.c.email, u.c.role, u.c.org_id)
+            .join(u, u.c.id == k.c.user_id)
+            .where(k.c.id == key_id)
+        ).first()
+    if row is None or row.revoked_at is not None:
+        raise AuthenticationFailed("unknown or revoked API key")
+    if not hmac.compare_digest(row.secret_hash, _hash_secret(secret)):
+        raise AuthenticationFailed("unknown or revoked API key")
+    return Principal(row.id, row.email, row.role, row.org_id, key_id)
+
+
+@dataclass(frozen=True, slots=True)
+class InitResult:
+    organization: Organization
+    user_id: str
+    email: str
+    api_key: str
+
+
+def init_catalog(
+    store: Store, org_name: str, email: str, timezone: str = "UTC"
+) -> InitResult:
+    """Create an organization with an admin user and return that user's first API key."""
+    org = create_organization(store, org_name, timezone)
+    uid = ensure_user(store, org.id, email, "admin")
+    return InitResult(org, uid, email, create_api_key(store, org.id, uid, "init"))
+
+
+# ------------------------------------------------------------------------------ stats
+
+STAT_TABLES: tuple[tuple[str, sa.Table], ...] = (
+    ("users", s.user),
+    ("api keys", s.api_key),
+    ("datasets", s.dataset),
+    ("data rows", s.data_row),
+    ("metadata fields", s.metadata_field),
+    ("embeddings", s.embedding),
+    ("ontologies", s.ontology),
+    ("projects", s.project),
+    ("batches", s.batch),
+    ("labels", s.label),
+    ("models", s.model),
+    ("model runs", s.model_run),
+    ("catalog slices", s.catalog_slice),
+    ("annotation sets", s.annotation_set),
+    ("export tasks", s.export_task),
+)
+
+
+def stats(store: Store, org_id: str) -> dict[str, int]:
+    """Counts per entity for one organization."""
+    out: dict[str, int] = {}
+    with store.read() as conn:
+        for name, table in STAT_TABLES:
+            out[name] = conn.execute(
+                sa.select(sa.func.count()).select_from(table).where(table.c.org_id == org_id)
+            ).scalar_one()
+        mr = s.model_run
+        for name, table in (("model run data rows", s.model_run_data_row),
+                            ("ground-truth labels in runs", s.model_run_label),
+                            ("predictions", s.prediction)):
+            out[name] = conn.execute(
+                sa.select(sa.func.count()).select_from(table)
+                .join(mr, mr.c.id == table.c.model_run_id)
+                .where(mr.c.org_id == org_id)
+            ).scalar_one()
+        p = s.project
+        out["project data rows"] = conn.execute(
+            sa.select(sa.func.count()).select_from(s.project_data_row)
+            .join(p, p.c.id == s.project_data_row.c.project_id).where(p.c.org_id == org_id)
+        ).scalar_one()
+    return out
+
+
+# ------------------------------------------------------------------------------ imports
+
+Progress = Callable[[int], None]
+
+
+def import_labelbox(
+    store: Store, org_id: str, stream: IO[bytes], *, file: str, dataset: str | None = None,
+    media_type: str | None = None, on_progress: Progress | None = None,
+) -> load.ImportResult:
+    """Import Labelbox export-v2 NDJSON rows (the canonical row format)."""
+    items = _json_rows(base.iter_json_lines(stream, file))
+    return load.import_items(
+        store, org_id, items, file=file, default_dataset=dataset, media_type=media_type,
+        on_progress=on_progress,
+    )
+
+
+def _json_rows(lines: Iterator[tuple[int, base.JSON] | Any]) -> Iterator[base.Item]:
+    for item in lines:
+        yield base.ParsedRow(item[0], item[1]) if isinstance(item, tuple) else item
+
+
+def import_vertex(
+    store: Store, org_id: str, stream: IO[bytes], *, file: str, dataset: str,
+    annotation_set: str | None = None, objective: str | None = None,
+    on_progress: Progress | None = None,
+) -> load.ImportResult:
+    """Import Vertex AI JSONL for one of its eleven objectives into ``dataset``."""
+    from labelport.imports import vertex
+
+    items = vertex.convert(
+        stream, file=file, dataset=dataset, annotation_set=annotation_set, objective=objective
+    )
+    return load.import_items(
+        store, org_id, items, file=file, default_dataset=dataset, on_progress=on_progress
+    )
+
+
+def import_diffgram(
+    store: Store, org_id: str, stream: IO[bytes], *, file: str, dataset: str | None = None,
+    on_progress: Progress | None = None,
+) -> load.ImportResult:
+    """Import a Diffgram JSON export (image, video and text files) into a dataset and project."""
+    from labelport.imports import diffgram
+
+    items = diffgram.convert(stream, file=file, dataset=dataset)
+    return load.import_items(
+        store, org_id, items, file=file, default_dataset=dataset, on_progress=on_progress
+    )
+
+
+def import_rows(
+    store: Store, org_id: str, stream: IO[bytes], *, file: str, dataset: str,
+    file_format: str | None = None, media_type: str | None = None,
+    on_progress: Progress | None = None,
+) -> load.ImportResult:
+    """Import plain data-row lists (JSONL or CSV) into ``dataset``."""
+    from labelport.imports import rows
+
+    fmt = file_format or ("csv" if Path(file).suffix.lower() in (".csv", ".tsv") else "jsonl")
+    if fmt not in ("csv", "jsonl"):
+        raise InvalidSpec(f"--format must be csv or jsonl, not {fmt!r}")
+    items = rows.convert_csv(io.TextIOWrapper(stream, encoding="utf-8-sig", newline=""), file=file) \
+        if fmt == "csv" else rows.convert_jsonl(stream, file=file)
+    return load.import_items(
+        store, org_id, items, file=file, default_dataset=dataset, media_type=media_type,
+        on_progress=on_progress,
+    )
+
+
+__all__ = [
+    "ROLES",
+    "InitResult",
+    "Organization",
+    "Principal",
+    "authenticate",
+    "authenticate_pair",
+    "create_api_key",
+    "create_organization",
+    "ensure_user",
+    "find_organization",
+    "import_diffgram",
+    "import_labelbox",
+    "import_rows",
+    "import_vertex",
+    "init_catalog",
+    "set_timezone",
+    "stats",
+]

@@ -1,0 +1,84 @@
+"""Settings: declared once as data, loaded at the edge, passed down.
+
+Deep code never reads ``os.environ``; shells call :func:`load_settings` and pass the result on.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from labelport.errors import ConfigurationError
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    name: str
+    default: str | None
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("HOME", "./.labelport", "Directory for the embedded database, blobs and logs."),
+    Setting(
+        "DATABASE_URL",
+        None,
+        "SQLAlchemy URL of the catalog. Default: a SQLite file `catalog.db` in the home. "
+        "PostgreSQL: `postgresql+psycopg://user@host:5432/db`.",
+    ),
+    Setting("BLOB_URL", None, "Where export artifacts go. Default: the `blobs` folder in the home."),
+    Setting("RUNNER", "inline", "Task runner: `inline` (threads in-process) or `celery`."),
+    Setting("BROKER_URL", None, "Celery broker URL (redis://… or amqp://…) when RUNNER=celery."),
+    Setting("PUBLIC_URL", None, "Base URL under which the server is reachable (for signed links)."),
+    Setting("SECRET_KEY", None, "Secret for signed links. Default: generated once into the home."),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    home: Path
+    database_url: str
+    blob_url: str
+    runner: str
+    broker_url: str | None
+    public_url: str | None
+    secret_key: str | None
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def load_settings(env: Mapping[str, str] | None = None, **overrides: str) -> Settings:
+    """Read ``LABELPORT_*`` variables from ``env`` (default: the process environment).
+
+    Keyword ``overrides`` (lower-case setting names) win over the environment.
+    """
+    env = os.environ if env is None else env
+    raw: dict[str, str | None] = {}
+    for setting in SETTINGS:
+        value = overrides.get(setting.name.lower(), env.get(f"LABELPORT_{setting.name}"))
+        raw[setting.name.lower()] = value if value not in (None, "") else setting.default
+    home = Path(str(raw["home"])).expanduser()
+    runner = str(raw["runner"])
+    if runner not in ("inline", "celery"):
+        raise ConfigurationError(f"LABELPORT_RUNNER must be 'inline' or 'celery', not {runner!r}")
+    database_url = raw["database_url"] or f"sqlite:///{(home / 'catalog.db').resolve()}"
+    if database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
+    blob_url = raw["blob_url"] or (home / "blobs").resolve().as_uri()
+    known = {f.name for f in fields(Settings)}
+    unknown = set(overrides) - known
+    if unknown:
+        raise ConfigurationError(f"unknown settings: {', '.join(sorted(unknown))}")
+    return Settings(
+        home=home,
+        database_url=database_url,
+        blob_url=blob_url,
+        runner=runner,
+        broker_url=raw["broker_url"],
+        public_url=raw["public_url"],
+        secret_key=raw["secret_key"],
+    )

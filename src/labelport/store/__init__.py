@@ -1,0 +1,143 @@
+"""The catalog store: an engine on SQLite (default) or PostgreSQL, migrated on open.
+
+``Store.read()`` gives a connection inside one read transaction (one consistent snapshot: SQLite
+under WAL, PostgreSQL REPEATABLE READ). ``Store.write()`` gives a write transaction (SQLite
+``BEGIN IMMEDIATE``, so writers queue instead of failing half-way).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from labelport.errors import ConfigurationError
+from labelport.store import migrations, schema
+
+__all__ = ["Store", "open_store", "schema"]
+
+
+class Store:
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    @contextmanager
+    def write(self) -> Iterator[sa.Connection]:
+        """One write transaction; committed on success, rolled back on any exception."""
+        conn = self.engine.connect().execution_options(labelport_write=True)
+        try:
+            with conn.begin():
+                yield conn
+        finally:
+            conn.close()
+
+    @contextmanager
+    def read(self) -> Iterator[sa.Connection]:
+        """One read transaction over a consistent snapshot."""
+        conn = self.engine.connect()
+        if not self.is_sqlite:
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        try:
+            with conn.begin():
+                yield conn
+        finally:
+            conn.close()
+
+    def upgrade(self) -> list[int]:
+        with self.write() as conn:
+            return migrations.upgrade(conn)
+
+    def version(self) -> int | None:
+        with self.read() as conn:
+            return migrations.current_version(conn)
+
+    def upsert(
+        self,
+        conn: sa.Connection,
+        table: sa.Table,
+        rows: Sequence[Mapping[str, Any]],
+        keys: Iterable[str],
+        *,
+        update: bool = True,
+    ) -> None:
+        """Insert ``rows``; on a key conflict update the other columns (or leave the row)."""
+        if not rows:
+            return
+        dialect_insert = sqlite.insert if self.is_sqlite else postgresql.insert
+        stmt = dialect_insert(table)
+        keys = list(keys)
+        columns = [c for c in rows[0] if c not in keys]
+        if update and columns:
+            stmt = stmt.on_conflict_do_update(
+                index_elements=keys, set_={c: stmt.excluded[c] for c in columns}
+            )
+        else:
+            stmt = stmt.on_conflict_do_nothing(index_elements=keys)
+        conn.execute(stmt, list(rows))
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_engine(url: sa.URL) -> sa.Engine:
+    if url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url, connect_args={"timeout": 60})
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # transactions are begun explicitly below
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        write = conn.get_execution_options().get("labelport_write")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
+
+
+def open_store(database_url: str, *, migrate: bool = True) -> Store:
+    """Open the catalog at ``database_url`` and (by default) apply pending migrations."""
+    try:
+        url = sa.make_url(database_url)
+    except sa.exc.ArgumentError as exc:
+        raise ConfigurationError(f"invalid database URL {database_url!r}: {exc}") from exc
+    if url.get_backend_name() == "sqlite":
+        engine = _sqlite_engine(url)
+    elif url.get_backend_name() == "postgresql":
+        try:
+            engine = sa.create_engine(url, pool_pre_ping=True)
+        except ModuleNotFoundError as exc:
+            raise ConfigurationError(
+                "PostgreSQL support needs the 'postgres' extra: pip install 'labelport[postgres]'"
+            ) from exc
+    else:
+        raise ConfigurationError(
+            f"unsupported database {url.get_backend_name()!r}; use sqlite:/// or postgresql+psycopg://"
+        )
+    store = Store(engine)
+    if migrate:
+        try:
+            store.upgrade()
+        except sa.exc.OperationalError as exc:
+            engine.dispose()
+            raise ConfigurationError(
+                f"cannot open the catalog at {url.render_as_string(hide_password=True)}: "
+                f"{exc.orig}"
+            ) from exc
+    return store

@@ -1,0 +1,48 @@
+"""Schema migrations, applied automatically when a store opens and by ``labelport db upgrade``.
+
+A new database gets the current schema in one step and is stamped with the newest version; an
+existing one runs each migration newer than its stamp, in order, in one transaction. A schema change
+therefore means: edit ``schema.py`` *and* append a step here that brings an older database to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlalchemy as sa
+
+from labelport.store import schema
+from labelport.times import utcnow
+
+Step = Callable[[sa.Connection], None]
+
+
+def _initial(conn: sa.Connection) -> None:
+    schema.metadata.create_all(conn)
+
+
+MIGRATIONS: tuple[tuple[int, str, Step], ...] = ((1, "initial catalog", _initial),)
+HEAD = MIGRATIONS[-1][0]
+
+
+def current_version(conn: sa.Connection) -> int | None:
+    if not sa.inspect(conn).has_table("schema_version"):
+        return None
+    value = conn.execute(sa.select(sa.func.max(schema.schema_version.c.version))).scalar()
+    return int(value) if value is not None else None
+
+
+def upgrade(conn: sa.Connection) -> list[int]:
+    """Bring the database to :data:`HEAD`; returns the versions applied."""
+    version = current_version(conn)
+    if version is None:
+        schema.metadata.create_all(conn)
+        conn.execute(schema.schema_version.insert(), {"version": HEAD, "applied_at": utcnow()})
+        return [HEAD]
+    applied = []
+    for number, _title, step in MIGRATIONS:
+        if number > version:
+            step(conn)
+            conn.execute(schema.schema_version.insert(), {"version": number, "applied_at": utcnow()})
+            applied.append(number)
+    return applied

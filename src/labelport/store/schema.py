@@ -1,0 +1,394 @@
+"""The catalog schema: one SQLAlchemy Core definition for SQLite and PostgreSQL.
+
+Every top-level entity carries ``org_id``; the shells scope every lookup to the caller's
+organization. Indexes exist for each export filter: global key, data-row id, last activity, label
+creation time, workflow status and batch.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from labelport.store.types import ID, JsonText, Timestamp
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def _org() -> sa.Column[str]:
+    return sa.Column("org_id", ID, sa.ForeignKey("organization.id"), nullable=False)
+
+
+def _created() -> sa.Column[object]:
+    return sa.Column("created_at", Timestamp, nullable=False)
+
+
+schema_version = sa.Table(
+    "schema_version",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("applied_at", Timestamp, nullable=False),
+)
+
+organization = sa.Table(
+    "organization",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("timezone", sa.String(64), nullable=False, server_default="UTC"),
+    _created(),
+)
+
+user = sa.Table(
+    "app_user",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    _org(),
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("name", sa.String(200)),
+    sa.Column("role", sa.String(16), nullable=False, server_default="editor"),
+    _created(),
+    sa.UniqueConstraint("org_id", "email"),
+)
+
+api_key = sa.Table(
+    "api_key",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    _org(),
+    sa.Column("user_id", ID, sa.ForeignKey("app_user.id"), nullable=False),
+    sa.Column("name", sa.String(200)),
+    sa.Column("secret_hash", sa.String(64), nullable=False),
+    _created(),
+    sa.Column("last_used_at", Timestamp),
+    sa.Column("revoked_at", Timestamp),
+)
+
+dataset = sa.Table(
+    "dataset",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    _org(),
+    sa.Column("name", sa.String(500), nullable=False),
+    sa.Column("description", sa.Text),
+    _created(),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Column("created_by_id", ID, sa.ForeignKey("app_user.id")),
+    sa.Index(None, "org_id", "name"),
+)
+
+# The metadata schema: typed fields; enum options are child fields (parent_id) of their enum.
+metadata_field = sa.Table(
+    "metadata_field",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    _org(),
+    sa.Column("parent_id", ID, sa.ForeignKey("metadata_field.id")),
+    sa.Column("name", sa.String(500), nullable=False),
+    # string | number | datetime | enum | option | embedding
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("reserved", sa.Boolean, nullable=False, server_default=sa.false()),
+    _created(),
+    sa.Index(None, "org_id", "name"),
+)
+
+embedding = sa.Table(
+    "embedding",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    _org(),
+    sa.Column("name", sa.String(500), nullable=False),
+    sa.Column("dimensions", sa.Integer, nullable=False),
+    sa.Column("is_custom", sa.Boolean, nullable=False),
+    _created(),
+)
+
+data_row = sa.Table(
+    "data_row",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    _org(),
+    sa.Column("dataset_id", ID, sa.ForeignKey("dataset.id"), nullable=False),
+    sa.Column("global_key", sa.String(1024)),
+    sa.Column("external_id", sa.String(1024)),
+    sa.Column("row_data", sa.Text, nullable=False),
+    sa.Column("media_type", sa.String(32), nullable=False),
+    sa.Column("media_attributes", JsonText),
+    sa.Column("attachments", JsonText),
+    _created(),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Column("created_by_id", ID, sa.ForeignKey("app_user.id")),
+    sa.Column("last_activity_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("org_id", "global_key"),
+    sa.Index(None, "dataset_id", "created_at", "id"),
+    sa.Index(None, "org_id", "created_at", "id"),
+    sa.Index(None, "org_id", "last_activity_at"),
+)
+
+data_row_metadata = sa.Table(
+    "data_row_metadata",
+    metadata,
+    sa.Column("data_row_id", ID, sa.ForeignKey("data_row.id"), primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("schema_id", ID, sa.ForeignKey("metadata_field.id"), nullable=False),
+    sa.Column("value", JsonText, nullable=False),
+    sa.Index(None, "schema_id"),
+)
+
+data_row_embedding = sa.Table(
+    "data_row_embedding",
+    metadata,
+    sa.Column("data_row_id", ID, sa.ForeignKey("data_row.id"), primary_key=True),
+    sa.Column("embedding_id", ID, sa.ForeignKey("embedding.id"), primary_key=True),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("vectors", JsonText, nullable=False),
+)
+
+ontology = sa.Table(
+    "ontology",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    _org(),
+    sa.Column("name", sa.String(500), nullable=False),
+    sa.Column("media_type", sa.String(32)),
+    _created(),
+    sa.Column("updated_at", Timestamp, nullable=False),
+)
+
+# Tools, classifications and options of an ontology; nesting through parent_id.
+feature = sa.Table(
+    "feature",
+    metadata,
+    sa.Column("ontology_id", ID, sa.ForeignKey("ontology.id"), primary_key=True),
+    sa.Column("id", ID, primary_key=True),  # the feature_schema_id
+    sa.Column("parent_id", ID),
+    sa.Column("kind", sa.String(16), nullable=False),  # tool | classification | option
+    sa.Column("type", sa.String(64), nullable=False),  # ImageBoundingBox, radio, checklist, text, ...
+    sa.Column("name", sa.String(500), nullable=False),
+    sa.Column("value", sa.String(500)),
+    sa.Column("position", sa.Integer, nullable=False),
+)
+
+project = sa.Table(
+    "project",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    _org(),
+    sa.Column("name", sa.String(500), nullable=False),
+    sa.Column("description", sa.Text),
+    sa.Column("media_type", sa.String(32)),
+    sa.Column("ontology_id", ID, sa.ForeignKey("ontology.id")),
+    sa.Column("tags", JsonText),
+    _created(),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Index(None, "org_id", "name"),
+)
+
+batch = sa.Table(
+    "batch",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    _org(),
+    sa.Column("project_id", ID, sa.ForeignKey("project.id"), nullable=False),
+    sa.Column("name", sa.String(500), nullable=False),
+    _created(),
+    sa.Index(None, "project_id"),
+)
+
+WORKFLOW_STATUSES = ("TO_LABEL", "IN_REVIEW", "IN_REWORK", "DONE")
+
+project_data_row = sa.Table(
+    "project_data_row",
+    metadata,
+    sa.Column("project_id", ID, sa.ForeignKey("project.id"), primary_key=True),
+    sa.Column("data_row_id", ID, sa.ForeignKey("data_row.id"), primary_key=True),
+    sa.Column("workflow_status", sa.String(16), nullable=False),
+    sa.Column("priority", sa.Integer),
+    sa.Column("batch_id", ID, sa.ForeignKey("batch.id")),
+    sa.Column("task_id", ID),
+    sa.Column("task_name", sa.String(500)),
+    sa.Column("consensus_expected_label_count", sa.Integer),
+    sa.Column("selected_label_id", ID),
+    sa.Column("position", sa.Integer, nullable=False),  # order of projects within the row
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Index(None, "project_id", "workflow_status"),
+    sa.Index(None, "batch_id"),
+    sa.Index(None, "data_row_id"),
+)
+
+workflow_history = sa.Table(
+    "workflow_history",
+    metadata,
+    sa.Column("project_id", ID, sa.ForeignKey("project.id"), primary_key=True),
+    sa.Column("data_row_id", ID, sa.ForeignKey("data_row.id"), primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("created_at", Timestamp),
+    sa.Column("entry", JsonText, nullable=False),
+)
+
+label = sa.Table(
+    "label",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    _org(),
+    sa.Column("project_id", ID, sa.ForeignKey("project.id"), nullable=False),
+    sa.Column("data_row_id", ID, sa.ForeignKey("data_row.id"), nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("label_kind", sa.String(32), nullable=False),
+    sa.Column("version", sa.String(16), nullable=False),
+    sa.Column("annotations", JsonText, nullable=False),
+    _created(),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Column("created_by_id", ID, sa.ForeignKey("app_user.id")),
+    sa.Column("content_last_updated_at", Timestamp),
+    sa.Column("reviews", JsonText, nullable=False),
+    # performance details
+    sa.Column("seconds_to_create", sa.Float),
+    sa.Column("seconds_to_review", sa.Float),
+    sa.Column("skipped", sa.Boolean),
+    sa.Column("performance_v2", JsonText),  # seconds_to_create/review/rework, seconds_total
+    sa.Column("benchmark_reference_label", ID),
+    sa.Column("benchmark_score", sa.Float),
+    sa.Column("consensus_score", sa.Float),
+    sa.Column("consensus_label_count", sa.Integer),
+    sa.Column("consensus_labels", JsonText),
+    sa.Index(None, "project_id", "data_row_id"),
+    sa.Index(None, "org_id", "created_at"),
+    sa.Index(None, "data_row_id"),
+)
+
+model = sa.Table(
+    "model",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    _org(),
+    sa.Column("name", sa.String(500), nullable=False),
+    sa.Column("ontology_id", ID, sa.ForeignKey("ontology.id")),
+    _created(),
+)
+
+model_run = sa.Table(
+    "model_run",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    _org(),
+    sa.Column("model_id", ID, sa.ForeignKey("model.id"), nullable=False),
+    sa.Column("name", sa.String(500), nullable=False),
+    sa.Column("training_metadata", JsonText),
+    _created(),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Column("created_by_id", ID, sa.ForeignKey("app_user.id")),
+    sa.Index(None, "model_id"),
+)
+
+SPLITS = ("TRAINING", "VALIDATION", "TEST")
+
+model_run_data_row = sa.Table(
+    "model_run_data_row",
+    metadata,
+    sa.Column("model_run_id", ID, sa.ForeignKey("model_run.id"), primary_key=True),
+    sa.Column("data_row_id", ID, sa.ForeignKey("data_row.id"), primary_key=True),
+    sa.Column("run_data_row_id", ID, nullable=False),
+    sa.Column("split", sa.String(16)),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Index(None, "data_row_id"),
+)
+
+# Ground-truth labels as versioned into a model run (a snapshot, kept apart from project labels).
+model_run_label = sa.Table(
+    "model_run_label",
+    metadata,
+    sa.Column("model_run_id", ID, sa.ForeignKey("model_run.id"), primary_key=True),
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("data_row_id", ID, sa.ForeignKey("data_row.id"), nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("label_kind", sa.String(32), nullable=False),
+    sa.Column("version", sa.String(16), nullable=False),
+    sa.Column("annotations", JsonText, nullable=False),
+    sa.Index(None, "model_run_id", "data_row_id"),
+)
+
+prediction = sa.Table(
+    "prediction",
+    metadata,
+    sa.Column("model_run_id", ID, sa.ForeignKey("model_run.id"), primary_key=True),
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("data_row_id", ID, sa.ForeignKey("data_row.id"), nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("label_kind", sa.String(32), nullable=False),
+    sa.Column("version", sa.String(16), nullable=False),
+    sa.Column("annotations", JsonText, nullable=False),
+    sa.Index(None, "model_run_id", "data_row_id"),
+)
+
+catalog_slice = sa.Table(
+    "catalog_slice",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    _org(),
+    sa.Column("name", sa.String(500), nullable=False),
+    sa.Column("description", sa.Text),
+    sa.Column("filters", JsonText, nullable=False),  # the export filters dict it stands for
+    _created(),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Column("created_by_id", ID, sa.ForeignKey("app_user.id")),
+)
+
+annotation_set = sa.Table(
+    "annotation_set",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    _org(),
+    sa.Column("display_name", sa.String(500), nullable=False),
+    sa.Column("objective", sa.String(64), nullable=False),
+    sa.Column("dataset_id", ID, sa.ForeignKey("dataset.id")),
+    sa.Column("project_id", ID, sa.ForeignKey("project.id")),
+    sa.Column("model_run_id", ID, sa.ForeignKey("model_run.id")),
+    sa.Column("settings", JsonText),  # objective settings, e.g. sentiment_max
+    _created(),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.CheckConstraint(
+        "(project_id IS NULL) <> (model_run_id IS NULL)", name="annotation_set_one_source"
+    ),
+)
+
+TASK_STATUSES = ("QUEUED", "IN_PROGRESS", "COMPLETE", "FAILED", "CANCELED")
+
+export_task = sa.Table(
+    "export_task",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    _org(),
+    sa.Column("created_by_id", ID, sa.ForeignKey("app_user.id")),
+    sa.Column("name", sa.String(500)),
+    sa.Column("scope_kind", sa.String(32), nullable=False),
+    sa.Column("scope_id", ID),
+    sa.Column("params", JsonText, nullable=False),
+    sa.Column("filters", JsonText, nullable=False),
+    sa.Column("format", sa.String(32), nullable=False),
+    sa.Column("fingerprint", sa.String(64), nullable=False),  # equal requests, equal fingerprint
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("progress_done", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("progress_total", sa.BigInteger),
+    sa.Column("result_bytes", sa.BigInteger),
+    sa.Column("result_lines", sa.BigInteger),
+    sa.Column("error_bytes", sa.BigInteger),
+    sa.Column("error_lines", sa.BigInteger),
+    sa.Column("location", sa.Text),  # where the artifacts are
+    sa.Column("manifest", JsonText),
+    sa.Column("error_message", sa.Text),
+    sa.Column("archived", sa.Boolean, nullable=False, server_default=sa.false()),
+    _created(),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Column("started_at", Timestamp),
+    sa.Column("finished_at", Timestamp),
+    sa.Index(None, "org_id", "scope_kind", "scope_id", "created_at"),
+    sa.Index(None, "status"),
+    sa.Index(None, "fingerprint"),
+)
