@@ -287,12 +287,23 @@ def import_rows(
     fmt = file_format or ("csv" if Path(file).suffix.lower() in (".csv", ".tsv") else "jsonl")
     if fmt not in ("csv", "jsonl"):
         raise InvalidSpec(f"--format must be csv or jsonl, not {fmt!r}")
-    items = rows.convert_csv(io.TextIOWrapper(stream, encoding="utf-8-sig", newline=""), file=file) \
-        if fmt == "csv" else rows.convert_jsonl(stream, file=file)
+    items = _csv_items(stream, file) if fmt == "csv" else rows.convert_jsonl(stream, file=file)
     return load.import_items(
         store, org_id, items, file=file, default_dataset=dataset, media_type=media_type,
         on_progress=on_progress,
     )
+
+
+def _csv_items(stream: IO[bytes], file: str) -> Iterator[base.Item]:
+    from labelport.imports import rows
+
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    try:
+        yield from rows.convert_csv(text, file=file)
+    except UnicodeDecodeError as exc:
+        yield base.RecordError(file, 0, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})")
+    finally:
+        text.detach()
 
 
 __all__ = [

@@ -42,7 +42,14 @@ def settings() -> Settings:
 
 
 def store() -> Store:
-    return open_store(settings().database_url)
+    """The catalog for this command: opened (and migrated) once, disposed when it ends."""
+    ctx = click.get_current_context().find_root()
+    opened = ctx.meta.get("labelport.store")
+    if opened is None:
+        opened = open_store(settings().database_url)
+        ctx.meta["labelport.store"] = opened
+        ctx.call_on_close(opened.dispose)
+    return opened
 
 
 org_option = click.option(

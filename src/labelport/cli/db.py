@@ -22,8 +22,11 @@ def upgrade() -> None:
       LABELPORT_DATABASE_URL=postgresql+psycopg://me@127.0.0.1/labelport labelport db upgrade
     """
     store = open_store(settings().database_url, migrate=False)
-    applied = store.upgrade()
-    version = store.version()
+    try:
+        applied = store.upgrade()
+        version = store.version()
+    finally:
+        store.dispose()
     if applied:
         click.echo(f"applied migration(s) {', '.join(map(str, applied))}; schema at version {version}")
     else:

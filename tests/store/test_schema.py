@@ -1,0 +1,65 @@
+"""Schema and migrations on both stores."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import sqlalchemy as sa
+
+from labelport.store import migrations, open_store
+from labelport.store import schema as s
+
+
+def test_migrated_to_head_and_reopen_is_a_noop(store, database):
+    assert store.version() == migrations.HEAD
+    again = open_store(database.url)
+    assert again.upgrade() == []
+    again.dispose()
+
+
+def test_every_table_exists(store):
+    with store.read() as conn:
+        tables = set(sa.inspect(conn).get_table_names())
+    assert set(s.metadata.tables) <= tables
+
+
+def _indexed_columns(conn, table):
+    return [tuple(ix["column_names"]) for ix in sa.inspect(conn).get_indexes(table)] + [
+        tuple(uq["column_names"]) for uq in sa.inspect(conn).get_unique_constraints(table)
+    ]
+
+
+def test_indexes_for_every_export_filter(store):
+    with store.read() as conn:
+        data_row = _indexed_columns(conn, "data_row")
+        label = _indexed_columns(conn, "label")
+        pdr = _indexed_columns(conn, "project_data_row")
+    assert ("org_id", "global_key") in data_row
+    assert ("org_id", "last_activity_at") in data_row
+    assert ("dataset_id", "created_at", "id") in data_row
+    assert ("org_id", "created_at") in label
+    assert ("project_id", "workflow_status") in pdr
+    assert ("batch_id",) in pdr
+    assert ("data_row_id",) in pdr
+
+
+def test_timestamps_are_utc_with_milliseconds(store):
+    plus_two = timezone(timedelta(hours=2))
+    when = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=plus_two)
+    with store.write() as conn:
+        conn.execute(s.organization.insert(), {"id": "o1", "name": "o", "created_at": when})
+    with store.read() as conn:
+        back = conn.execute(sa.select(s.organization.c.created_at)).scalar_one()
+    assert back == datetime(2024, 5, 1, 10, 0, 0, 123000, tzinfo=UTC)
+    assert back.tzinfo is not None
+
+
+def test_write_rolls_back_on_error(store):
+    try:
+        with store.write() as conn:
+            conn.execute(s.organization.insert(), {"id": "o1", "name": "o", "created_at": datetime.now(UTC)})
+            raise RuntimeError("boom")
+    except RuntimeError:
+        pass
+    with store.read() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(s.organization)).scalar_one() == 0
