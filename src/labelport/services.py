@@ -225,6 +225,82 @@ def stats(store: Store, org_id: str) -> dict[str, int]:
     return out
 
 
+# ------------------------------------------------------------------------------ slices and sets
+
+SLICE_FILTERS = (
+    "last_activity_at", "label_created_at", "global_keys", "data_row_ids", "media_type", "dataset_ids",
+)
+
+
+def save_slice(
+    store: Store, org_id: str, name: str, filters: dict[str, Any], *, slice_id: str | None = None,
+    description: str | None = None, user_id: str | None = None,
+) -> str:
+    """Create or update a catalog slice: a named, saved set of catalog filters."""
+    if not isinstance(filters, dict):
+        raise InvalidSpec("slice filters must be an object")
+    unknown = sorted(set(filters) - set(SLICE_FILTERS))
+    if unknown:
+        raise InvalidSpec(
+            f"unknown slice filter {unknown[0]!r} (allowed: {', '.join(SLICE_FILTERS)})"
+        )
+    slice_id = slice_id or new_id()
+    now = utcnow()
+    c = s.catalog_slice
+    with store.write() as conn:
+        owner = conn.execute(sa.select(c.c.org_id).where(c.c.id == slice_id)).scalar_one_or_none()
+        values = {"name": name, "description": description, "filters": filters, "updated_at": now}
+        if owner is None:
+            conn.execute(c.insert(), {"id": slice_id, "org_id": org_id, "created_at": now,
+                                      "created_by_id": user_id, **values})
+        elif owner == org_id:
+            conn.execute(c.update().where(c.c.id == slice_id), values)
+        else:
+            raise NotFound("catalog slice", slice_id)
+    return slice_id
+
+
+OBJECTIVES = (
+    "image_classification_single_label", "image_classification_multi_label", "image_bounding_box",
+    "image_segmentation", "text_classification_single_label", "text_classification_multi_label",
+    "text_extraction", "text_sentiment", "video_classification", "video_action_recognition",
+    "video_object_tracking",
+)
+
+
+def save_annotation_set(
+    store: Store, org_id: str, *, display_name: str, objective: str, set_id: str | None = None,
+    project_id: str | None = None, model_run_id: str | None = None, dataset_id: str | None = None,
+) -> str:
+    """Create or update an annotation set whose source is one project or one model run."""
+    if objective not in OBJECTIVES:
+        raise InvalidSpec(f"objective must be one of {', '.join(OBJECTIVES)}, not {objective!r}")
+    if (project_id is None) == (model_run_id is None):
+        raise InvalidSpec("an annotation set's source is exactly one project or one model run")
+    set_id = set_id or new_id()
+    now = utcnow()
+    a = s.annotation_set
+    with store.write() as conn:
+        source_table = s.project if project_id else s.model_run
+        source_id = project_id or model_run_id
+        owner = conn.execute(
+            sa.select(source_table.c.org_id).where(source_table.c.id == source_id)
+        ).scalar_one_or_none()
+        if owner != org_id:
+            raise NotFound("project" if project_id else "model run", str(source_id))
+        values = {"display_name": display_name, "objective": objective, "project_id": project_id,
+                  "model_run_id": model_run_id, "dataset_id": dataset_id, "updated_at": now}
+        existing = conn.execute(sa.select(a.c.org_id).where(a.c.id == set_id)).scalar_one_or_none()
+        if existing is None:
+            conn.execute(a.insert(), {"id": set_id, "org_id": org_id, "created_at": now,
+                                      "settings": {}, **values})
+        elif existing == org_id:
+            conn.execute(a.update().where(a.c.id == set_id), values)
+        else:
+            raise NotFound("annotation set", set_id)
+    return set_id
+
+
 # ------------------------------------------------------------------------------ imports
 
 Progress = Callable[[int], None]
@@ -322,6 +398,8 @@ __all__ = [
     "import_rows",
     "import_vertex",
     "init_catalog",
+    "save_annotation_set",
+    "save_slice",
     "set_timezone",
     "stats",
 ]

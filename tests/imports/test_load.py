@@ -240,3 +240,14 @@ def test_model_runs_and_predictions(store, org):
     assert entry["split"] == "TRAINING"
     assert entry["predictions"][0]["id"] == "cpred0000000000000000000a"
     assert len(entry["run_data_row_id"]) == 25
+
+
+def test_one_row_twice_in_a_file_the_later_wins(store, org):
+    first, second = make_row(1), make_row(1)
+    del first["data_row"]["id"], second["data_row"]["id"]
+    second["data_row"]["external_id"] = "second"
+    filler = [make_row(i) for i in range(10, 700)]  # puts the copies in different batches too
+    imp(store, org, [first, second, first, *filler, second])
+    with store.read() as conn:
+        rows = conn.execute(sa.select(s.data_row.c.external_id).where(s.data_row.c.global_key == "img-1.jpg")).all()
+    assert rows == [("second",)]

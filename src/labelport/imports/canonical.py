@@ -8,6 +8,7 @@ documents, which are stored as given.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -137,6 +138,7 @@ EMBEDDING_KEYS = frozenset({"id", "name", "dimensions", "is_custom", "values"})
 METADATA_KEYS = frozenset({"schema_id", "schema_name", "value"})
 ATTACHMENT_KEYS = frozenset({"id", "type", "value", "name"})
 MAX_ID = 64
+_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 @dataclass(slots=True)
@@ -248,10 +250,13 @@ def _str(value: Any, path: str, *, optional: bool = True, limit: int | None = No
 
 
 def _id(value: Any, path: str, *, optional: bool = True) -> str | None:
-    text = _str(value, path, optional=optional, limit=MAX_ID)
-    if text is not None and (not text or not all(c.isalnum() or c in "-_" for c in text)):
-        raise Problem(path, f"not a valid id: {text!r} (letters, digits, '-' and '_' only)")
-    return text
+    if value is None:
+        if optional:
+            return None
+        raise Problem(path, "is required")
+    if not isinstance(value, str) or _ID_RE.fullmatch(value) is None:
+        raise Problem(path, f"not a valid id: {value!r} (1-64 letters, digits, '-' or '_')")
+    return value
 
 
 def _time(value: Any, path: str) -> datetime | None:

@@ -79,6 +79,7 @@ from __future__ import annotations
 import mimetypes
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import IO, Any
 
 import ijson  # type: ignore[import-untyped]
@@ -104,8 +105,6 @@ IMAGE_KINDS = {
 VIDEO_KINDS = {"box": "VideoBoundingBox", "line": "VideoPolyline", "point": "VideoPoint"}
 SINGLE_ANSWER_KINDS = (None, "radio", "select")  # no kind: Diffgram's UI treats it as select
 
-# Instance fields that always land in a canonical place; never copied to the extension.
-_CONSUMED_ALWAYS = frozenset({"attribute_groups", "frame_number"})
 _BOX_FIELDS = ("x_min", "y_min", "x_max", "y_max")
 
 
@@ -419,7 +418,7 @@ def _relationships(
                 "name": name,
                 "value": name,
                 "feature_id": feature_id,
-                "feature_schema_id": ids.derived_id("diffgram-label-file", ctx.psid, label_id),
+                "feature_schema_id": _schema_id("diffgram-label-file", ctx.psid, label_id),
                 "annotation_kind": "TextUnidirectionalRelationship",
                 "relationship": {
                     "source": by_instance_id[ends[0]],
@@ -454,7 +453,7 @@ def _video(ctx: _Export, key: str, packet: JSON) -> JSON:
             raise Problem(f"{spath}.id", "is required")
         feature_id = ids.derived_id("diffgram-sequence", ctx.psid, str(seq["id"]))
         track_label = seq.get("label_file_id")
-        seq_frames: list[int] = []
+        seq_frames: set[int] = set()
         marked: set[int] = set()  # frames whose instance is not interpolated
         for i, raw in enumerate(_list(seq.get("instance_list") or [], f"{spath}.instance_list")):
             path = f"{spath}.instance_list[{i}]"
@@ -496,7 +495,7 @@ def _video(ctx: _Export, key: str, packet: JSON) -> JSON:
             }
             slot = frames.setdefault(str(frame), {"objects": {}, "classifications": []})
             slot["objects"][feature_id] = obj
-            seq_frames.append(frame)
+            seq_frames.add(frame)
             if inst.get("interpolated") is not True:
                 marked.add(frame)
         if not seq_frames:
@@ -543,16 +542,16 @@ def _object(ctx: _Export, key: str, inst: JSON, path: str, itype: str, *, video:
     if inst_id is not None:
         feature_id = ids.derived_id("diffgram-instance", ctx.psid, str(inst_id))
         owner = str(inst_id)
-    else:  # exports before 2023 carry no instance id
+    else:  # older exporters (build_instance without base_instance_packet) wrote no id
         feature_id = ids.derived_id("diffgram-instance-at", ctx.psid, path)
         owner = f"@{path}"
     obj: JSON = {
         "feature_id": feature_id,
-        "feature_schema_id": ids.derived_id("diffgram-label-file", ctx.psid, label_id),
+        "feature_schema_id": _schema_id("diffgram-label-file", ctx.psid, label_id),
         "name": name,
         "value": name,
     }
-    consumed: set[str] = set(_CONSUMED_ALWAYS)
+    consumed = {"attribute_groups", "frame_number"} if video else {"attribute_groups"}
     if itype == "text_token":
         obj["annotation_kind"] = "TextEntity"
         obj["location"] = _location(inst, path)
@@ -685,7 +684,7 @@ def _attributes(ctx: _Export, groups: Any, path: str, owner: str) -> tuple[list[
             continue  # nothing chosen
         cls: JSON = {
             "feature_id": ids.derived_id("diffgram-attribute", ctx.psid, owner, str(gid)),
-            "feature_schema_id": ids.derived_id("diffgram-attribute-group", ctx.psid, str(gid)),
+            "feature_schema_id": _schema_id("diffgram-attribute-group", ctx.psid, str(gid)),
             "name": group.name,
             "value": group.value,
         }
@@ -727,7 +726,7 @@ def _answer(ctx: _Export, group: _Group, chosen: Any, path: str, owner: str) -> 
         "feature_id": ids.derived_id(
             "diffgram-attribute-answer", ctx.psid, owner, str(group.id), str(option_id)
         ),
-        "feature_schema_id": ids.derived_id("diffgram-attribute-option", ctx.psid, str(option_id)),
+        "feature_schema_id": _schema_id("diffgram-attribute-option", ctx.psid, str(option_id)),
         "name": name,
         "value": name,
         "classifications": [],
@@ -736,6 +735,12 @@ def _answer(ctx: _Export, group: _Group, chosen: Any, path: str, owner: str) -> 
 
 # ---------------------------------------------------------------------------------------------
 # small checkers
+
+
+@lru_cache(maxsize=8192)
+def _schema_id(*parts: str) -> str:
+    """``derived_id`` for ontology-level ids, which repeat in every packet."""
+    return ids.derived_id(*parts)
 
 
 def _type(value: Any) -> str:

@@ -455,6 +455,10 @@ class _Loader:
             resolved.append((values["id"], row))
         if errors:
             return errors
+        if len({r["id"] for r in rows}) < len(rows):  # one row twice in a batch: the later wins
+            last = {r["id"]: i for i, r in enumerate(rows)}
+            rows = [r for i, r in enumerate(rows) if last[r["id"]] == i]
+            resolved = [x for i, x in enumerate(resolved) if last[x[0]] == i]
         self.store.upsert(self.conn, s.data_row, rows, ["id"])
         try:
             self._children(resolved, {str(r.id): line for line, r in batch})

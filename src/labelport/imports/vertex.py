@@ -1,0 +1,1043 @@
+"""Vertex AI JSON Lines ⇄ canonical rows.
+
+A Vertex import/export file (one per annotation set) holds one JSON object per line: one data item
+(``imageGcsUri``, ``textGcsUri`` or inline ``textContent``, ``videoGcsUri``), its
+``dataItemResourceLabels`` and its annotations for one of the eleven :data:`OBJECTIVES`.
+:func:`convert` turns such a file into canonical rows (``docs/row-format.md``); :func:`to_vertex`
+is its inverse, record by record.
+
+Mapping (one record → one row):
+
+* item: ``media_type`` IMAGE/TEXT/VIDEO; ``data_row.global_key`` and ``row_data`` are the GCS URI,
+  or for inline text ``"vertex-text:"`` + 40 hex of sha256(text) and the text itself;
+  ``data_row.details.dataset_name`` is the target dataset.
+* ``dataItemResourceLabels`` → ``metadata_fields`` ``{schema_name, value}``, ``ml_use`` stored
+  as ``aiplatform.googleapis.com/ml_use`` with value ``training|validation|test``.
+* annotation set → project ``derived_id("vertex-annotation-set", dataset, set_id)`` holding one
+  label; ``set_id`` is ``annotationResourceLabels["aiplatform.googleapis.com/annotation_set_name"]``
+  or, when no record names one, 19 digits derived from (dataset, display name). Other resource
+  labels go to ``resource_labels`` on the object/answer made from that annotation.
+* single / multi label: classification ``class`` with ``radio_answer`` / ``checklist_answers``.
+* ``boundingBoxAnnotations``: ``ImageBoundingBox`` objects with ``normalized_bounding_box``.
+* segmentation: ``ImageSegmentationMask`` per ``annotationSpecColors`` entry (``composite_mask``
+  plus ``vertex_color``, the exact 0–1 floats), or one ``ImagePolygon``/``ImagePolyline`` with
+  ``normalized_polygon``/``normalized_line``.
+* ``textSegmentAnnotations``: ``TextEntity`` objects; Vertex ``endOffset`` is exclusive, the
+  canonical ``location.end`` inclusive; ``token`` is the covered text when the text is inline.
+* ``sentimentAnnotation``: classification ``sentiment`` whose answer is ``str(sentiment)``;
+  ``sentimentMax`` is a setting of the annotation set (``sentiment_max``).
+* ``timeSegmentAnnotations``: ``class`` radio classifications with ``time_segment``;
+  ``timeSegments`` (action recognition): annotations-level ``time_segments``.
+* ``temporalBoundingBoxAnnotations``: annotations-level ``timed_objects`` (``VideoBoundingBox``
+  with ``normalized_bounding_box``, ``time_offset``, ``instance_id``).
+
+Keys may be camelCase or snake_case (``x_min``, ``display_name``), and the object-tracking list
+may also be spelled ``TemporalBoundingBoxAnnotations``. Coordinates may be JSON strings. Unknown
+keys are errors. :func:`to_vertex` writes camelCase, numbers as numbers, explicit time-segment
+defaults, and the annotation set name on every annotation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from labelport import ids
+from labelport.errors import InvalidSpec, RecordError
+from labelport.imports.base import (
+    JSON,
+    AnnotationSetSpec,
+    Item,
+    ParsedRow,
+    Problem,
+    iter_json_lines,
+)
+
+OBJECTIVES: tuple[str, ...] = (
+    "image_classification_single_label",
+    "image_classification_multi_label",
+    "image_bounding_box",
+    "image_segmentation",
+    "text_classification_single_label",
+    "text_classification_multi_label",
+    "text_extraction",
+    "text_sentiment",
+    "video_classification",
+    "video_action_recognition",
+    "video_object_tracking",
+)
+
+SET_NAME_LABEL = "aiplatform.googleapis.com/annotation_set_name"
+ML_USE_LABEL = "aiplatform.googleapis.com/ml_use"
+TEXT_KEY_PREFIX = "vertex-text:"
+
+_ARL = "annotationResourceLabels"
+_ITEM_LABELS = "dataItemResourceLabels"
+_ML_USE = {
+    "training": "training",
+    "train": "training",
+    "validation": "validation",
+    "validate": "validation",
+    "valid": "validation",
+    "val": "validation",
+    "test": "test",
+    "testing": "test",
+}
+_DURATION = re.compile(r"^\d+(\.\d+)?s$")
+_INTEGER = re.compile(r"^-?\d+$")
+_DECIMAL = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+_KEY_ALIASES = {"TemporalBoundingBoxAnnotations": "temporalBoundingBoxAnnotations"}
+
+_MEDIA_KEYS = {
+    "imageGcsUri": "image",
+    "textGcsUri": "text",
+    "textContent": "text",
+    "videoGcsUri": "video",
+}
+# media kind -> top-level annotation key -> the objective it reveals
+_DETECTION: dict[str, dict[str, str]] = {
+    "image": {
+        "classificationAnnotation": "image_classification_single_label",
+        "classificationAnnotations": "image_classification_multi_label",
+        "boundingBoxAnnotations": "image_bounding_box",
+        "segmentationAnnotation": "image_segmentation",
+        "maskAnnotation": "image_segmentation",
+        "polygonAnnotation": "image_segmentation",
+        "polylineAnnotation": "image_segmentation",
+    },
+    "text": {
+        "classificationAnnotation": "text_classification_single_label",
+        "classificationAnnotations": "text_classification_multi_label",
+        "textSegmentAnnotations": "text_extraction",
+        "sentimentAnnotation": "text_sentiment",
+    },
+    "video": {
+        "timeSegmentAnnotations": "video_classification",
+        "timeSegments": "video_action_recognition",
+        "temporalBoundingBoxAnnotations": "video_object_tracking",
+    },
+}
+_ALL_TOP_KEYS = (
+    frozenset(_MEDIA_KEYS) | {k for t in _DETECTION.values() for k in t} | {_ITEM_LABELS}
+)
+
+_CLASS_KEYS = frozenset({"displayName", _ARL})
+_BOX_KEYS = frozenset({"displayName", "xMin", "xMax", "yMin", "yMax", _ARL})
+_TRACK_KEYS = _BOX_KEYS | {"timeOffset", "instanceId"}
+_ENTITY_KEYS = frozenset({"startOffset", "endOffset", "displayName", _ARL})
+_SENTIMENT_KEYS = frozenset({"sentiment", "sentimentMax", _ARL})
+_SEGMENT_KEYS = frozenset({"startTime", "endTime"})
+_TIMED_CLASS_KEYS = _SEGMENT_KEYS | _CLASS_KEYS
+_SHAPES = ("maskAnnotation", "polygonAnnotation", "polylineAnnotation")
+_SHAPE_KEYS = {
+    "maskAnnotation": frozenset({"maskGcsUri", "annotationSpecColors"}),
+    "polygonAnnotation": frozenset({"vertexes", "displayName"}),
+    "polylineAnnotation": frozenset({"vertexes", "displayName"}),
+}
+_COLOR_KEYS = frozenset({"color", "displayName", "id"})
+_RGB = ("red", "green", "blue")
+
+
+# ---------------------------------------------------------------------------------------------
+# public API
+
+
+def detect_objective(record: dict[str, Any]) -> str | None:
+    """The objective a record's keys reveal, or None if they reveal none (or several)."""
+    return _detect(record)[0]
+
+
+def convert(
+    stream: IO[bytes],
+    *,
+    file: str,
+    dataset: str,
+    annotation_set: str | None = None,
+    objective: str | None = None,
+) -> Iterator[Item]:
+    """Vertex JSON Lines → one AnnotationSetSpec, then a ParsedRow or RecordError per record."""
+    if objective is not None:
+        _check_objective(objective)
+    return _Converter(file, dataset, annotation_set, objective).items(stream)
+
+
+def to_vertex(
+    row: dict[str, Any],
+    objective: str,
+    set_id: str,
+    *,
+    settings: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The Vertex record of a canonical row's label in annotation set ``set_id``.
+
+    The label is the first of project ``derived_id("vertex-annotation-set", dataset_name,
+    set_id)``; a row without one gives a record without annotations. ``settings`` are the
+    annotation set's settings (``text_sentiment`` needs ``sentiment_max``).
+    """
+    _check_objective(objective)
+    data_row = row["data_row"]
+    project_id = _project_id(data_row["details"]["dataset_name"], set_id)
+    record = _vertex_media(data_row, objective)
+    annotations = _label_annotations(row, project_id)
+    record.update(_WRITERS[objective](annotations, set_id, settings or {}))
+    record[_ITEM_LABELS] = _vertex_item_labels(row)
+    return record
+
+
+# ---------------------------------------------------------------------------------------------
+# the file-level state: objective, annotation set, agreement between records
+
+
+class _Converter:
+    def __init__(
+        self, file: str, dataset: str, annotation_set: str | None, objective: str | None
+    ) -> None:
+        self.file = file
+        self.dataset = dataset
+        self.display_name = annotation_set
+        self.objective = objective
+        self.spec: AnnotationSetSpec | None = None
+
+    def items(self, stream: IO[bytes]) -> Iterator[Item]:
+        for entry in iter_json_lines(stream, self.file):
+            if isinstance(entry, RecordError):
+                yield entry
+            else:
+                yield from self._record(*entry)
+
+    def _record(self, line: int, record: JSON) -> Iterator[Item]:
+        try:
+            spec, row = self._convert(record)
+        except Problem as problem:
+            yield RecordError(self.file, line, problem.field, problem.reason)
+            return
+        if self.spec is None:
+            self.spec = spec
+            yield spec
+        yield ParsedRow(line, row)
+
+    def _convert(self, record: JSON) -> tuple[AnnotationSetSpec, JSON]:
+        if self.spec is not None:
+            objective = self.spec.objective
+        else:
+            objective = self.objective or _detect_or_fail(record)
+        parsed = _parse(record, objective)
+        spec = self.spec or self._new_spec(parsed, objective)
+        _check_agreement(parsed, spec)
+        return spec, _row(parsed, spec, self.dataset)
+
+    def _new_spec(self, parsed: _Parsed, objective: str) -> AnnotationSetSpec:
+        display_name = self.display_name or f"{self.dataset}_{objective}"
+        if parsed.set_names:
+            set_id = parsed.set_names[0][1]
+        else:
+            set_id = _derived_set_id(self.dataset, display_name)
+        settings: JSON = {}
+        if objective == "text_sentiment":
+            if parsed.sentiment_max is None:
+                raise Problem(
+                    "sentimentAnnotation",
+                    "missing; the first text_sentiment record must have one (its sentimentMax "
+                    "sets the scale of the annotation set)",
+                )
+            settings["sentiment_max"] = parsed.sentiment_max[1]
+        project_id = _project_id(self.dataset, set_id)
+        return AnnotationSetSpec(set_id, display_name, objective, project_id, settings)
+
+
+def _check_agreement(parsed: _Parsed, spec: AnnotationSetSpec) -> None:
+    for path, name in parsed.set_names:
+        if name != spec.id:
+            raise Problem(
+                path, f"names annotation set {name!r}, but this file's set is {spec.id!r}"
+            )
+    if parsed.sentiment_max is not None:
+        path, value = parsed.sentiment_max
+        expected = spec.settings.get("sentiment_max")
+        if value != expected:
+            raise Problem(path, f"is {value}, but the file's sentiment scale is 0..{expected}")
+
+
+def _project_id(dataset: str, set_id: str) -> str:
+    return ids.derived_id("vertex-annotation-set", dataset, set_id)
+
+
+def _derived_set_id(dataset: str, display_name: str) -> str:
+    """A 19-digit positive int64, like Vertex's numeric annotation set ids."""
+    digest = hashlib.sha256(f"{dataset}\x1f{display_name}".encode()).digest()
+    return str(10**18 + int.from_bytes(digest[:8], "big") % (2**63 - 10**18))
+
+
+def _text_key(text: str) -> str:
+    return TEXT_KEY_PREFIX + hashlib.sha256(text.encode()).hexdigest()[:40]
+
+
+def _check_objective(objective: str) -> None:
+    if objective not in OBJECTIVES:
+        raise InvalidSpec(
+            f"unknown Vertex objective {objective!r}; expected one of: {', '.join(OBJECTIVES)}"
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# detection
+
+
+def _detect(record: Mapping[str, Any]) -> tuple[str | None, str]:
+    keys = [_canon(key) for key in record]
+    kinds = sorted({_MEDIA_KEYS[key] for key in keys if key in _MEDIA_KEYS})
+    if len(kinds) != 1:
+        which = "no media key" if not kinds else f"media keys of {' and '.join(kinds)} records"
+        return None, f"{which}; expected one of {_listing(_MEDIA_KEYS)}"
+    table = _DETECTION[kinds[0]]
+    found = {table[key] for key in keys if key in table}
+    if "video_action_recognition" in found:
+        found.discard("video_classification")
+    if len(found) == 1:
+        return found.pop(), ""
+    if not found:
+        return None, (
+            f"cannot tell the objective: a {kinds[0]} record needs one of {_listing(table)}"
+        )
+    return None, f"cannot tell the objective: keys of {_listing(found)} records are mixed"
+
+
+def _detect_or_fail(record: JSON) -> str:
+    objective, reason = _detect(record)
+    if objective is None:
+        raise Problem("", reason)
+    return objective
+
+
+def _objective_keys(objective: str) -> frozenset[str]:
+    table = _DETECTION[_kind(objective)]
+    keys = {key for key, target in table.items() if target == objective}
+    if objective == "video_action_recognition":
+        keys.add("timeSegmentAnnotations")
+    return frozenset(keys)
+
+
+def _kind(objective: str) -> str:
+    return objective.split("_", 1)[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# one record
+
+
+@dataclass(frozen=True, slots=True)
+class _Fields:
+    """A JSON object's keys by canonical (camelCase) name, remembering the spelling given."""
+
+    path: str
+    given: dict[str, tuple[str, Any]]
+
+    def at(self, name: str) -> str:
+        return _join(self.path, self.given[name][0] if name in self.given else name)
+
+    def has(self, name: str) -> bool:
+        return name in self.given
+
+    def get(self, name: str) -> Any:
+        return self.given[name][1] if name in self.given else None
+
+    def need(self, name: str, reason: str = "missing") -> Any:
+        if name not in self.given:
+            raise Problem(self.at(name), reason)
+        return self.given[name][1]
+
+
+@dataclass(frozen=True, slots=True)
+class _Media:
+    media_type: str
+    global_key: str
+    row_data: str
+    text: str | None  # inline text, for entity tokens
+
+
+@dataclass(slots=True)
+class _Context:
+    """What annotation parsers collect besides the annotations themselves."""
+
+    text: str | None
+    set_names: list[tuple[str, str]] = field(default_factory=list)  # (path, set id)
+    sentiment_max: tuple[str, int] | None = None  # (path, value)
+
+
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    media: _Media
+    metadata: list[JSON]
+    annotations: JSON
+    set_names: list[tuple[str, str]]
+    sentiment_max: tuple[str, int] | None
+
+
+def _parse(record: JSON, objective: str) -> _Parsed:
+    top = _top_fields(record, objective)
+    media = _media(top, objective)
+    metadata = _metadata(top)
+    context = _Context(media.text)
+    annotations = _PARSERS[objective](top, context)
+    return _Parsed(media, metadata, annotations, context.set_names, context.sentiment_max)
+
+
+def _row(parsed: _Parsed, spec: AnnotationSetSpec, dataset: str) -> JSON:
+    media = parsed.media
+    label = {
+        "id": ids.derived_id("vertex-label", spec.project_id, media.global_key),
+        "label_kind": "Video" if media.media_type == "VIDEO" else "Default",
+        "version": "1.0.0",
+        "annotations": parsed.annotations,
+    }
+    return {
+        "media_type": media.media_type,
+        "data_row": {
+            "global_key": media.global_key,
+            "row_data": media.row_data,
+            "details": {"dataset_name": dataset},
+        },
+        "metadata_fields": parsed.metadata,
+        "projects": {spec.project_id: {"name": spec.display_name, "labels": [label]}},
+    }
+
+
+def _top_fields(record: JSON, objective: str) -> _Fields:
+    kind = _kind(objective)
+    allowed = {key for key, media in _MEDIA_KEYS.items() if media == kind}
+    allowed |= _objective_keys(objective) | {_ITEM_LABELS}
+    for key in record:
+        if _canon(key) in _ALL_TOP_KEYS - allowed:
+            raise Problem(key, f"does not belong in {objective} records")
+    return _fields(record, "", allowed)
+
+
+def _media(top: _Fields, objective: str) -> _Media:
+    kind = _kind(objective)
+    if kind == "text":
+        return _text_media(top)
+    key = f"{kind}GcsUri"
+    uri = _string(top.need(key, f"missing; {objective} records need it"), top.at(key))
+    return _Media(kind.upper(), uri, uri, None)
+
+
+def _text_media(top: _Fields) -> _Media:
+    if top.has("textContent") and top.has("textGcsUri"):
+        raise Problem(top.at("textContent"), "not allowed together with textGcsUri")
+    if top.has("textContent"):
+        text = _string(top.get("textContent"), top.at("textContent"))
+        return _Media("TEXT", _text_key(text), text, text)
+    uri = _string(
+        top.need("textGcsUri", "missing; text records need textGcsUri or textContent"),
+        top.at("textGcsUri"),
+    )
+    return _Media("TEXT", uri, uri, None)
+
+
+def _metadata(top: _Fields) -> list[JSON]:
+    if not top.has(_ITEM_LABELS):
+        return []
+    path = top.at(_ITEM_LABELS)
+    fields: list[JSON] = []
+    for key, value in _labels(top.get(_ITEM_LABELS), path).items():
+        if key in ("ml_use", ML_USE_LABEL):
+            if any(f["schema_name"] == ML_USE_LABEL for f in fields):
+                raise Problem(_key_path(path, key), "ml_use given twice")
+            key, value = ML_USE_LABEL, _ml_use(value, _key_path(path, key))
+        fields.append({"schema_name": key, "value": value})
+    return fields
+
+
+def _ml_use(value: str, path: str) -> str:
+    normalized = _ML_USE.get(value.lower())
+    if normalized is None:
+        raise Problem(path, f"unknown ml_use {value!r}; expected training, validation or test")
+    return normalized
+
+
+def _resource_labels(fields: _Fields, context: _Context) -> dict[str, str]:
+    """An annotation's resource labels without the set name, which goes to the context."""
+    if not fields.has(_ARL):
+        return {}
+    path = fields.at(_ARL)
+    labels = _labels(fields.get(_ARL), path)
+    set_name = labels.pop(SET_NAME_LABEL, None)
+    if set_name is not None:
+        set_path = _key_path(path, SET_NAME_LABEL)
+        context.set_names.append((set_path, _string(set_name, set_path)))
+    return labels
+
+
+def _labelled(target: JSON, fields: _Fields, context: _Context) -> JSON:
+    return _with_labels(target, _resource_labels(fields, context))
+
+
+def _with_labels(target: JSON, labels: dict[str, str]) -> JSON:
+    if labels:
+        target["resource_labels"] = dict(labels)
+    return target
+
+
+# ---------------------------------------------------------------------------------------------
+# annotation parsers: (record fields, context) -> canonical annotations
+
+
+def _flat(objects: Iterable[JSON] = (), classifications: Iterable[JSON] = ()) -> JSON:
+    return {"objects": list(objects), "classifications": list(classifications), "relationships": []}
+
+
+def _video(classifications: Iterable[JSON] = (), **extensions: Any) -> JSON:
+    annotations: JSON = {"frames": {}, "segments": {}, "key_frame_feature_map": {}}
+    return {**annotations, "classifications": list(classifications), **extensions}
+
+
+def _items(top: _Fields, key: str, allowed: frozenset[str]) -> list[_Fields]:
+    if not top.has(key):
+        return []
+    path = top.at(key)
+    return [
+        _fields(item, f"{path}[{i}]", allowed) for i, item in enumerate(_list(top.get(key), path))
+    ]
+
+
+def _named(kind: str, name: str) -> JSON:
+    return {"name": name, "value": name, "annotation_kind": kind, "classifications": []}
+
+
+def _display_name(fields: _Fields) -> str:
+    return _string(fields.need("displayName"), fields.at("displayName"))
+
+
+def _answer(fields: _Fields, context: _Context) -> JSON:
+    name = _display_name(fields)
+    return _labelled({"name": name, "value": name, "classifications": []}, fields, context)
+
+
+def _radio(name: str, answer: JSON) -> JSON:
+    return {"name": name, "value": name, "radio_answer": answer}
+
+
+def _parse_single(top: _Fields, context: _Context) -> JSON:
+    if not top.has("classificationAnnotation"):
+        return _flat()
+    key = "classificationAnnotation"
+    fields = _fields(top.get(key), top.at(key), _CLASS_KEYS)
+    return _flat(classifications=[_radio("class", _answer(fields, context))])
+
+
+def _parse_multi(top: _Fields, context: _Context) -> JSON:
+    items = _items(top, "classificationAnnotations", _CLASS_KEYS)
+    answers = [_answer(fields, context) for fields in items]
+    checklist = {"name": "class", "value": "class", "checklist_answers": answers}
+    return _flat(classifications=[checklist] if answers else [])
+
+
+def _parse_boxes(top: _Fields, context: _Context) -> JSON:
+    items = _items(top, "boundingBoxAnnotations", _BOX_KEYS)
+    return _flat(objects=[_box_object(fields, context, "ImageBoundingBox") for fields in items])
+
+
+def _box_object(fields: _Fields, context: _Context, kind: str, **extra: str) -> JSON:
+    target = _named(kind, _display_name(fields))
+    target["normalized_bounding_box"] = _box(fields)
+    target.update(extra)
+    return _labelled(target, fields, context)
+
+
+def _box(fields: _Fields) -> JSON:
+    x_min, x_max = _span(fields, "xMin", "xMax")
+    y_min, y_max = _span(fields, "yMin", "yMax")
+    return {"x_min": x_min, "y_min": y_min, "x_max": x_max, "y_max": y_max}
+
+
+def _span(fields: _Fields, low_key: str, high_key: str) -> tuple[float, float]:
+    low = _unit(fields.need(low_key), fields.at(low_key))
+    high = _unit(fields.need(high_key), fields.at(high_key))
+    if low > high:
+        raise Problem(fields.at(high_key), f"{high:g} is less than {low_key} {low:g}")
+    return low, high
+
+
+def _parse_segmentation(top: _Fields, context: _Context) -> JSON:
+    present = [key for key in ("segmentationAnnotation", *_SHAPES) if top.has(key)]
+    if not present:
+        return _flat()
+    if len(present) > 1:
+        raise Problem(top.at(present[1]), f"only one segmentation per record; {present[0]} given")
+    if present[0] == "segmentationAnnotation":
+        shape, payload, outer = _unwrap_segmentation(top)
+    else:
+        shape = present[0]
+        payload = outer = _fields(top.get(shape), top.at(shape), _SHAPE_KEYS[shape] | {_ARL})
+    objects = _SHAPE_READERS[shape](payload)
+    labels = _resource_labels(outer, context)
+    return _flat(objects=[_with_labels(target, labels) for target in objects])
+
+
+def _unwrap_segmentation(top: _Fields) -> tuple[str, _Fields, _Fields]:
+    """(shape, payload, object holding the resource labels) of ``segmentationAnnotation``.
+
+    Either the mask fields sit in it directly, or it wraps one of ``maskAnnotation``,
+    ``polygonAnnotation``, ``polylineAnnotation``.
+    """
+    key = "segmentationAnnotation"
+    allowed = _SHAPE_KEYS["maskAnnotation"] | {*_SHAPES, _ARL}
+    outer = _fields(top.get(key), top.at(key), allowed)
+    wrapped = [shape for shape in _SHAPES if outer.has(shape)]
+    if not wrapped:
+        return "maskAnnotation", outer, outer
+    extra = [name for name in _SHAPE_KEYS["maskAnnotation"] | set(wrapped[1:]) if outer.has(name)]
+    if extra:
+        raise Problem(outer.at(sorted(extra)[0]), f"not allowed together with {wrapped[0]}")
+    shape = wrapped[0]
+    return shape, _fields(outer.get(shape), outer.at(shape), _SHAPE_KEYS[shape]), outer
+
+
+def _masks(fields: _Fields) -> list[JSON]:
+    url = _string(fields.need("maskGcsUri"), fields.at("maskGcsUri"))
+    path = fields.at("annotationSpecColors")
+    colors = _list(fields.need("annotationSpecColors"), path)
+    if not colors:
+        raise Problem(path, "lists no colors; a mask needs at least one")
+    return [_mask(url, _fields(c, f"{path}[{i}]", _COLOR_KEYS)) for i, c in enumerate(colors)]
+
+
+def _mask(url: str, fields: _Fields) -> JSON:
+    target = _named("ImageSegmentationMask", _display_name(fields))
+    color = _vertex_color(fields)
+    rgb = [round(color[channel] * 255) for channel in _RGB]
+    target["composite_mask"] = {"url": url, "color_rgb": rgb}
+    target["vertex_color"] = color
+    return target
+
+
+def _vertex_color(fields: _Fields) -> JSON:
+    rgb = _fields(fields.need("color"), fields.at("color"), frozenset(_RGB))
+    color: JSON = {c: _unit(rgb.get(c), rgb.at(c)) if rgb.has(c) else 0.0 for c in _RGB}
+    if fields.has("id"):
+        color["annotation_spec_id"] = _integer_text(fields.get("id"), fields.at("id"))
+    return color
+
+
+def _polygon(fields: _Fields) -> list[JSON]:
+    return [_shape(fields, "ImagePolygon", "normalized_polygon", 3)]
+
+
+def _polyline(fields: _Fields) -> list[JSON]:
+    return [_shape(fields, "ImagePolyline", "normalized_line", 2)]
+
+
+def _shape(fields: _Fields, kind: str, geometry: str, minimum: int) -> JSON:
+    target = _named(kind, _display_name(fields))
+    path = fields.at("vertexes")
+    vertexes = _list(fields.need("vertexes"), path)
+    if len(vertexes) < minimum:
+        raise Problem(path, f"needs at least {minimum} vertexes, got {len(vertexes)}")
+    target[geometry] = [_vertex(v, f"{path}[{i}]") for i, v in enumerate(vertexes)]
+    return target
+
+
+def _vertex(value: Any, path: str) -> JSON:
+    point = _fields(value, path, frozenset({"x", "y"}))
+    return {axis: _unit(point.need(axis), point.at(axis)) for axis in ("x", "y")}
+
+
+_SHAPE_READERS: dict[str, Callable[[_Fields], list[JSON]]] = {
+    "maskAnnotation": _masks,
+    "polygonAnnotation": _polygon,
+    "polylineAnnotation": _polyline,
+}
+
+
+def _parse_entities(top: _Fields, context: _Context) -> JSON:
+    items = _items(top, "textSegmentAnnotations", _ENTITY_KEYS)
+    return _flat(objects=[_entity(fields, context) for fields in items])
+
+
+def _entity(fields: _Fields, context: _Context) -> JSON:
+    target = _named("TextEntity", _display_name(fields))
+    start = _int(fields.need("startOffset"), fields.at("startOffset"), 0)
+    end = _int(fields.need("endOffset"), fields.at("endOffset"), 0)
+    if end <= start:
+        raise Problem(fields.at("endOffset"), f"must be greater than startOffset ({start})")
+    location: JSON = {"start": start, "end": end - 1}
+    if context.text is not None:
+        if end > len(context.text):
+            reason = f"{end} is past the end of textContent ({len(context.text)} characters)"
+            raise Problem(fields.at("endOffset"), reason)
+        location["token"] = context.text[start:end]
+    target["location"] = location
+    return _labelled(target, fields, context)
+
+
+def _parse_sentiment(top: _Fields, context: _Context) -> JSON:
+    if not top.has("sentimentAnnotation"):
+        return _flat()
+    fields = _fields(top.get("sentimentAnnotation"), top.at("sentimentAnnotation"), _SENTIMENT_KEYS)
+    maximum = _int(fields.need("sentimentMax"), fields.at("sentimentMax"), 1, 10)
+    value = str(_int(fields.need("sentiment"), fields.at("sentiment"), 0, maximum))
+    context.sentiment_max = (fields.at("sentimentMax"), maximum)
+    answer = _labelled({"name": value, "value": value, "classifications": []}, fields, context)
+    return _flat(classifications=[_radio("sentiment", answer)])
+
+
+def _parse_video_classes(top: _Fields, context: _Context) -> JSON:
+    return _video(_timed_classes(top, context))
+
+
+def _parse_actions(top: _Fields, context: _Context) -> JSON:
+    segments = [_time_segment(fields) for fields in _items(top, "timeSegments", _SEGMENT_KEYS)]
+    return _video(_timed_classes(top, context), time_segments=segments)
+
+
+def _timed_classes(top: _Fields, context: _Context) -> list[JSON]:
+    items = _items(top, "timeSegmentAnnotations", _TIMED_CLASS_KEYS)
+    return [
+        {**_radio("class", _answer(fields, context)), "time_segment": _time_segment(fields)}
+        for fields in items
+    ]
+
+
+def _time_segment(fields: _Fields) -> JSON:
+    start, end = "0s", "Infinity"
+    if fields.has("startTime"):
+        start = _duration(fields.get("startTime"), fields.at("startTime"))
+    if fields.has("endTime"):
+        end = _duration(fields.get("endTime"), fields.at("endTime"))
+    if _seconds(start) > _seconds(end):
+        raise Problem(fields.at("endTime"), f"{end} is before startTime {start}")
+    return {"start_time": start, "end_time": end}
+
+
+def _parse_tracks(top: _Fields, context: _Context) -> JSON:
+    items = _items(top, "temporalBoundingBoxAnnotations", _TRACK_KEYS)
+    return _video(timed_objects=[_track(fields, context) for fields in items])
+
+
+def _track(fields: _Fields, context: _Context) -> JSON:
+    extra = {"time_offset": _duration(fields.need("timeOffset"), fields.at("timeOffset"), False)}
+    if fields.has("instanceId"):
+        extra["instance_id"] = _integer_text(fields.get("instanceId"), fields.at("instanceId"))
+    return _box_object(fields, context, "VideoBoundingBox", **extra)
+
+
+_Parser = Callable[[_Fields, _Context], JSON]
+_PARSERS: dict[str, _Parser] = {
+    "image_classification_single_label": _parse_single,
+    "image_classification_multi_label": _parse_multi,
+    "image_bounding_box": _parse_boxes,
+    "image_segmentation": _parse_segmentation,
+    "text_classification_single_label": _parse_single,
+    "text_classification_multi_label": _parse_multi,
+    "text_extraction": _parse_entities,
+    "text_sentiment": _parse_sentiment,
+    "video_classification": _parse_video_classes,
+    "video_action_recognition": _parse_actions,
+    "video_object_tracking": _parse_tracks,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# validators: each returns the clean value or raises Problem(path, reason)
+
+
+def _canon(key: str) -> str:
+    """camelCase name of a key given in camelCase, snake_case or a documented variant."""
+    if key in _KEY_ALIASES:
+        return _KEY_ALIASES[key]
+    head, *rest = key.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def _fields(value: Any, path: str, allowed: Iterable[str]) -> _Fields:
+    allowed = frozenset(allowed)
+    given: dict[str, tuple[str, Any]] = {}
+    for key, item in _object(value, path).items():
+        name = _canon(key)
+        if name not in allowed:
+            raise Problem(_join(path, key), f"unknown key; expected {_listing(allowed)}")
+        if name in given:
+            raise Problem(_join(path, key), f"given twice (also as {given[name][0]})")
+        given[name] = (key, item)
+    return _Fields(path, given)
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _key_path(path: str, key: str) -> str:
+    return f'{path}["{key}"]'
+
+
+def _listing(names: Iterable[str]) -> str:
+    return ", ".join(sorted(names))
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)
+
+
+def _object(value: Any, path: str) -> JSON:
+    if not isinstance(value, dict):
+        raise Problem(path, f"expected an object, got {_describe(value)}")
+    return value
+
+
+def _list(value: Any, path: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise Problem(path, f"expected a list, got {_describe(value)}")
+    return value
+
+
+def _string(value: Any, path: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise Problem(path, f"expected a non-empty string, got {_describe(value)}")
+    return value
+
+
+def _labels(value: Any, path: str) -> dict[str, str]:
+    labels = _object(value, path)
+    for key, item in labels.items():
+        if not isinstance(item, str):
+            raise Problem(_key_path(path, key), f"expected a string, got {_describe(item)}")
+    return dict(labels)
+
+
+def _unit(value: Any, path: str) -> float:
+    """A normalized coordinate: a number, or a string holding one, in 0..1."""
+    if isinstance(value, str) and _DECIMAL.match(value.strip()):
+        value = float(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise Problem(path, f"expected a number, got {_describe(value)}")
+    number = float(value)
+    if not (math.isfinite(number) and 0.0 <= number <= 1.0):
+        raise Problem(path, f"{number:g} is outside 0..1 (coordinates are normalized)")
+    return number
+
+
+def _int(value: Any, path: str, low: int, high: int | None = None) -> int:
+    if isinstance(value, str) and _INTEGER.match(value):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise Problem(path, f"expected an integer, got {_describe(value)}")
+    if value < low:
+        raise Problem(path, f"{value} is less than {low}")
+    if high is not None and value > high:
+        raise Problem(path, f"{value} is greater than {high}")
+    return value
+
+
+def _integer_text(value: Any, path: str) -> str:
+    """An int64 id, given as a number or a string, kept as a string."""
+    if isinstance(value, str) and _INTEGER.match(value):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise Problem(path, f"expected an integer id, got {_describe(value)}")
+
+
+def _duration(value: Any, path: str, infinity: bool = True) -> str:
+    if isinstance(value, str) and (_DURATION.match(value) or (infinity and value == "Infinity")):
+        return value
+    form = '"1.5s"' + (' or "Infinity"' if infinity else "")
+    raise Problem(path, f"expected a duration such as {form}, got {_describe(value)}")
+
+
+def _seconds(duration: str) -> float:
+    return math.inf if duration == "Infinity" else float(duration[:-1])
+
+
+# ---------------------------------------------------------------------------------------------
+# canonical row -> Vertex record
+
+
+def _vertex_media(data_row: JSON, objective: str) -> JSON:
+    kind = _kind(objective)
+    row_data = data_row["row_data"]
+    if kind == "text" and data_row.get("global_key") == _text_key(row_data):
+        return {"textContent": row_data}
+    return {f"{kind}GcsUri": row_data}
+
+
+def _label_annotations(row: JSON, project_id: str) -> JSON:
+    project = row.get("projects", {}).get(project_id)
+    labels = project.get("labels", []) if project else []
+    return labels[0]["annotations"] if labels else {}
+
+
+def _vertex_item_labels(row: JSON) -> dict[str, str]:
+    return {
+        item["schema_name"]: item["value"]
+        for item in row.get("metadata_fields", [])
+        if "schema_name" in item and isinstance(item.get("value"), str)
+    }
+
+
+def _arl(source: JSON, set_id: str) -> dict[str, str]:
+    return {**source.get("resource_labels", {}), SET_NAME_LABEL: set_id}
+
+
+def _classes(annotations: JSON, name: str, answer: str) -> list[JSON]:
+    found = annotations.get("classifications", [])
+    return [c for c in found if c.get("name") == name and answer in c]
+
+
+def _objects(annotations: JSON, kind: str, geometry: str, key: str = "objects") -> list[JSON]:
+    found = annotations.get(key, [])
+    return [o for o in found if o.get("annotation_kind") == kind and geometry in o]
+
+
+def _v_class(answer: JSON, set_id: str) -> JSON:
+    return {"displayName": answer["name"], _ARL: _arl(answer, set_id)}
+
+
+def _v_box(target: JSON, set_id: str) -> JSON:
+    box = target["normalized_bounding_box"]
+    corners = {
+        "xMin": box["x_min"],
+        "xMax": box["x_max"],
+        "yMin": box["y_min"],
+        "yMax": box["y_max"],
+    }
+    return {"displayName": target["name"], **corners, _ARL: _arl(target, set_id)}
+
+
+def _w_single(annotations: JSON, set_id: str, settings: Mapping[str, Any]) -> JSON:
+    for classification in _classes(annotations, "class", "radio_answer"):
+        return {"classificationAnnotation": _v_class(classification["radio_answer"], set_id)}
+    return {}
+
+
+def _w_multi(annotations: JSON, set_id: str, settings: Mapping[str, Any]) -> JSON:
+    checklists = _classes(annotations, "class", "checklist_answers")
+    answers = [answer for c in checklists for answer in c["checklist_answers"]]
+    return {"classificationAnnotations": [_v_class(answer, set_id) for answer in answers]}
+
+
+def _w_boxes(annotations: JSON, set_id: str, settings: Mapping[str, Any]) -> JSON:
+    boxes = _objects(annotations, "ImageBoundingBox", "normalized_bounding_box")
+    return {"boundingBoxAnnotations": [_v_box(box, set_id) for box in boxes]}
+
+
+def _w_segmentation(annotations: JSON, set_id: str, settings: Mapping[str, Any]) -> JSON:
+    masks = _objects(annotations, "ImageSegmentationMask", "composite_mask")
+    if masks:
+        return {"segmentationAnnotation": _v_mask(masks, set_id)}
+    for kind, geometry, key in (
+        ("ImagePolygon", "normalized_polygon", "polygonAnnotation"),
+        ("ImagePolyline", "normalized_line", "polylineAnnotation"),
+    ):
+        for shape in _objects(annotations, kind, geometry):
+            payload = {"vertexes": shape[geometry], "displayName": shape["name"]}
+            return {"segmentationAnnotation": {key: payload, _ARL: _arl(shape, set_id)}}
+    return {}
+
+
+def _v_mask(masks: list[JSON], set_id: str) -> JSON:
+    return {
+        "maskGcsUri": masks[0]["composite_mask"]["url"],
+        "annotationSpecColors": [_v_color(mask) for mask in masks],
+        _ARL: _arl(masks[0], set_id),
+    }
+
+
+def _v_color(mask: JSON) -> JSON:
+    color = mask.get("vertex_color") or {
+        channel: value / 255
+        for channel, value in zip(_RGB, mask["composite_mask"]["color_rgb"], strict=True)
+    }
+    spec = {"color": {c: color[c] for c in _RGB}, "displayName": mask["name"]}
+    if "annotation_spec_id" in color:
+        spec["id"] = color["annotation_spec_id"]
+    return spec
+
+
+def _w_entities(annotations: JSON, set_id: str, settings: Mapping[str, Any]) -> JSON:
+    entities = _objects(annotations, "TextEntity", "location")
+    return {"textSegmentAnnotations": [_v_entity(entity, set_id) for entity in entities]}
+
+
+def _v_entity(entity: JSON, set_id: str) -> JSON:
+    location = entity["location"]
+    return {
+        "startOffset": location["start"],
+        "endOffset": location["end"] + 1,
+        "displayName": entity["name"],
+        _ARL: _arl(entity, set_id),
+    }
+
+
+def _w_sentiment(annotations: JSON, set_id: str, settings: Mapping[str, Any]) -> JSON:
+    for classification in _classes(annotations, "sentiment", "radio_answer"):
+        answer = classification["radio_answer"]
+        maximum = settings.get("sentiment_max")
+        if not isinstance(maximum, int):
+            raise InvalidSpec("text_sentiment export needs the set's settings['sentiment_max']")
+        payload = {"sentiment": int(answer["name"]), "sentimentMax": maximum}
+        return {"sentimentAnnotation": {**payload, _ARL: _arl(answer, set_id)}}
+    return {}
+
+
+def _w_video_classes(annotations: JSON, set_id: str, settings: Mapping[str, Any]) -> JSON:
+    classes = _classes(annotations, "class", "radio_answer")
+    return {"timeSegmentAnnotations": [_v_timed_class(c, set_id) for c in classes]}
+
+
+def _v_timed_class(classification: JSON, set_id: str) -> JSON:
+    answer = classification["radio_answer"]
+    segment = _v_segment(classification.get("time_segment", {}))
+    return {"displayName": answer["name"], **segment, _ARL: _arl(answer, set_id)}
+
+
+def _v_segment(segment: JSON) -> JSON:
+    return {
+        "startTime": segment.get("start_time", "0s"),
+        "endTime": segment.get("end_time", "Infinity"),
+    }
+
+
+def _w_actions(annotations: JSON, set_id: str, settings: Mapping[str, Any]) -> JSON:
+    segments = [_v_segment(segment) for segment in annotations.get("time_segments", [])]
+    return {"timeSegments": segments, **_w_video_classes(annotations, set_id, settings)}
+
+
+def _w_tracks(annotations: JSON, set_id: str, settings: Mapping[str, Any]) -> JSON:
+    tracks = _objects(annotations, "VideoBoundingBox", "normalized_bounding_box", "timed_objects")
+    return {"temporalBoundingBoxAnnotations": [_v_track(track, set_id) for track in tracks]}
+
+
+def _v_track(track: JSON, set_id: str) -> JSON:
+    record = _v_box(track, set_id)
+    record["timeOffset"] = track["time_offset"]
+    if "instance_id" in track:
+        record["instanceId"] = track["instance_id"]
+    return record
+
+
+_Writer = Callable[[JSON, str, Mapping[str, Any]], JSON]
+_WRITERS: dict[str, _Writer] = {
+    "image_classification_single_label": _w_single,
+    "image_classification_multi_label": _w_multi,
+    "image_bounding_box": _w_boxes,
+    "image_segmentation": _w_segmentation,
+    "text_classification_single_label": _w_single,
+    "text_classification_multi_label": _w_multi,
+    "text_extraction": _w_entities,
+    "text_sentiment": _w_sentiment,
+    "video_classification": _w_video_classes,
+    "video_action_recognition": _w_actions,
+    "video_object_tracking": _w_tracks,
+}
