@@ -21,9 +21,7 @@ from labelport import services
 from labelport.cli import cli
 from labelport.store import Store, open_store
 
-PG_URL = os.environ.get(
-    "LABELPORT_TEST_POSTGRES_URL", "postgresql+psycopg://127.0.0.1:5432/test"
-)
+PG_URL = os.environ.get("LABELPORT_TEST_POSTGRES_URL", "postgresql+psycopg://127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 _pg_state: dict[str, str | None] = {}
 
@@ -37,8 +35,10 @@ def postgres_unavailable() -> str | None:
                 conn.execute(sa.text("select 1"))
             engine.dispose()
             _pg_state["reason"] = None
-        except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
-            _pg_state["reason"] = f"PostgreSQL at {PG_URL} is not reachable: {exc.__class__.__name__}: {exc}"
+        except Exception as exc:
+            _pg_state["reason"] = (
+                f"PostgreSQL at {PG_URL} is not reachable: {exc.__class__.__name__}: {exc}"
+            )
     return _pg_state["reason"]
 
 
@@ -102,7 +102,9 @@ class Cli:
         self.runner = CliRunner()
 
     def __call__(self, *args: str, input: Any = None) -> Result:
-        return self.runner.invoke(cli, list(args), env=self.env, input=input, catch_exceptions=False)
+        return self.runner.invoke(
+            cli, list(args), env=self.env, input=input, catch_exceptions=False
+        )
 
 
 @pytest.fixture

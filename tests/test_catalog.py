@@ -27,7 +27,9 @@ def loaded(store, org):
 def activity(store):
     with store.read() as conn:
         return conn.execute(
-            sa.select(s.data_row.c.last_activity_at, s.data_row.c.updated_at).where(s.data_row.c.id == ROW)
+            sa.select(s.data_row.c.last_activity_at, s.data_row.c.updated_at).where(
+                s.data_row.c.id == ROW
+            )
         ).one()
 
 
@@ -38,12 +40,25 @@ def activity(store):
         lambda st, org: catalog.update_data_row(st, org.id, ROW, global_key="renamed"),
         lambda st, org: catalog.set_metadata(st, org.id, ROW, _field(st, org), "dusk"),
         lambda st, org: catalog.set_workflow_status(st, org.id, PROJECT, ROW, "DONE"),
-        lambda st, org: catalog.save_label(st, org.id, PROJECT, ROW, {"objects": [], "classifications": []})[1],
-        lambda st, org: catalog.save_label(st, org.id, PROJECT, ROW, {"objects": []}, label_id=LABEL)[1],
+        lambda st, org: catalog.save_label(
+            st, org.id, PROJECT, ROW, {"objects": [], "classifications": []}
+        )[1],
+        lambda st, org: catalog.save_label(
+            st, org.id, PROJECT, ROW, {"objects": []}, label_id=LABEL
+        )[1],
         lambda st, org: catalog.add_review(st, org.id, LABEL, score=1),
         lambda st, org: catalog.add_review(st, org.id, LABEL, comment="check the wheel"),
     ],
-    ids=["row_data", "global_key", "metadata", "status", "new label", "label edit", "review", "comment"],
+    ids=[
+        "row_data",
+        "global_key",
+        "metadata",
+        "status",
+        "new label",
+        "label edit",
+        "review",
+        "comment",
+    ],
 )
 def test_activity_moves(loaded, change):
     store, org = loaded
@@ -57,11 +72,17 @@ def test_activity_moves(loaded, change):
 
 def _field(store, org):
     services.import_labelbox(
-        store, org.id, io.BytesIO(orjson.dumps(make_row(2, metadata_fields=[{"schema_name": "tod", "value": "noon"}]))),
+        store,
+        org.id,
+        io.BytesIO(
+            orjson.dumps(make_row(2, metadata_fields=[{"schema_name": "tod", "value": "noon"}]))
+        ),
         file="x",
     )
     with store.read() as conn:
-        return conn.execute(sa.select(s.metadata_field.c.id).where(s.metadata_field.c.name == "tod")).scalar_one()
+        return conn.execute(
+            sa.select(s.metadata_field.c.id).where(s.metadata_field.c.name == "tod")
+        ).scalar_one()
 
 
 def test_status_change_is_in_the_history(loaded):
@@ -70,7 +91,11 @@ def test_status_change_is_in_the_history(loaded):
     with store.read() as conn:
         entry = conn.execute(sa.select(s.workflow_history.c.entry)).scalars().all()[-1]
         status = conn.execute(sa.select(s.project_data_row.c.workflow_status)).scalar_one()
-    assert (entry["action"], entry["previous_status"], entry["next_status"]) == ("Reject", "IN_REVIEW", "IN_REWORK")
+    assert (entry["action"], entry["previous_status"], entry["next_status"]) == (
+        "Reject",
+        "IN_REVIEW",
+        "IN_REWORK",
+    )
     assert status == "IN_REWORK"
 
 
@@ -88,6 +113,8 @@ def test_bad_changes_are_refused(loaded):
     with pytest.raises(InvalidInput):
         catalog.set_workflow_status(store, org.id, PROJECT, ROW, "Done")
     with pytest.raises(InvalidInput):
-        catalog.save_label(store, org.id, PROJECT, ROW, {"objects": [{"name": "x", "annotation_kind": "Nope"}]})
+        catalog.save_label(
+            store, org.id, PROJECT, ROW, {"objects": [{"name": "x", "annotation_kind": "Nope"}]}
+        )
     with pytest.raises(InvalidInput):
         catalog.update_data_row(store, org.id, ROW)

@@ -23,7 +23,9 @@ from labelport.store import schema as s
 from labelport.times import format_timestamp, utcnow
 
 
-def _touch(conn: sa.Connection, data_row_id: str, at: datetime, *, row_changed: bool = False) -> None:
+def _touch(
+    conn: sa.Connection, data_row_id: str, at: datetime, *, row_changed: bool = False
+) -> None:
     values: dict[str, Any] = {"last_activity_at": at}
     if row_changed:
         values["updated_at"] = at
@@ -32,7 +34,9 @@ def _touch(conn: sa.Connection, data_row_id: str, at: datetime, *, row_changed: 
 
 def _row(conn: sa.Connection, org_id: str, data_row_id: str) -> None:
     found = conn.execute(
-        sa.select(s.data_row.c.id).where(s.data_row.c.id == data_row_id, s.data_row.c.org_id == org_id)
+        sa.select(s.data_row.c.id).where(
+            s.data_row.c.id == data_row_id, s.data_row.c.org_id == org_id
+        )
     ).first()
     if found is None:
         raise NotFound("data row", data_row_id)
@@ -50,13 +54,22 @@ def _user(conn: sa.Connection, org_id: str, user_id: str | None) -> str | None:
 
 
 def update_data_row(
-    store: Store, org_id: str, data_row_id: str, *, row_data: str | None = None,
-    external_id: str | None = None, global_key: str | None = None,
+    store: Store,
+    org_id: str,
+    data_row_id: str,
+    *,
+    row_data: str | None = None,
+    external_id: str | None = None,
+    global_key: str | None = None,
 ) -> datetime:
     """Change row data, external id or global key; returns the activity time."""
     values = {
-        k: v for k, v in
-        (("row_data", row_data), ("external_id", external_id), ("global_key", global_key))
+        k: v
+        for k, v in (
+            ("row_data", row_data),
+            ("external_id", external_id),
+            ("global_key", global_key),
+        )
         if v is not None
     }
     if not values:
@@ -67,7 +80,8 @@ def update_data_row(
         if global_key is not None:
             taken = conn.execute(
                 sa.select(s.data_row.c.id).where(
-                    s.data_row.c.org_id == org_id, s.data_row.c.global_key == global_key,
+                    s.data_row.c.org_id == org_id,
+                    s.data_row.c.global_key == global_key,
                     s.data_row.c.id != data_row_id,
                 )
             ).scalar_one_or_none()
@@ -94,7 +108,9 @@ def set_metadata(
             raise NotFound("metadata field", schema_id)
         m = s.data_row_metadata
         position = conn.execute(
-            sa.select(m.c.position).where(m.c.data_row_id == data_row_id, m.c.schema_id == schema_id)
+            sa.select(m.c.position).where(
+                m.c.data_row_id == data_row_id, m.c.schema_id == schema_id
+            )
         ).scalar_one_or_none()
         if position is None:
             position = conn.execute(
@@ -104,8 +120,12 @@ def set_metadata(
             ).scalar_one()
             conn.execute(
                 m.insert(),
-                {"data_row_id": data_row_id, "position": position, "schema_id": schema_id,
-                 "value": value},
+                {
+                    "data_row_id": data_row_id,
+                    "position": position,
+                    "schema_id": schema_id,
+                    "value": value,
+                },
             )
         else:
             conn.execute(
@@ -117,8 +137,14 @@ def set_metadata(
 
 
 def set_workflow_status(
-    store: Store, org_id: str, project_id: str, data_row_id: str, status: str,
-    *, user_id: str | None = None, action: str | None = None,
+    store: Store,
+    org_id: str,
+    project_id: str,
+    data_row_id: str,
+    status: str,
+    *,
+    user_id: str | None = None,
+    action: str | None = None,
 ) -> datetime:
     """Move a data row to ``status`` in a project and record it in the workflow history."""
     if status not in WORKFLOW_STATUSES:
@@ -130,8 +156,11 @@ def set_workflow_status(
         current = conn.execute(
             sa.select(p.c.workflow_status)
             .join(s.project, s.project.c.id == p.c.project_id)
-            .where(p.c.project_id == project_id, p.c.data_row_id == data_row_id,
-                   s.project.c.org_id == org_id)
+            .where(
+                p.c.project_id == project_id,
+                p.c.data_row_id == data_row_id,
+                s.project.c.org_id == org_id,
+            )
         ).scalar_one_or_none()
         if current is None:
             raise NotFound("data row in project", f"{data_row_id} in {project_id}")
@@ -154,16 +183,28 @@ def set_workflow_status(
         }
         conn.execute(
             h.insert(),
-            {"project_id": project_id, "data_row_id": data_row_id, "position": position,
-             "created_at": at, "entry": entry},
+            {
+                "project_id": project_id,
+                "data_row_id": data_row_id,
+                "position": position,
+                "created_at": at,
+                "entry": entry,
+            },
         )
         _touch(conn, data_row_id, at)
     return at
 
 
 def save_label(
-    store: Store, org_id: str, project_id: str, data_row_id: str, annotations: dict[str, Any],
-    *, label_id: str | None = None, user_id: str | None = None, label_kind: str = "Default",
+    store: Store,
+    org_id: str,
+    project_id: str,
+    data_row_id: str,
+    annotations: dict[str, Any],
+    *,
+    label_id: str | None = None,
+    user_id: str | None = None,
+    label_kind: str = "Default",
 ) -> tuple[str, datetime]:
     """Create a label (no ``label_id``) or replace an existing label's annotations."""
     try:
@@ -179,9 +220,11 @@ def save_label(
             in_project = conn.execute(
                 sa.select(s.project_data_row.c.position)
                 .join(s.project, s.project.c.id == s.project_data_row.c.project_id)
-                .where(s.project_data_row.c.project_id == project_id,
-                       s.project_data_row.c.data_row_id == data_row_id,
-                       s.project.c.org_id == org_id)
+                .where(
+                    s.project_data_row.c.project_id == project_id,
+                    s.project_data_row.c.data_row_id == data_row_id,
+                    s.project.c.org_id == org_id,
+                )
             ).first()
             if in_project is None:
                 raise NotFound("data row in project", f"{data_row_id} in {project_id}")
@@ -193,17 +236,31 @@ def save_label(
             ).scalar_one()
             conn.execute(
                 lab.insert(),
-                {"id": label_id, "org_id": org_id, "project_id": project_id,
-                 "data_row_id": data_row_id, "position": position, "label_kind": label_kind,
-                 "version": "1.0.0", "annotations": annotations, "created_at": at,
-                 "updated_at": at, "created_by_id": user_id, "content_last_updated_at": at,
-                 "reviews": []},
+                {
+                    "id": label_id,
+                    "org_id": org_id,
+                    "project_id": project_id,
+                    "data_row_id": data_row_id,
+                    "position": position,
+                    "label_kind": label_kind,
+                    "version": "1.0.0",
+                    "annotations": annotations,
+                    "created_at": at,
+                    "updated_at": at,
+                    "created_by_id": user_id,
+                    "content_last_updated_at": at,
+                    "reviews": [],
+                },
             )
         else:
             done = conn.execute(
                 lab.update()
-                .where(lab.c.id == label_id, lab.c.org_id == org_id,
-                       lab.c.data_row_id == data_row_id, lab.c.project_id == project_id)
+                .where(
+                    lab.c.id == label_id,
+                    lab.c.org_id == org_id,
+                    lab.c.data_row_id == data_row_id,
+                    lab.c.project_id == project_id,
+                )
                 .values(annotations=annotations, updated_at=at, content_last_updated_at=at)
             )
             if done.rowcount == 0:
@@ -213,8 +270,13 @@ def save_label(
 
 
 def add_review(
-    store: Store, org_id: str, label_id: str, *, user_id: str | None = None,
-    score: float | None = None, comment: str | None = None,
+    store: Store,
+    org_id: str,
+    label_id: str,
+    *,
+    user_id: str | None = None,
+    score: float | None = None,
+    comment: str | None = None,
 ) -> datetime:
     """Add a review (score) or a comment to a label."""
     if score is None and comment is None:
@@ -224,12 +286,19 @@ def add_review(
     with store.write() as conn:
         email = _user(conn, org_id, user_id)
         found = conn.execute(
-            sa.select(lab.c.reviews, lab.c.data_row_id).where(lab.c.id == label_id, lab.c.org_id == org_id)
+            sa.select(lab.c.reviews, lab.c.data_row_id).where(
+                lab.c.id == label_id, lab.c.org_id == org_id
+            )
         ).first()
         if found is None:
             raise NotFound("label", label_id)
-        review = {"id": new_id(), "created_at": format_timestamp(at), "created_by": email,
-                  "score": score, "comment": comment}
+        review = {
+            "id": new_id(),
+            "created_at": format_timestamp(at),
+            "created_by": email,
+            "score": score,
+            "comment": comment,
+        }
         conn.execute(
             lab.update().where(lab.c.id == label_id),
             {"reviews": [*(found.reviews or []), review], "updated_at": at},

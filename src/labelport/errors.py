@@ -1,14 +1,14 @@
 """The one error tree of labelport.
 
-Every error labelport raises on purpose derives from :class:`LabelportError`. Each class carries the
-HTTP status a server answers with and the exit code the CLI ends with, so the shells translate errors
-once, at the edge, with no ``isinstance`` chains::
+Every error labelport raises on purpose derives from :class:`LabelportError`. Each class carries
+the HTTP status a server answers with and the exit code the CLI ends with, so shells translate
+errors once, at the edge, with no ``isinstance`` chains::
 
     LabelportError                      500 / exit 1
     ├── ConfigurationError              500 / exit 78   bad settings, unreachable database
     ├── InvalidInput                    400 / exit 2    a client mistake
-    │   ├── InvalidRecords              400 / exit 65   a file with bad records (file, line, field, reason)
-    │   └── InvalidSpec                 400 / exit 2    an export/import request that cannot be honoured
+    │   ├── InvalidRecords              400 / exit 65   bad records (file, line, field, reason)
+    │   └── InvalidSpec                 400 / exit 2    a request that cannot be honoured
     ├── AuthenticationFailed            401 / exit 77
     ├── PermissionDenied                403 / exit 77
     ├── NotFound                        404 / exit 66   (kind, key)

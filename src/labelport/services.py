@@ -17,7 +17,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 
-from labelport.errors import AuthenticationFailed, Conflict, InvalidInput, InvalidSpec, NotFound
+from labelport.errors import (
+    AuthenticationFailed,
+    Conflict,
+    InvalidInput,
+    InvalidSpec,
+    NotFound,
+    RecordError,
+)
 from labelport.ids import new_id
 from labelport.imports import base, load
 from labelport.store import Store
@@ -58,7 +65,9 @@ def _check_timezone(name: str) -> None:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidInput(f"unknown timezone {name!r} (use an IANA name such as Europe/Berlin)") from None
+        raise InvalidInput(
+            f"unknown timezone {name!r} (use an IANA name such as Europe/Berlin)"
+        ) from None
 
 
 def set_timezone(store: Store, org_id: str, timezone: str) -> None:
@@ -124,8 +133,14 @@ def create_api_key(store: Store, org_id: str, user_id: str, name: str | None = N
     with store.write() as conn:
         conn.execute(
             s.api_key.insert(),
-            {"id": key_id, "org_id": org_id, "user_id": user_id, "name": name,
-             "secret_hash": _hash_secret(secret), "created_at": utcnow()},
+            {
+                "id": key_id,
+                "org_id": org_id,
+                "user_id": user_id,
+                "name": name,
+                "secret_hash": _hash_secret(secret),
+                "created_at": utcnow(),
+            },
         )
     return f"{KEY_PREFIX}{key_id}_{secret}"
 
@@ -170,9 +185,7 @@ class InitResult:
     api_key: str
 
 
-def init_catalog(
-    store: Store, org_name: str, email: str, timezone: str = "UTC"
-) -> InitResult:
+def init_catalog(store: Store, org_name: str, email: str, timezone: str = "UTC") -> InitResult:
     """Create an organization with an admin user and return that user's first API key."""
     org = create_organization(store, org_name, timezone)
     uid = ensure_user(store, org.id, email, "admin")
@@ -209,18 +222,23 @@ def stats(store: Store, org_id: str) -> dict[str, int]:
                 sa.select(sa.func.count()).select_from(table).where(table.c.org_id == org_id)
             ).scalar_one()
         mr = s.model_run
-        for name, table in (("model run data rows", s.model_run_data_row),
-                            ("ground-truth labels in runs", s.model_run_label),
-                            ("predictions", s.prediction)):
+        for name, table in (
+            ("model run data rows", s.model_run_data_row),
+            ("ground-truth labels in runs", s.model_run_label),
+            ("predictions", s.prediction),
+        ):
             out[name] = conn.execute(
-                sa.select(sa.func.count()).select_from(table)
+                sa.select(sa.func.count())
+                .select_from(table)
                 .join(mr, mr.c.id == table.c.model_run_id)
                 .where(mr.c.org_id == org_id)
             ).scalar_one()
         p = s.project
         out["project data rows"] = conn.execute(
-            sa.select(sa.func.count()).select_from(s.project_data_row)
-            .join(p, p.c.id == s.project_data_row.c.project_id).where(p.c.org_id == org_id)
+            sa.select(sa.func.count())
+            .select_from(s.project_data_row)
+            .join(p, p.c.id == s.project_data_row.c.project_id)
+            .where(p.c.org_id == org_id)
         ).scalar_one()
     return out
 
@@ -228,13 +246,24 @@ def stats(store: Store, org_id: str) -> dict[str, int]:
 # ------------------------------------------------------------------------------ slices and sets
 
 SLICE_FILTERS = (
-    "last_activity_at", "label_created_at", "global_keys", "data_row_ids", "media_type", "dataset_ids",
+    "last_activity_at",
+    "label_created_at",
+    "global_keys",
+    "data_row_ids",
+    "media_type",
+    "dataset_ids",
 )
 
 
 def save_slice(
-    store: Store, org_id: str, name: str, filters: dict[str, Any], *, slice_id: str | None = None,
-    description: str | None = None, user_id: str | None = None,
+    store: Store,
+    org_id: str,
+    name: str,
+    filters: dict[str, Any],
+    *,
+    slice_id: str | None = None,
+    description: str | None = None,
+    user_id: str | None = None,
 ) -> str:
     """Create or update a catalog slice: a named, saved set of catalog filters."""
     if not isinstance(filters, dict):
@@ -251,8 +280,16 @@ def save_slice(
         owner = conn.execute(sa.select(c.c.org_id).where(c.c.id == slice_id)).scalar_one_or_none()
         values = {"name": name, "description": description, "filters": filters, "updated_at": now}
         if owner is None:
-            conn.execute(c.insert(), {"id": slice_id, "org_id": org_id, "created_at": now,
-                                      "created_by_id": user_id, **values})
+            conn.execute(
+                c.insert(),
+                {
+                    "id": slice_id,
+                    "org_id": org_id,
+                    "created_at": now,
+                    "created_by_id": user_id,
+                    **values,
+                },
+            )
         elif owner == org_id:
             conn.execute(c.update().where(c.c.id == slice_id), values)
         else:
@@ -261,16 +298,30 @@ def save_slice(
 
 
 OBJECTIVES = (
-    "image_classification_single_label", "image_classification_multi_label", "image_bounding_box",
-    "image_segmentation", "text_classification_single_label", "text_classification_multi_label",
-    "text_extraction", "text_sentiment", "video_classification", "video_action_recognition",
+    "image_classification_single_label",
+    "image_classification_multi_label",
+    "image_bounding_box",
+    "image_segmentation",
+    "text_classification_single_label",
+    "text_classification_multi_label",
+    "text_extraction",
+    "text_sentiment",
+    "video_classification",
+    "video_action_recognition",
     "video_object_tracking",
 )
 
 
 def save_annotation_set(
-    store: Store, org_id: str, *, display_name: str, objective: str, set_id: str | None = None,
-    project_id: str | None = None, model_run_id: str | None = None, dataset_id: str | None = None,
+    store: Store,
+    org_id: str,
+    *,
+    display_name: str,
+    objective: str,
+    set_id: str | None = None,
+    project_id: str | None = None,
+    model_run_id: str | None = None,
+    dataset_id: str | None = None,
 ) -> str:
     """Create or update an annotation set whose source is one project or one model run."""
     if objective not in OBJECTIVES:
@@ -288,12 +339,20 @@ def save_annotation_set(
         ).scalar_one_or_none()
         if owner != org_id:
             raise NotFound("project" if project_id else "model run", str(source_id))
-        values = {"display_name": display_name, "objective": objective, "project_id": project_id,
-                  "model_run_id": model_run_id, "dataset_id": dataset_id, "updated_at": now}
+        values = {
+            "display_name": display_name,
+            "objective": objective,
+            "project_id": project_id,
+            "model_run_id": model_run_id,
+            "dataset_id": dataset_id,
+            "updated_at": now,
+        }
         existing = conn.execute(sa.select(a.c.org_id).where(a.c.id == set_id)).scalar_one_or_none()
         if existing is None:
-            conn.execute(a.insert(), {"id": set_id, "org_id": org_id, "created_at": now,
-                                      "settings": {}, **values})
+            conn.execute(
+                a.insert(),
+                {"id": set_id, "org_id": org_id, "created_at": now, "settings": {}, **values},
+            )
         elif existing == org_id:
             conn.execute(a.update().where(a.c.id == set_id), values)
         else:
@@ -307,13 +366,24 @@ Progress = Callable[[int], None]
 
 
 def import_labelbox(
-    store: Store, org_id: str, stream: IO[bytes], *, file: str, dataset: str | None = None,
-    media_type: str | None = None, on_progress: Progress | None = None,
+    store: Store,
+    org_id: str,
+    stream: IO[bytes],
+    *,
+    file: str,
+    dataset: str | None = None,
+    media_type: str | None = None,
+    on_progress: Progress | None = None,
 ) -> load.ImportResult:
     """Import Labelbox export-v2 NDJSON rows (the canonical row format)."""
     items = _json_rows(base.iter_json_lines(stream, file))
     return load.import_items(
-        store, org_id, items, file=file, default_dataset=dataset, media_type=media_type,
+        store,
+        org_id,
+        items,
+        file=file,
+        default_dataset=dataset,
+        media_type=media_type,
         on_progress=on_progress,
     )
 
@@ -324,8 +394,14 @@ def _json_rows(lines: Iterator[tuple[int, base.JSON] | Any]) -> Iterator[base.It
 
 
 def import_vertex(
-    store: Store, org_id: str, stream: IO[bytes], *, file: str, dataset: str,
-    annotation_set: str | None = None, objective: str | None = None,
+    store: Store,
+    org_id: str,
+    stream: IO[bytes],
+    *,
+    file: str,
+    dataset: str,
+    annotation_set: str | None = None,
+    objective: str | None = None,
     on_progress: Progress | None = None,
 ) -> load.ImportResult:
     """Import Vertex AI JSONL for one of its eleven objectives into ``dataset``."""
@@ -340,7 +416,12 @@ def import_vertex(
 
 
 def import_diffgram(
-    store: Store, org_id: str, stream: IO[bytes], *, file: str, dataset: str | None = None,
+    store: Store,
+    org_id: str,
+    stream: IO[bytes],
+    *,
+    file: str,
+    dataset: str | None = None,
     on_progress: Progress | None = None,
 ) -> load.ImportResult:
     """Import a Diffgram JSON export (image, video and text files) into a dataset and project."""
@@ -353,8 +434,14 @@ def import_diffgram(
 
 
 def import_rows(
-    store: Store, org_id: str, stream: IO[bytes], *, file: str, dataset: str,
-    file_format: str | None = None, media_type: str | None = None,
+    store: Store,
+    org_id: str,
+    stream: IO[bytes],
+    *,
+    file: str,
+    dataset: str,
+    file_format: str | None = None,
+    media_type: str | None = None,
     on_progress: Progress | None = None,
 ) -> load.ImportResult:
     """Import plain data-row lists (JSONL or CSV) into ``dataset``."""
@@ -365,7 +452,12 @@ def import_rows(
         raise InvalidSpec(f"--format must be csv or jsonl, not {fmt!r}")
     items = _csv_items(stream, file) if fmt == "csv" else rows.convert_jsonl(stream, file=file)
     return load.import_items(
-        store, org_id, items, file=file, default_dataset=dataset, media_type=media_type,
+        store,
+        org_id,
+        items,
+        file=file,
+        default_dataset=dataset,
+        media_type=media_type,
         on_progress=on_progress,
     )
 
@@ -377,7 +469,7 @@ def _csv_items(stream: IO[bytes], file: str) -> Iterator[base.Item]:
     try:
         yield from rows.convert_csv(text, file=file)
     except UnicodeDecodeError as exc:
-        yield base.RecordError(file, 0, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})")
+        yield RecordError(file, 0, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})")
     finally:
         text.detach()
 

@@ -28,7 +28,9 @@ SETTINGS: tuple[Setting, ...] = (
         "SQLAlchemy URL of the catalog. Default: a SQLite file `catalog.db` in the home. "
         "PostgreSQL: `postgresql+psycopg://user@host:5432/db`.",
     ),
-    Setting("BLOB_URL", None, "Where export artifacts go. Default: the `blobs` folder in the home."),
+    Setting(
+        "BLOB_URL", None, "Where export artifacts go. Default: the `blobs` folder in the home."
+    ),
     Setting("RUNNER", "inline", "Task runner: `inline` (threads in-process) or `celery`."),
     Setting("BROKER_URL", None, "Celery broker URL (redis://… or amqp://…) when RUNNER=celery."),
     Setting("PUBLIC_URL", None, "Base URL under which the server is reachable (for signed links)."),

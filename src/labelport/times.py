@@ -1,7 +1,7 @@
 """Timestamps: UTC, millisecond precision, one textual form.
 
-Exports write ``2023-03-15T14:46:58.000+00:00`` (the Labelbox export form). Inputs may be any ISO 8601
-form (``Z`` or an offset, with or without fractions) and are truncated to milliseconds.
+Exports write ``2023-03-15T14:46:58.000+00:00`` (the Labelbox export form). Inputs may be any
+ISO 8601 form (``Z`` or an offset, with or without fractions) and are truncated to milliseconds.
 """
 
 from __future__ import annotations

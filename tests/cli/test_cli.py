@@ -17,9 +17,13 @@ from tests.imports.test_load import make_row
 
 
 def test_init_prints_a_key_once_and_stores_only_its_hash(run_cli, database):
-    result = run_cli("init", "--org", "acme", "--email", "boss@acme.test", "--timezone", "Europe/Berlin")
+    result = run_cli(
+        "init", "--org", "acme", "--email", "boss@acme.test", "--timezone", "Europe/Berlin"
+    )
     assert result.exit_code == 0, result.output
-    key = next(line.split()[-1] for line in result.output.splitlines() if line.startswith("API key:"))
+    key = next(
+        line.split()[-1] for line in result.output.splitlines() if line.startswith("API key:")
+    )
     assert key.startswith("lp_")
     st = open_store(database.url)
     with st.read() as conn:

@@ -25,26 +25,52 @@ def make_row(n: int, **extra: Any) -> dict[str, Any]:
             "id": f"crow{n:021d}",
             "global_key": f"img-{n}.jpg",
             "row_data": f"https://media.test/img-{n}.jpg",
-            "details": {"dataset_id": DS, "dataset_name": "street", "created_at": "2024-01-01T00:00:00.000+00:00",
-                        "updated_at": "2024-01-01T00:00:00.000+00:00", "created_by": "ann@acme.test"},
+            "details": {
+                "dataset_id": DS,
+                "dataset_name": "street",
+                "created_at": "2024-01-01T00:00:00.000+00:00",
+                "updated_at": "2024-01-01T00:00:00.000+00:00",
+                "created_by": "ann@acme.test",
+            },
         },
         "media_attributes": {"width": 640, "height": 480, "mime_type": "image/jpeg"},
         "projects": {
             PROJECT: {
                 "name": "boxes",
-                "labels": [{
-                    "id": f"clab{n:021d}", "label_kind": "Default", "version": "1.0.0",
-                    "label_details": {"created_at": "2024-02-01T10:00:00.000+00:00",
-                                      "updated_at": "2024-02-01T10:00:00.000+00:00",
-                                      "created_by": "bob@acme.test", "content_last_updated_at": None,
-                                      "reviews": [{"score": 1, "created_at": "2024-02-03T00:00:00.000+00:00"}]},
-                    "annotations": {"objects": [{"name": "car", "value": "car",
-                                                 "annotation_kind": "ImageBoundingBox", "classifications": [],
-                                                 "bounding_box": {"top": 1, "left": 2, "height": 3, "width": 4}}],
-                                    "classifications": [], "relationships": []},
-                }],
-                "project_details": {"workflow_status": "IN_REVIEW", "batch_id": "cbatchaaaaaaaaaaaaaaaaaaa",
-                                    "batch_name": "first"},
+                "labels": [
+                    {
+                        "id": f"clab{n:021d}",
+                        "label_kind": "Default",
+                        "version": "1.0.0",
+                        "label_details": {
+                            "created_at": "2024-02-01T10:00:00.000+00:00",
+                            "updated_at": "2024-02-01T10:00:00.000+00:00",
+                            "created_by": "bob@acme.test",
+                            "content_last_updated_at": None,
+                            "reviews": [
+                                {"score": 1, "created_at": "2024-02-03T00:00:00.000+00:00"}
+                            ],
+                        },
+                        "annotations": {
+                            "objects": [
+                                {
+                                    "name": "car",
+                                    "value": "car",
+                                    "annotation_kind": "ImageBoundingBox",
+                                    "classifications": [],
+                                    "bounding_box": {"top": 1, "left": 2, "height": 3, "width": 4},
+                                }
+                            ],
+                            "classifications": [],
+                            "relationships": [],
+                        },
+                    }
+                ],
+                "project_details": {
+                    "workflow_status": "IN_REVIEW",
+                    "batch_id": "cbatchaaaaaaaaaaaaaaaaaaa",
+                    "batch_name": "first",
+                },
             }
         },
     }
@@ -71,10 +97,14 @@ def test_import_creates_entities(store, org):
     counts = services.stats(store, org.id)
     assert counts["data rows"] == 1200
     assert counts["labels"] == 1200
-    assert counts["datasets"] == counts["projects"] == counts["batches"] == counts["ontologies"] == 1
+    assert (
+        counts["datasets"] == counts["projects"] == counts["batches"] == counts["ontologies"] == 1
+    )
     assert counts["users"] == 2  # ann (row creator) and bob (labeler)
     with store.read() as conn:
-        features = conn.execute(sa.select(s.feature.c.name, s.feature.c.kind, s.feature.c.type)).all()
+        features = conn.execute(
+            sa.select(s.feature.c.name, s.feature.c.kind, s.feature.c.type)
+        ).all()
     assert [tuple(f) for f in features] == [("car", "tool", "ImageBoundingBox")]
 
 
@@ -100,8 +130,11 @@ def test_reimport_by_global_key_without_ids(store, org):
 
 
 def test_absent_sections_keep_what_is_there(store, org):
-    full = make_row(1, attachments=[{"type": "RAW_TEXT", "value": "note", "name": "n"}],
-                    metadata_fields=[{"schema_name": "tag", "value": "night"}])
+    full = make_row(
+        1,
+        attachments=[{"type": "RAW_TEXT", "value": "note", "name": "n"}],
+        metadata_fields=[{"schema_name": "tag", "value": "night"}],
+    )
     imp(store, org, [full])
     bare = make_row(1)
     del bare["projects"]
@@ -208,10 +241,28 @@ def test_metadata_kinds_are_enforced(store, org):
 
 
 def test_enum_metadata_by_name_gets_ids(store, org):
-    imp(store, org, [make_row(1, metadata_fields=[{"schema_name": "split", "value": {"schema_name": "train"}}])])
-    imp(store, org, [make_row(2, metadata_fields=[{"schema_name": "split", "value": {"schema_name": "train"}}])])
+    imp(
+        store,
+        org,
+        [
+            make_row(
+                1, metadata_fields=[{"schema_name": "split", "value": {"schema_name": "train"}}]
+            )
+        ],
+    )
+    imp(
+        store,
+        org,
+        [
+            make_row(
+                2, metadata_fields=[{"schema_name": "split", "value": {"schema_name": "train"}}]
+            )
+        ],
+    )
     with store.read() as conn:
-        rows = assemble(conn, org.id, [make_row(1)["data_row"]["id"], make_row(2)["data_row"]["id"]])
+        rows = assemble(
+            conn, org.id, [make_row(1)["data_row"]["id"], make_row(2)["data_row"]["id"]]
+        )
     values = [r["metadata_fields"][0]["value"] for r in rows]
     assert values[0] == values[1]
     assert values[0]["schema_name"] == "train" and len(values[0]["schema_id"]) == 25
@@ -222,18 +273,39 @@ def test_media_type_is_inferred_or_forced(store, org):
     imp(store, org, [video, make_row(2)])
     imp(store, org, [make_row(3)], media_type="DICOM")
     with store.read() as conn:
-        kinds = dict(conn.execute(sa.select(s.data_row.c.global_key, s.data_row.c.media_type)).all())
+        kinds = dict(
+            conn.execute(sa.select(s.data_row.c.global_key, s.data_row.c.media_type)).all()
+        )
     assert kinds == {"img-1.jpg": "VIDEO", "img-2.jpg": "IMAGE", "img-3.jpg": "DICOM"}
 
 
 def test_model_runs_and_predictions(store, org):
-    run = {"name": "run A", "labels": [], "split": "TRAINING",
-           "predictions": [{"id": "cpred0000000000000000000a", "annotations": {"objects": [], "classifications": []}}]}
-    row = make_row(1, experiments={"cmodel000000000000000000a": {"name": "det", "runs": {"crun00000000000000000000a": run}}})
+    run = {
+        "name": "run A",
+        "labels": [],
+        "split": "TRAINING",
+        "predictions": [
+            {
+                "id": "cpred0000000000000000000a",
+                "annotations": {"objects": [], "classifications": []},
+            }
+        ],
+    }
+    row = make_row(
+        1,
+        experiments={
+            "cmodel000000000000000000a": {"name": "det", "runs": {"crun00000000000000000000a": run}}
+        },
+    )
     imp(store, org, [row])
     imp(store, org, [row])
     counts = services.stats(store, org.id)
-    assert (counts["models"], counts["model runs"], counts["predictions"], counts["model run data rows"]) == (1, 1, 1, 1)
+    assert (
+        counts["models"],
+        counts["model runs"],
+        counts["predictions"],
+        counts["model run data rows"],
+    ) == (1, 1, 1, 1)
     with store.read() as conn:
         [back] = assemble(conn, org.id, [row["data_row"]["id"]])
     entry = back["experiments"]["cmodel000000000000000000a"]["runs"]["crun00000000000000000000a"]
@@ -249,5 +321,7 @@ def test_one_row_twice_in_a_file_the_later_wins(store, org):
     filler = [make_row(i) for i in range(10, 700)]  # puts the copies in different batches too
     imp(store, org, [first, second, first, *filler, second])
     with store.read() as conn:
-        rows = conn.execute(sa.select(s.data_row.c.external_id).where(s.data_row.c.global_key == "img-1.jpg")).all()
+        rows = conn.execute(
+            sa.select(s.data_row.c.external_id).where(s.data_row.c.global_key == "img-1.jpg")
+        ).all()
     assert rows == [("second",)]

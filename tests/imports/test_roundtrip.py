@@ -14,8 +14,15 @@ from labelport.store import Store
 from tests.imports.strategies import row
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                  HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
+)
 @given(rows=st.lists(row(), min_size=1, max_size=4, unique_by=lambda r: r["data_row"]["id"]))
 def test_rows_survive_import(store: Store, org: services.Organization, rows: list[dict]) -> None:
     keys = [r["data_row"].get("global_key") for r in rows if r["data_row"].get("global_key")]

@@ -57,9 +57,13 @@ def test_timestamps_are_utc_with_milliseconds(store):
 def test_write_rolls_back_on_error(store):
     try:
         with store.write() as conn:
-            conn.execute(s.organization.insert(), {"id": "o1", "name": "o", "created_at": datetime.now(UTC)})
+            conn.execute(
+                s.organization.insert(), {"id": "o1", "name": "o", "created_at": datetime.now(UTC)}
+            )
             raise RuntimeError("boom")
     except RuntimeError:
         pass
     with store.read() as conn:
-        assert conn.execute(sa.select(sa.func.count()).select_from(s.organization)).scalar_one() == 0
+        assert (
+            conn.execute(sa.select(sa.func.count()).select_from(s.organization)).scalar_one() == 0
+        )

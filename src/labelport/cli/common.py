@@ -53,7 +53,10 @@ def store() -> Store:
 
 
 org_option = click.option(
-    "--org", "org", metavar="NAME", default=None,
+    "--org",
+    "org",
+    metavar="NAME",
+    default=None,
     help="Organization to act in (default: the only one there is).",
 )
 
@@ -73,8 +76,12 @@ def file_progress(path: str, label: str) -> Iterator[tuple[IO[bytes], Callable[[
             yield stream, lambda _rows: None
             return
         columns = (
-            TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-            TransferSpeedColumn(), TextColumn("{task.fields[rows]} rows"), TimeRemainingColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TextColumn("{task.fields[rows]} rows"),
+            TimeRemainingColumn(),
         )
         with Progress(*columns, console=err_console, transient=True) as bar:
             task = bar.add_task(label, total=total, rows=0)

@@ -28,6 +28,8 @@ def upgrade() -> None:
     finally:
         store.dispose()
     if applied:
-        click.echo(f"applied migration(s) {', '.join(map(str, applied))}; schema at version {version}")
+        click.echo(
+            f"applied migration(s) {', '.join(map(str, applied))}; schema at version {version}"
+        )
     else:
         click.echo(f"schema already at version {version} (head {migrations.HEAD})")

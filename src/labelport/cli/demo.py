@@ -10,7 +10,9 @@ from labelport.cli.common import settings, store
 
 @click.command()
 @click.option("--rows", default=60, show_default=True, help="Data rows per media type.")
-@click.option("--seed", default=7, show_default=True, help="Random seed (the demo is deterministic).")
+@click.option(
+    "--seed", default=7, show_default=True, help="Random seed (the demo is deterministic)."
+)
 def demo(rows: int, seed: int) -> None:
     """Build a deterministic demo catalog with every media type and annotation kind.
 

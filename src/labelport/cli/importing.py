@@ -13,7 +13,9 @@ from labelport.imports.canonical import MEDIA_TYPES
 from labelport.imports.load import ImportResult
 
 media_type_option = click.option(
-    "--media-type", type=click.Choice(MEDIA_TYPES), default=None,
+    "--media-type",
+    type=click.Choice(MEDIA_TYPES),
+    default=None,
     help="Media type of every row (default: inferred per row).",
 )
 
@@ -29,7 +31,9 @@ def import_group() -> None:
 
 
 def _run(
-    path: str, org: str | None, call: Callable[[IO[bytes], Callable[[int], None], str], ImportResult]
+    path: str,
+    org: str | None,
+    call: Callable[[IO[bytes], Callable[[int], None], str], ImportResult],
 ) -> None:
     st = store()
     organization = services.find_organization(st, org)
@@ -50,11 +54,17 @@ def _run(
 
 @import_group.command("labelbox")
 @click.argument("file", metavar="FILE")
-@click.option("--dataset", metavar="NAME", default=None,
-              help="Dataset for rows that carry no data_row.details (created if new).")
+@click.option(
+    "--dataset",
+    metavar="NAME",
+    default=None,
+    help="Dataset for rows that carry no data_row.details (created if new).",
+)
 @media_type_option
 @org_option
-def import_labelbox(file: str, dataset: str | None, media_type: str | None, org: str | None) -> None:
+def import_labelbox(
+    file: str, dataset: str | None, media_type: str | None, org: str | None
+) -> None:
     """Import Labelbox export-v2 NDJSON rows (FILE, or - for stdin).
 
     Every field of the export is kept: data row and details, media attributes, attachments,
@@ -66,18 +76,36 @@ def import_labelbox(file: str, dataset: str | None, media_type: str | None, org:
     Example:
       labelport import labelbox export.ndjson --dataset "fallback dataset"
     """
-    _run(file, org, lambda stream, progress, org_id: services.import_labelbox(
-        store(), org_id, stream, file=file, dataset=dataset, media_type=media_type,
-        on_progress=progress))
+    _run(
+        file,
+        org,
+        lambda stream, progress, org_id: services.import_labelbox(
+            store(),
+            org_id,
+            stream,
+            file=file,
+            dataset=dataset,
+            media_type=media_type,
+            on_progress=progress,
+        ),
+    )
 
 
 @import_group.command("vertex")
 @click.argument("file", metavar="FILE")
 @click.option("--dataset", metavar="NAME", required=True, help="Dataset to import into.")
-@click.option("--annotation-set", metavar="NAME", default=None,
-              help="Display name of the annotation set (default: <dataset>_<objective>).")
-@click.option("--objective", default=None, metavar="OBJECTIVE",
-              help="One of the eleven Vertex objectives (default: detected from the file).")
+@click.option(
+    "--annotation-set",
+    metavar="NAME",
+    default=None,
+    help="Display name of the annotation set (default: <dataset>_<objective>).",
+)
+@click.option(
+    "--objective",
+    default=None,
+    metavar="OBJECTIVE",
+    help="One of the eleven Vertex objectives (default: detected from the file).",
+)
 @org_option
 def import_vertex(
     file: str, dataset: str, annotation_set: str | None, objective: str | None, org: str | None
@@ -94,15 +122,30 @@ def import_vertex(
     Example:
       labelport import vertex flowers.jsonl --dataset flowers --annotation-set "flowers v1"
     """
-    _run(file, org, lambda stream, progress, org_id: services.import_vertex(
-        store(), org_id, stream, file=file, dataset=dataset, annotation_set=annotation_set,
-        objective=objective, on_progress=progress))
+    _run(
+        file,
+        org,
+        lambda stream, progress, org_id: services.import_vertex(
+            store(),
+            org_id,
+            stream,
+            file=file,
+            dataset=dataset,
+            annotation_set=annotation_set,
+            objective=objective,
+            on_progress=progress,
+        ),
+    )
 
 
 @import_group.command("diffgram")
 @click.argument("file", metavar="FILE")
-@click.option("--dataset", metavar="NAME", default=None,
-              help="Dataset to import into (default: the export's directory or project name).")
+@click.option(
+    "--dataset",
+    metavar="NAME",
+    default=None,
+    help="Dataset to import into (default: the export's directory or project name).",
+)
 @org_option
 def import_diffgram(file: str, dataset: str | None, org: str | None) -> None:
     """Import a Diffgram JSON export (image, video and text files) into a dataset and project.
@@ -111,15 +154,25 @@ def import_diffgram(file: str, dataset: str | None, org: str | None) -> None:
     Example:
       labelport import diffgram 42_diffgram_annotations.json --dataset street-scenes
     """
-    _run(file, org, lambda stream, progress, org_id: services.import_diffgram(
-        store(), org_id, stream, file=file, dataset=dataset, on_progress=progress))
+    _run(
+        file,
+        org,
+        lambda stream, progress, org_id: services.import_diffgram(
+            store(), org_id, stream, file=file, dataset=dataset, on_progress=progress
+        ),
+    )
 
 
 @import_group.command("rows")
 @click.argument("file", metavar="FILE")
 @click.option("--dataset", metavar="NAME", required=True, help="Dataset to import into.")
-@click.option("--format", "file_format", type=click.Choice(["jsonl", "csv"]), default=None,
-              help="File format (default: from the file name; .csv is CSV, anything else JSONL).")
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(["jsonl", "csv"]),
+    default=None,
+    help="File format (default: from the file name; .csv is CSV, anything else JSONL).",
+)
 @media_type_option
 @org_option
 def import_rows(
@@ -134,6 +187,17 @@ def import_rows(
     Example:
       labelport import rows images.csv --dataset street-scenes
     """
-    _run(file, org, lambda stream, progress, org_id: services.import_rows(
-        store(), org_id, stream, file=file, dataset=dataset, file_format=file_format,
-        media_type=media_type, on_progress=progress))
+    _run(
+        file,
+        org,
+        lambda stream, progress, org_id: services.import_rows(
+            store(),
+            org_id,
+            stream,
+            file=file,
+            dataset=dataset,
+            file_format=file_format,
+            media_type=media_type,
+            on_progress=progress,
+        ),
+    )

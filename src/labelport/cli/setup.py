@@ -13,8 +13,12 @@ from labelport.cli.common import org_option, settings, store
 @click.command()
 @click.option("--org", default="default", show_default=True, help="Name of the new organization.")
 @click.option("--email", default="admin@localhost", show_default=True, help="Email of its admin.")
-@click.option("--timezone", default="UTC", show_default=True,
-              help="IANA timezone for date filters without an offset.")
+@click.option(
+    "--timezone",
+    default="UTC",
+    show_default=True,
+    help="IANA timezone for date filters without an offset.",
+)
 def init(org: str, email: str, timezone: str) -> None:
     """Create the home, an organization and its admin, and print an API key once.
 
@@ -39,8 +43,13 @@ def keys() -> None:
 
 @keys.command("create")
 @click.option("--email", required=True, help="The key's user (created if new).")
-@click.option("--role", type=click.Choice(services.ROLES), default="editor", show_default=True,
-              help="Role of a new user; an existing user gets this role.")
+@click.option(
+    "--role",
+    type=click.Choice(services.ROLES),
+    default="editor",
+    show_default=True,
+    help="Role of a new user; an existing user gets this role.",
+)
 @click.option("--name", default=None, help="A note to tell keys apart.")
 @org_option
 def keys_create(email: str, role: str, name: str | None, org: str | None) -> None:

@@ -79,7 +79,9 @@ def fetch(conn: sa.Connection, org_id: str, ids: Sequence[str], include: Include
     if include.embeddings:
         de, e = s.data_row_embedding, s.embedding
         for r in conn.execute(
-            sa.select(de.c.data_row_id, e.c.id, e.c.name, e.c.dimensions, e.c.is_custom, de.c.vectors)
+            sa.select(
+                de.c.data_row_id, e.c.id, e.c.name, e.c.dimensions, e.c.is_custom, de.c.vectors
+            )
             .join(e, e.c.id == de.c.embedding_id)
             .where(de.c.data_row_id.in_(ids))
             .order_by(de.c.data_row_id, de.c.position)
@@ -123,8 +125,12 @@ def _fetch_projects(conn: sa.Connection, ids: Sequence[str], include: Include, p
 def _fetch_runs(conn: sa.Connection, ids: Sequence[str], include: Include, page: Page) -> None:
     mr, run, model = s.model_run_data_row, s.model_run, s.model
     for r in conn.execute(
-        sa.select(mr, run.c.name.label("run_name"), model.c.id.label("model_id"),
-                  model.c.name.label("model_name"))
+        sa.select(
+            mr,
+            run.c.name.label("run_name"),
+            model.c.id.label("model_id"),
+            model.c.name.label("model_name"),
+        )
         .join(run, run.c.id == mr.c.model_run_id)
         .join(model, model.c.id == run.c.model_id)
         .where(mr.c.data_row_id.in_(ids), _in(mr.c.model_run_id, include.model_runs))
@@ -178,8 +184,13 @@ def build_row(page: Page, rid: str, include: Include) -> JSON:
         ]
     if include.embeddings:
         out["embeddings"] = [
-            {"id": e.id, "name": e.name, "dimensions": e.dimensions, "is_custom": e.is_custom,
-             "values": e.vectors}
+            {
+                "id": e.id,
+                "name": e.name,
+                "dimensions": e.dimensions,
+                "is_custom": e.is_custom,
+                "values": e.vectors,
+            }
             for e in page.embeddings.get(rid, ())
         ]
     if include.projects != ():
@@ -256,7 +267,12 @@ def _label(x: Any, include: Include) -> JSON:
 
 
 def _run_label(x: Any) -> JSON:
-    return {"id": x.id, "label_kind": x.label_kind, "version": x.version, "annotations": x.annotations}
+    return {
+        "id": x.id,
+        "label_kind": x.label_kind,
+        "version": x.version,
+        "annotations": x.annotations,
+    }
 
 
 def assemble(

@@ -43,7 +43,7 @@ class AnnotationSetSpec:
 Item = ParsedRow | RecordError | AnnotationSetSpec
 
 
-class Problem(Exception):  # noqa: N818 - an internal signal, never leaves a converter
+class Problem(Exception):
     """Raised inside converters to report one record problem; turned into a RecordError."""
 
     def __init__(self, field: str, reason: str) -> None:
@@ -69,7 +69,9 @@ def iter_json_lines(stream: IO[bytes], file: str) -> Iterator[tuple[int, JSON] |
             yield RecordError(file, number, "", f"not valid JSON ({exc})")
             continue
         if not isinstance(value, dict):
-            yield RecordError(file, number, "", f"expected a JSON object, got {type(value).__name__}")
+            yield RecordError(
+                file, number, "", f"expected a JSON object, got {type(value).__name__}"
+            )
             continue
         yield number, value
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -210,10 +211,8 @@ class CheckedRow:
                         yield value
                 for review in lab.reviews:
                     if isinstance(review, dict) and isinstance(review.get("created_at"), str):
-                        try:
+                        with suppress(ValueError):
                             yield parse_timestamp(review["created_at"])
-                        except ValueError:
-                            pass
 
 
 # ---------------------------------------------------------------------------------------------
@@ -460,7 +459,9 @@ def _label(value: Any, path: str, *, in_run: bool) -> CheckedLabel:
             _num(perf.get(key), f"{ppath}.{key}")
         _int(perf.get("consensus_label_count"), f"{ppath}.consensus_label_count")
         if perf.get("skipped") is not None and not isinstance(perf["skipped"], bool):
-            raise Problem(f"{ppath}.skipped", f"expected true or false, got {_type(perf['skipped'])}")
+            raise Problem(
+                f"{ppath}.skipped", f"expected true or false, got {_type(perf['skipped'])}"
+            )
         _id(perf.get("benchmark_reference_label"), f"{ppath}.benchmark_reference_label")
         if perf.get("consensus_labels") is not None:
             _list(perf["consensus_labels"], f"{ppath}.consensus_labels")
@@ -495,7 +496,9 @@ def _project(pid: str, value: Any, path: str) -> CheckedProject:
         _str(details.get("task_name"), f"{dpath}.task_name", limit=500)
         _str(details.get("batch_name"), f"{dpath}.batch_name", limit=500)
         _int(details.get("priority"), f"{dpath}.priority")
-        _int(details.get("consensus_expected_label_count"), f"{dpath}.consensus_expected_label_count")
+        _int(
+            details.get("consensus_expected_label_count"), f"{dpath}.consensus_expected_label_count"
+        )
         if details.get("batch_name") is not None and details.get("batch_id") is None:
             raise Problem(f"{dpath}.batch_id", "is required when batch_name is given")
         history = _list(details.get("workflow_history") or [], f"{dpath}.workflow_history")
@@ -517,7 +520,9 @@ def _runs(mid: str, value: Any, path: str) -> list[CheckedRun]:
     model_name = str(_str(entry["name"], f"{path}.name", limit=500))
     runs = entry["runs"]
     if not isinstance(runs, dict):
-        raise Problem(f"{path}.runs", f"expected an object keyed by model run id, got {_type(runs)}")
+        raise Problem(
+            f"{path}.runs", f"expected an object keyed by model run id, got {_type(runs)}"
+        )
     out = []
     for rid, run in runs.items():
         rpath = f"{path}.runs.{rid}"
@@ -555,7 +560,9 @@ def _attachments(value: Any) -> list[JSON]:
         path = f"attachments[{i}]"
         _keys(item, path, ATTACHMENT_KEYS, ("type", "value"))
         if item["type"] not in ATTACHMENT_TYPES:
-            raise Problem(f"{path}.type", f"{item['type']!r} is not one of {', '.join(ATTACHMENT_TYPES)}")
+            raise Problem(
+                f"{path}.type", f"{item['type']!r} is not one of {', '.join(ATTACHMENT_TYPES)}"
+            )
         _str(item["value"], f"{path}.value")
         _id(item.get("id"), f"{path}.id")
         _str(item.get("name"), f"{path}.name")
@@ -626,14 +633,18 @@ def check_row(row: JSON) -> CheckedRow:
         raise Problem("media_attributes", f"expected an object, got {_type(media_attributes)}")
     projects_in = row.get("projects") or {}
     if not isinstance(projects_in, dict):
-        raise Problem("projects", f"expected an object keyed by project id, got {_type(projects_in)}")
+        raise Problem(
+            "projects", f"expected an object keyed by project id, got {_type(projects_in)}"
+        )
     projects = []
     for pid, entry in projects_in.items():
         _id(pid, f"projects.{pid}", optional=False)
         projects.append(_project(pid, entry, f"projects.{pid}"))
     experiments = row.get("experiments") or {}
     if not isinstance(experiments, dict):
-        raise Problem("experiments", f"expected an object keyed by model id, got {_type(experiments)}")
+        raise Problem(
+            "experiments", f"expected an object keyed by model id, got {_type(experiments)}"
+        )
     runs: list[CheckedRun] = []
     for mid, entry in experiments.items():
         _id(mid, f"experiments.{mid}", optional=False)
@@ -645,14 +656,20 @@ def check_row(row: JSON) -> CheckedRow:
         row_data=row_data,
         media_type=media_type,
         media_attributes=media_attributes,
-        attachments=_attachments(row["attachments"]) if row.get("attachments") is not None else None,
-        metadata=_metadata(row["metadata_fields"]) if row.get("metadata_fields") is not None else None,
+        attachments=_attachments(row["attachments"])
+        if row.get("attachments") is not None
+        else None,
+        metadata=_metadata(row["metadata_fields"])
+        if row.get("metadata_fields") is not None
+        else None,
         embeddings=_embeddings(row["embeddings"]) if row.get("embeddings") is not None else None,
         dataset_id=_id(details.get("dataset_id"), "data_row.details.dataset_id"),
         dataset_name=_str(details.get("dataset_name"), "data_row.details.dataset_name", limit=500),
         created_at=_time(details.get("created_at"), "data_row.details.created_at"),
         updated_at=_time(details.get("updated_at"), "data_row.details.updated_at"),
-        last_activity_at=_time(details.get("last_activity_at"), "data_row.details.last_activity_at"),
+        last_activity_at=_time(
+            details.get("last_activity_at"), "data_row.details.last_activity_at"
+        ),
         created_by=_email(details.get("created_by"), "data_row.details.created_by"),
         projects=projects,
         runs=runs,
@@ -758,8 +775,10 @@ def _walk_objects(doc: JSON, *, objects_key_map: bool = False) -> Iterator[Featu
 def _walk_classes(classes: list[JSON], parent: str | None, prefix: str) -> Iterator[Feature]:
     for cls in classes:
         key = next(k for k in ANSWER_KEYS if k in cls)
-        kind = "text" if key.endswith("text_answer") else (
-            "checklist" if key.endswith("checklist_answers") else "radio"
+        kind = (
+            "text"
+            if key.endswith("text_answer")
+            else ("checklist" if key.endswith("checklist_answers") else "radio")
         )
         path = f"{prefix}/class:{cls['name']}"
         fid = cls.get("feature_schema_id")
@@ -770,6 +789,12 @@ def _walk_classes(classes: list[JSON], parent: str | None, prefix: str) -> Itera
             opath = f"{path}/option:{option['name']}"
             oid = option.get("feature_schema_id")
             yield Feature(
-                oid, fid or path, opath, "option", "option", str(option["name"]), option.get("value")
+                oid,
+                fid or path,
+                opath,
+                "option",
+                "option",
+                str(option["name"]),
+                option.get("value"),
             )
             yield from _walk_classes(option.get("classifications", []), oid or opath, opath)

@@ -78,7 +78,7 @@ def import_items(
     on_progress: Callable[[int], None] | None = None,
     batch_size: int = BATCH_SIZE,
 ) -> ImportResult:
-    """Import converter ``items`` into organization ``org_id``; raise InvalidRecords on bad input."""
+    """Import converter ``items`` into organization ``org_id``; InvalidRecords on bad input."""
     started = time.perf_counter()
     result = ImportResult(file=file)
     errors = _Errors(file)
@@ -93,7 +93,9 @@ def import_items(
                 if not errors.total:
                     result.rows += len(pending)
                     result.labels += sum(len(p.labels) for _, r in pending for p in r.projects)
-                    result.predictions += sum(len(x.predictions) for _, r in pending for x in r.runs)
+                    result.predictions += sum(
+                        len(x.predictions) for _, r in pending for x in r.runs
+                    )
                     if on_progress is not None:
                         on_progress(result.rows)
             pending.clear()
@@ -175,8 +177,13 @@ class _Loader:
             found = new_id()
             self.conn.execute(
                 s.user.insert(),
-                {"id": found, "org_id": self.org_id, "email": email, "role": "viewer",
-                 "created_at": self.now},
+                {
+                    "id": found,
+                    "org_id": self.org_id,
+                    "email": email,
+                    "role": "viewer",
+                    "created_at": self.now,
+                },
             )
         self.users[email] = found
         return found
@@ -196,13 +203,13 @@ class _Loader:
                 self._insert_dataset(row.dataset_id, name)
             self.datasets[row.dataset_id] = name
             return row.dataset_id
-        name = row.dataset_name or self.default_dataset
-        if name is None:
+        by_name = row.dataset_name or self.default_dataset
+        if by_name is None:
             raise Problem(
                 "data_row.details.dataset_id",
                 "the row names no dataset; include data_row.details or pass --dataset NAME",
             )
-        return self.dataset_by_name(name)
+        return self.dataset_by_name(by_name)
 
     def dataset_by_name(self, name: str) -> str:
         if (did := self.dataset_names.get(name)) is not None:
@@ -223,8 +230,13 @@ class _Loader:
     def _insert_dataset(self, dataset_id: str, name: str) -> None:
         self.conn.execute(
             s.dataset.insert(),
-            {"id": dataset_id, "org_id": self.org_id, "name": name, "created_at": self.now,
-             "updated_at": self.now},
+            {
+                "id": dataset_id,
+                "org_id": self.org_id,
+                "name": name,
+                "created_at": self.now,
+                "updated_at": self.now,
+            },
         )
 
     def project(self, pid: str, name: str, media_type: str | None, ontology_id: str | None) -> str:
@@ -244,8 +256,15 @@ class _Loader:
         if existing is None:
             self.conn.execute(
                 s.project.insert(),
-                {"id": pid, "org_id": self.org_id, "name": name, "media_type": media_type,
-                 "ontology_id": ontology, "created_at": self.now, "updated_at": self.now},
+                {
+                    "id": pid,
+                    "org_id": self.org_id,
+                    "name": name,
+                    "media_type": media_type,
+                    "ontology_id": ontology,
+                    "created_at": self.now,
+                    "updated_at": self.now,
+                },
             )
         elif existing.name != name or existing.ontology_id != ontology:
             self.conn.execute(
@@ -260,11 +279,19 @@ class _Loader:
     ) -> str:
         oid = ontology_id or derived_id("ontology", pid)
         if oid not in self.features:
-            if not self._owned(s.ontology, oid, "ontology", f"projects.{pid}.project_details.ontology_id"):
+            if not self._owned(
+                s.ontology, oid, "ontology", f"projects.{pid}.project_details.ontology_id"
+            ):
                 self.conn.execute(
                     s.ontology.insert(),
-                    {"id": oid, "org_id": self.org_id, "name": f"{name} ontology",
-                     "media_type": media_type, "created_at": self.now, "updated_at": self.now},
+                    {
+                        "id": oid,
+                        "org_id": self.org_id,
+                        "name": f"{name} ontology",
+                        "media_type": media_type,
+                        "created_at": self.now,
+                        "updated_at": self.now,
+                    },
                 )
             known = self.conn.execute(
                 sa.select(s.feature.c.id).where(s.feature.c.ontology_id == oid)
@@ -286,10 +313,16 @@ class _Loader:
             position = self.feature_positions[ontology_id]
             self.feature_positions[ontology_id] = position + 1
             self.feature_rows.append(
-                {"ontology_id": ontology_id, "id": fid, "parent_id": parent, "kind": feature.kind,
-                 "type": feature.type, "name": feature.name[:500],
-                 "value": feature.value if isinstance(feature.value, str) else None,
-                 "position": position}
+                {
+                    "ontology_id": ontology_id,
+                    "id": fid,
+                    "parent_id": parent,
+                    "kind": feature.kind,
+                    "type": feature.type,
+                    "name": feature.name[:500],
+                    "value": feature.value if isinstance(feature.value, str) else None,
+                    "position": position,
+                }
             )
 
     @staticmethod
@@ -301,11 +334,18 @@ class _Loader:
     def batch(self, batch_id: str, project_id: str, name: str | None) -> None:
         if batch_id in self.batches:
             return
-        if not self._owned(s.batch, batch_id, "batch", f"projects.{project_id}.project_details.batch_id"):
+        if not self._owned(
+            s.batch, batch_id, "batch", f"projects.{project_id}.project_details.batch_id"
+        ):
             self.conn.execute(
                 s.batch.insert(),
-                {"id": batch_id, "org_id": self.org_id, "project_id": project_id,
-                 "name": name or batch_id, "created_at": self.now},
+                {
+                    "id": batch_id,
+                    "org_id": self.org_id,
+                    "project_id": project_id,
+                    "name": name or batch_id,
+                    "created_at": self.now,
+                },
             )
         elif name:
             self.conn.execute(s.batch.update().where(s.batch.c.id == batch_id), {"name": name})
@@ -320,8 +360,12 @@ class _Loader:
             else:
                 self.conn.execute(
                     s.model.insert(),
-                    {"id": model_id, "org_id": self.org_id, "name": model_name,
-                     "created_at": self.now},
+                    {
+                        "id": model_id,
+                        "org_id": self.org_id,
+                        "name": model_name,
+                        "created_at": self.now,
+                    },
                 )
             self.models.add(model_id)
         if run_id not in self.runs:
@@ -334,8 +378,14 @@ class _Loader:
             else:
                 self.conn.execute(
                     s.model_run.insert(),
-                    {"id": run_id, "org_id": self.org_id, "model_id": model_id, "name": run_name,
-                     "created_at": self.now, "updated_at": self.now},
+                    {
+                        "id": run_id,
+                        "org_id": self.org_id,
+                        "model_id": model_id,
+                        "name": run_name,
+                        "created_at": self.now,
+                        "updated_at": self.now,
+                    },
                 )
             self.runs.add(run_id)
 
@@ -355,12 +405,17 @@ class _Loader:
         else:
             kind_known, _ = known
             if kind_known != kind and {kind_known, kind} != {"string", "datetime"}:
-                raise Problem(f"{path}.value", f"metadata field {known[1]!r} holds {kind_known} values, got {kind}")
+                raise Problem(
+                    f"{path}.value",
+                    f"metadata field {known[1]!r} holds {kind_known} values, got {kind}",
+                )
         if kind == "enum":
             oid = value.get("schema_id")
             oname = value.get("schema_name")
             if oid is None:
-                oid = self.field_names.get((sid, str(oname))) or self._field_by_name(sid, str(oname))
+                oid = self.field_names.get((sid, str(oname))) or self._field_by_name(
+                    sid, str(oname)
+                )
                 oid = oid or derived_id("metadata-option", sid, str(oname))
             known_option = self.fields.get(oid) or self._load_field(oid, f"{path}.value.schema_id")
             if known_option is None:
@@ -381,9 +436,7 @@ class _Loader:
 
     def _load_field(self, sid: str, path: str) -> tuple[str, str] | None:
         f = s.metadata_field.c
-        found = self.conn.execute(
-            sa.select(f.org_id, f.kind, f.name).where(f.id == sid)
-        ).first()
+        found = self.conn.execute(sa.select(f.org_id, f.kind, f.name).where(f.id == sid)).first()
         if found is None:
             return None
         if found.org_id != self.org_id:
@@ -394,8 +447,14 @@ class _Loader:
     def _insert_field(self, sid: str, parent: str | None, name: str, kind: str) -> None:
         self.conn.execute(
             s.metadata_field.insert(),
-            {"id": sid, "org_id": self.org_id, "parent_id": parent, "name": name, "kind": kind,
-             "created_at": self.now},
+            {
+                "id": sid,
+                "org_id": self.org_id,
+                "parent_id": parent,
+                "name": name,
+                "kind": kind,
+                "created_at": self.now,
+            },
         )
         self.fields[sid] = (kind, name)
         self.field_names[(parent, name)] = sid
@@ -407,9 +466,14 @@ class _Loader:
         if not self._owned(s.embedding, eid, "embedding", f"{path}.id"):
             self.conn.execute(
                 s.embedding.insert(),
-                {"id": eid, "org_id": self.org_id, "name": item["name"],
-                 "dimensions": item["dimensions"], "is_custom": bool(item.get("is_custom", False)),
-                 "created_at": self.now},
+                {
+                    "id": eid,
+                    "org_id": self.org_id,
+                    "name": item["name"],
+                    "dimensions": item["dimensions"],
+                    "is_custom": bool(item.get("is_custom", False)),
+                    "created_at": self.now,
+                },
             )
         self.embeddings.add(eid)
 
@@ -417,9 +481,13 @@ class _Loader:
         dataset_id = self.dataset_by_name(self.default_dataset) if self.default_dataset else None
         self.project(spec.project_id, spec.display_name, None, None)
         values = {
-            "display_name": spec.display_name, "objective": spec.objective,
-            "dataset_id": dataset_id, "project_id": spec.project_id, "model_run_id": None,
-            "settings": spec.settings, "updated_at": self.now,
+            "display_name": spec.display_name,
+            "objective": spec.objective,
+            "dataset_id": dataset_id,
+            "project_id": spec.project_id,
+            "model_run_id": None,
+            "settings": spec.settings,
+            "updated_at": self.now,
         }
         try:
             exists = self._owned(s.annotation_set, spec.id, "annotation set", "annotation_set")
@@ -505,9 +573,13 @@ class _Loader:
             old = None
             dataset_hint = row.dataset_id or row.dataset_name or self.default_dataset or ""
             rid = derived_id(
-                "data-row", self.org_id,
-                *(("gk", row.global_key) if row.global_key
-                  else ("content", dataset_hint, row.external_id or "", row.row_data)),
+                "data-row",
+                self.org_id,
+                *(
+                    ("gk", row.global_key)
+                    if row.global_key
+                    else ("content", dataset_hint, row.external_id or "", row.row_data)
+                ),
             )
             old = existing.get(rid)
         if row.global_key is not None:
@@ -515,7 +587,8 @@ class _Loader:
             if other != rid:
                 raise Problem(
                     "data_row.global_key",
-                    f"global key {row.global_key!r} is used by two rows of this file ({other}, {rid})",
+                    f"global key {row.global_key!r} is used by two rows of this file "
+                    f"({other}, {rid})",
                 )
         row.id = rid
         dataset_id = (
@@ -549,7 +622,9 @@ class _Loader:
             "attachments": keep(row.attachments, "attachments"),
             "created_at": created_at,
             "updated_at": row.updated_at or (old["updated_at"] if old else created_at),
-            "created_by_id": self.user(row.created_by) if row.created_by else keep(None, "created_by_id"),
+            "created_by_id": self.user(row.created_by)
+            if row.created_by
+            else keep(None, "created_by_id"),
             "last_activity_at": last_activity,
         }
 
@@ -571,23 +646,46 @@ class _Loader:
         for rid, row in rows:
             try:
                 self._collect(
-                    rid, row, meta_rows, meta_replace, emb_rows, emb_replace, pdr_full, pdr_default,
-                    history_replace, history_rows, label_replace, label_rows, mrdr_rows,
-                    run_replace, run_labels, predictions,
+                    rid,
+                    row,
+                    meta_rows,
+                    meta_replace,
+                    emb_rows,
+                    emb_replace,
+                    pdr_full,
+                    pdr_default,
+                    history_replace,
+                    history_rows,
+                    label_replace,
+                    label_rows,
+                    mrdr_rows,
+                    run_replace,
+                    run_labels,
+                    predictions,
                 )
             except Problem as problem:
                 raise _LineProblem(lines.get(rid, 0), problem) from None
         c = self.conn
         if meta_replace:
-            c.execute(s.data_row_metadata.delete().where(s.data_row_metadata.c.data_row_id.in_(meta_replace)))
+            c.execute(
+                s.data_row_metadata.delete().where(
+                    s.data_row_metadata.c.data_row_id.in_(meta_replace)
+                )
+            )
         if meta_rows:
             c.execute(s.data_row_metadata.insert(), meta_rows)
         if emb_replace:
-            c.execute(s.data_row_embedding.delete().where(s.data_row_embedding.c.data_row_id.in_(emb_replace)))
+            c.execute(
+                s.data_row_embedding.delete().where(
+                    s.data_row_embedding.c.data_row_id.in_(emb_replace)
+                )
+            )
         if emb_rows:
             c.execute(s.data_row_embedding.insert(), emb_rows)
         self.store.upsert(c, s.project_data_row, pdr_full, ["project_id", "data_row_id"])
-        self.store.upsert(c, s.project_data_row, pdr_default, ["project_id", "data_row_id"], update=False)
+        self.store.upsert(
+            c, s.project_data_row, pdr_default, ["project_id", "data_row_id"], update=False
+        )
         if history_replace:
             h = s.workflow_history
             c.execute(
@@ -608,14 +706,22 @@ class _Loader:
             )
         if label_rows:
             ids = [r["id"] for r in label_rows]
-            foreign = c.execute(
-                sa.select(s.label.c.id).where(s.label.c.id.in_(ids), s.label.c.org_id != self.org_id)
-            ).scalars().first()
+            foreign = (
+                c.execute(
+                    sa.select(s.label.c.id).where(
+                        s.label.c.id.in_(ids), s.label.c.org_id != self.org_id
+                    )
+                )
+                .scalars()
+                .first()
+            )
             if foreign is not None:
                 owner = next(r for r in label_rows if r["id"] == foreign)
                 raise _LineProblem(
                     lines.get(owner["data_row_id"], 0),
-                    Problem("projects.labels.id", f"label {foreign} belongs to another organization"),
+                    Problem(
+                        "projects.labels.id", f"label {foreign} belongs to another organization"
+                    ),
                 )
             self.store.upsert(c, s.label, label_rows, ["id"])
         self.store.upsert(c, s.model_run_data_row, mrdr_rows, ["model_run_id", "data_row_id"])
@@ -632,12 +738,22 @@ class _Loader:
         self.store.upsert(c, s.prediction, predictions, ["model_run_id", "id"])
 
     def _collect(
-        self, rid: str, row: CheckedRow, meta_rows: list[dict[str, Any]], meta_replace: list[str],
-        emb_rows: list[dict[str, Any]], emb_replace: list[str], pdr_full: list[dict[str, Any]],
-        pdr_default: list[dict[str, Any]], history_replace: list[dict[str, Any]],
-        history_rows: list[dict[str, Any]], label_replace: list[dict[str, Any]],
-        label_rows: list[dict[str, Any]], mrdr_rows: list[dict[str, Any]],
-        run_replace: list[dict[str, Any]], run_labels: list[dict[str, Any]],
+        self,
+        rid: str,
+        row: CheckedRow,
+        meta_rows: list[dict[str, Any]],
+        meta_replace: list[str],
+        emb_rows: list[dict[str, Any]],
+        emb_replace: list[str],
+        pdr_full: list[dict[str, Any]],
+        pdr_default: list[dict[str, Any]],
+        history_replace: list[dict[str, Any]],
+        history_rows: list[dict[str, Any]],
+        label_replace: list[dict[str, Any]],
+        label_rows: list[dict[str, Any]],
+        mrdr_rows: list[dict[str, Any]],
+        run_replace: list[dict[str, Any]],
+        run_labels: list[dict[str, Any]],
         predictions: list[dict[str, Any]],
     ) -> None:
         if row.metadata is not None:
@@ -652,8 +768,12 @@ class _Loader:
             for i, item in enumerate(row.embeddings):
                 self.embedding(item, f"embeddings[{i}]")
                 emb_rows.append(
-                    {"data_row_id": rid, "embedding_id": item["id"], "position": i,
-                     "vectors": item["values"]}
+                    {
+                        "data_row_id": rid,
+                        "embedding_id": item["id"],
+                        "position": i,
+                        "vectors": item["values"],
+                    }
                 )
         media_type = infer_media_type(row)
         for position, proj in enumerate(row.projects):
@@ -666,13 +786,17 @@ class _Loader:
             if details.get("batch_id"):
                 self.batch(details["batch_id"], proj.id, details.get("batch_name"))
             pdr = {
-                "project_id": proj.id, "data_row_id": rid,
+                "project_id": proj.id,
+                "data_row_id": rid,
                 "workflow_status": details.get("workflow_status")
                 or ("DONE" if proj.labels else "TO_LABEL"),
-                "priority": details.get("priority"), "batch_id": details.get("batch_id"),
-                "task_id": details.get("task_id"), "task_name": details.get("task_name"),
+                "priority": details.get("priority"),
+                "batch_id": details.get("batch_id"),
+                "task_id": details.get("task_id"),
+                "task_name": details.get("task_name"),
                 "consensus_expected_label_count": details.get("consensus_expected_label_count"),
-                "selected_label_id": details.get("selected_label_id"), "position": position,
+                "selected_label_id": details.get("selected_label_id"),
+                "position": position,
                 "updated_at": self.now,
             }
             (pdr_full if proj.details is not None else pdr_default).append(pdr)
@@ -680,8 +804,13 @@ class _Loader:
                 history_replace.append({"p": proj.id, "d": rid})
                 for i, entry in enumerate(details.get("workflow_history") or []):
                     history_rows.append(
-                        {"project_id": proj.id, "data_row_id": rid, "position": i,
-                         "created_at": proj.history_times[i], "entry": entry}
+                        {
+                            "project_id": proj.id,
+                            "data_row_id": rid,
+                            "position": i,
+                            "created_at": proj.history_times[i],
+                            "entry": entry,
+                        }
                     )
             label_replace.append({"p": proj.id, "d": rid})
             for i, lab in enumerate(proj.labels):
@@ -690,17 +819,28 @@ class _Loader:
         for position, run in enumerate(row.runs):
             self.model_run(run.model_id, run.model_name, run.id, run.name)
             mrdr_rows.append(
-                {"model_run_id": run.id, "data_row_id": rid,
-                 "run_data_row_id": run.run_data_row_id or derived_id("run-data-row", run.id, rid),
-                 "split": run.split, "position": position}
+                {
+                    "model_run_id": run.id,
+                    "data_row_id": rid,
+                    "run_data_row_id": run.run_data_row_id
+                    or derived_id("run-data-row", run.id, rid),
+                    "split": run.split,
+                    "position": position,
+                }
             )
             run_replace.append({"r": run.id, "d": rid})
             for rows_out, labels in ((run_labels, run.labels), (predictions, run.predictions)):
                 for i, lab in enumerate(labels):
                     rows_out.append(
-                        {"model_run_id": run.id, "id": lab.id, "data_row_id": rid, "position": i,
-                         "label_kind": lab.label_kind, "version": lab.version,
-                         "annotations": lab.annotations}
+                        {
+                            "model_run_id": run.id,
+                            "id": lab.id,
+                            "data_row_id": rid,
+                            "position": i,
+                            "label_kind": lab.label_kind,
+                            "version": lab.version,
+                            "annotations": lab.annotations,
+                        }
                     )
 
     def _label_row(
@@ -709,13 +849,22 @@ class _Loader:
         perf = lab.performance or {}
         created = lab.created_at or row.created_at or self.now
         return {
-            "id": lab.id, "org_id": self.org_id, "project_id": project_id, "data_row_id": rid,
-            "position": position, "label_kind": lab.label_kind, "version": lab.version,
-            "annotations": lab.annotations, "created_at": created,
-            "updated_at": lab.updated_at or created, "created_by_id": self.user(lab.created_by),
-            "content_last_updated_at": lab.content_last_updated_at, "reviews": lab.reviews,
+            "id": lab.id,
+            "org_id": self.org_id,
+            "project_id": project_id,
+            "data_row_id": rid,
+            "position": position,
+            "label_kind": lab.label_kind,
+            "version": lab.version,
+            "annotations": lab.annotations,
+            "created_at": created,
+            "updated_at": lab.updated_at or created,
+            "created_by_id": self.user(lab.created_by),
+            "content_last_updated_at": lab.content_last_updated_at,
+            "reviews": lab.reviews,
             "seconds_to_create": perf.get("seconds_to_create"),
-            "seconds_to_review": perf.get("seconds_to_review"), "skipped": perf.get("skipped"),
+            "seconds_to_review": perf.get("seconds_to_review"),
+            "skipped": perf.get("skipped"),
             "performance_v2": perf.get("performance_details_v2"),
             "benchmark_reference_label": perf.get("benchmark_reference_label"),
             "benchmark_score": perf.get("benchmark_score"),
@@ -726,11 +875,13 @@ class _Loader:
 
     def finish(self) -> None:
         """Write what is collected across batches (ontology features)."""
-        self.store.upsert(self.conn, s.feature, self.feature_rows, ["ontology_id", "id"], update=False)
+        self.store.upsert(
+            self.conn, s.feature, self.feature_rows, ["ontology_id", "id"], update=False
+        )
         self.feature_rows.clear()
 
 
-class _LineProblem(Exception):  # noqa: N818 - internal carrier
+class _LineProblem(Exception):
     def __init__(self, line: int, problem: Problem) -> None:
         super().__init__(str(problem))
         self.line = line

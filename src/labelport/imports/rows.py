@@ -2,7 +2,8 @@
 
 Fields: ``row_data`` (required), ``global_key``, ``external_id``, ``media_type``, ``metadata`` and
 ``attachments``. ``metadata`` is an object ``{field name: value}`` (or a list of
-``{"schema_name"|"schema_id", "value"}``); ``attachments`` is a list of ``{"type", "value", "name"}``.
+``{"schema_name"|"schema_id", "value"}``); ``attachments`` is a list of
+``{"type", "value", "name"}``.
 In CSV, ``metadata`` and ``attachments`` cells hold JSON, and a column ``metadata.<name>`` sets one
 string metadata field (CSV has no types; use the JSON ``metadata`` cell or JSONL for numbers).
 """

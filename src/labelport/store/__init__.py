@@ -137,7 +137,6 @@ def open_store(database_url: str, *, migrate: bool = True) -> Store:
         except sa.exc.OperationalError as exc:
             engine.dispose()
             raise ConfigurationError(
-                f"cannot open the catalog at {url.render_as_string(hide_password=True)}: "
-                f"{exc.orig}"
+                f"cannot open the catalog at {url.render_as_string(hide_password=True)}: {exc.orig}"
             ) from exc
     return store

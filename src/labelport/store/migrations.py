@@ -43,6 +43,8 @@ def upgrade(conn: sa.Connection) -> list[int]:
     for number, _title, step in MIGRATIONS:
         if number > version:
             step(conn)
-            conn.execute(schema.schema_version.insert(), {"version": number, "applied_at": utcnow()})
+            conn.execute(
+                schema.schema_version.insert(), {"version": number, "applied_at": utcnow()}
+            )
             applied.append(number)
     return applied

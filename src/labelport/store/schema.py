@@ -7,6 +7,8 @@ creation time, workflow status and batch.
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 from labelport.store.types import ID, JsonText, Timestamp
@@ -21,12 +23,12 @@ metadata = sa.MetaData(
 )
 
 
-def _org() -> sa.Column[str]:
+def _org() -> sa.Column[Any]:
     return sa.Column("org_id", ID, sa.ForeignKey("organization.id"), nullable=False)
 
 
-def _created() -> sa.Column[object]:
-    return sa.Column("created_at", Timestamp, nullable=False)
+def _created() -> sa.Column[Any]:
+    return sa.Column("created_at", Timestamp(), nullable=False)
 
 
 schema_version = sa.Table(
@@ -169,7 +171,9 @@ feature = sa.Table(
     sa.Column("id", ID, primary_key=True),  # the feature_schema_id
     sa.Column("parent_id", ID),
     sa.Column("kind", sa.String(16), nullable=False),  # tool | classification | option
-    sa.Column("type", sa.String(64), nullable=False),  # ImageBoundingBox, radio, checklist, text, ...
+    sa.Column(
+        "type", sa.String(64), nullable=False
+    ),  # ImageBoundingBox, radio, checklist, text, ...
     sa.Column("name", sa.String(500), nullable=False),
     sa.Column("value", sa.String(500)),
     sa.Column("position", sa.Integer, nullable=False),
