@@ -27,6 +27,7 @@ from labelport.errors import (
 )
 from labelport.ids import new_id
 from labelport.imports import base, load
+from labelport.imports.vertex import OBJECTIVES
 from labelport.store import Store
 from labelport.store import schema as s
 from labelport.times import utcnow
@@ -295,21 +296,6 @@ def save_slice(
         else:
             raise NotFound("catalog slice", slice_id)
     return slice_id
-
-
-OBJECTIVES = (
-    "image_classification_single_label",
-    "image_classification_multi_label",
-    "image_bounding_box",
-    "image_segmentation",
-    "text_classification_single_label",
-    "text_classification_multi_label",
-    "text_extraction",
-    "text_sentiment",
-    "video_classification",
-    "video_action_recognition",
-    "video_object_tracking",
-)
 
 
 def save_annotation_set(

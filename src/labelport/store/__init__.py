@@ -121,7 +121,12 @@ def open_store(database_url: str, *, migrate: bool = True) -> Store:
         engine = _sqlite_engine(url)
     elif url.get_backend_name() == "postgresql":
         try:
-            engine = sa.create_engine(url, pool_pre_ping=True)
+            # No server-side prepared statements: a generic plan made while a table was small
+            # (the start of an import) would be kept for the whole import — a sequential scan
+            # per batch. Batches are large, so planning each statement costs nothing noticeable.
+            engine = sa.create_engine(
+                url, pool_pre_ping=True, connect_args={"prepare_threshold": None}
+            )
         except ModuleNotFoundError as exc:
             raise ConfigurationError(
                 "PostgreSQL support needs the 'postgres' extra: pip install 'labelport[postgres]'"
