@@ -143,7 +143,8 @@ class _Loader:
         self.users: dict[str, str] = {}
         self.datasets: dict[str, str] = {}  # id -> name
         self.dataset_names: dict[str, str] = {}  # name -> id
-        self.projects: dict[str, str | None] = {}  # id -> ontology id
+        self.projects: dict[str, str] = {}  # id -> ontology id
+        self.project_tags: dict[str, list[Any]] = {}  # tags written by this import
         self.batches: set[str] = set()
         self.models: set[str] = set()
         self.runs: set[str] = set()
@@ -242,7 +243,7 @@ class _Loader:
     def project(self, pid: str, name: str, media_type: str | None, ontology_id: str | None) -> str:
         """Ensure the project exists; return its ontology id."""
         if pid in self.projects and (ontology_id is None or self.projects[pid] == ontology_id):
-            return self.projects[pid] or self._ontology_for(pid, name, None)
+            return self.projects[pid]
         path = f"projects.{pid}"
         existing = self.conn.execute(
             sa.select(s.project.c.org_id, s.project.c.ontology_id, s.project.c.name).where(
@@ -511,16 +512,17 @@ class _Loader:
         errors: list[RecordError] = []
         existing = self._existing(batch)
         rows: list[dict[str, Any]] = []
-        resolved: list[tuple[str, CheckedRow]] = []
+        resolved: list[tuple[str, CheckedRow, str]] = []
         seen_keys: dict[str, str] = {}
         for line, row in batch:
+            inferred = infer_media_type(row)
             try:
-                values = self._row_values(row, existing, seen_keys)
+                values = self._row_values(row, existing, seen_keys, inferred)
             except Problem as problem:
                 errors.append(RecordError(self.file, line, problem.field, problem.reason))
                 continue
             rows.append(values)
-            resolved.append((values["id"], row))
+            resolved.append((values["id"], row, inferred))
         if errors:
             return errors
         if len({r["id"] for r in rows}) < len(rows):  # one row twice in a batch: the later wins
@@ -535,26 +537,27 @@ class _Loader:
         return []
 
     def _existing(self, batch: list[tuple[int, CheckedRow]]) -> dict[str, Any]:
+        """Catalog rows the batch names, by id and by ``"gk:" + global key``."""
+        d = s.data_row.c
         ids = [r.id for _, r in batch if r.id]
         keys = [r.global_key for _, r in batch if r.global_key]
-        d = s.data_row.c
-        found: dict[str, Any] = {}
-        for chunk_ids, chunk_keys in ((ids, []), ([], keys)):
-            cond = (
-                d.id.in_(chunk_ids)
-                if chunk_ids
-                else sa.and_(d.org_id == self.org_id, d.global_key.in_(chunk_keys))
+        queries = []
+        if ids:
+            queries.append(sa.select(s.data_row).where(d.id.in_(ids)))
+        if keys:
+            queries.append(
+                sa.select(s.data_row).where(d.org_id == self.org_id, d.global_key.in_(keys))
             )
-            if not (chunk_ids or chunk_keys):
-                continue
-            for rec in self.conn.execute(sa.select(s.data_row).where(cond)).mappings():
+        found: dict[str, Any] = {}
+        for query in queries:
+            for rec in self.conn.execute(query).mappings():
                 found[rec["id"]] = rec
                 if rec["global_key"] is not None and rec["org_id"] == self.org_id:
                     found["gk:" + rec["global_key"]] = rec
         return found
 
     def _row_values(
-        self, row: CheckedRow, existing: dict[str, Any], seen_keys: dict[str, str]
+        self, row: CheckedRow, existing: dict[str, Any], seen_keys: dict[str, str], inferred: str
     ) -> dict[str, Any]:
         by_key = existing.get("gk:" + row.global_key) if row.global_key else None
         if row.id is not None:
@@ -601,11 +604,8 @@ class _Loader:
         if old is not None:
             activity.append(old["last_activity_at"])
         last_activity = row.last_activity_at or (max(activity) if activity else self.now)
-        media_type = self.media_type or infer_media_type(
-            row, default=old["media_type"] if old else None
-        )
-        if self.media_type is None and row.media_type is None and old is not None:
-            media_type = old["media_type"]
+        # forced by the caller, else the row's own, else what the catalog has, else inferred
+        media_type = self.media_type or row.media_type or (old["media_type"] if old else inferred)
 
         def keep(new: Any, column: str) -> Any:
             return new if new is not None else (old[column] if old else None)
@@ -628,146 +628,102 @@ class _Loader:
             "last_activity_at": last_activity,
         }
 
-    def _children(self, rows: list[tuple[str, CheckedRow]], lines: dict[str, int]) -> None:
-        meta_rows: list[dict[str, Any]] = []
-        meta_replace: list[str] = []
-        emb_rows: list[dict[str, Any]] = []
-        emb_replace: list[str] = []
-        pdr_full: list[dict[str, Any]] = []
-        pdr_default: list[dict[str, Any]] = []
-        history_replace: list[dict[str, Any]] = []
-        history_rows: list[dict[str, Any]] = []
-        label_replace: list[dict[str, Any]] = []
-        label_rows: list[dict[str, Any]] = []
-        mrdr_rows: list[dict[str, Any]] = []
-        run_replace: list[dict[str, Any]] = []
-        run_labels: list[dict[str, Any]] = []
-        predictions: list[dict[str, Any]] = []
-        for rid, row in rows:
+    def _children(self, rows: list[tuple[str, CheckedRow, str]], lines: dict[str, int]) -> None:
+        b = _ChildRows()
+        for rid, row, media_type in rows:
             try:
-                self._collect(
-                    rid,
-                    row,
-                    meta_rows,
-                    meta_replace,
-                    emb_rows,
-                    emb_replace,
-                    pdr_full,
-                    pdr_default,
-                    history_replace,
-                    history_rows,
-                    label_replace,
-                    label_rows,
-                    mrdr_rows,
-                    run_replace,
-                    run_labels,
-                    predictions,
-                )
+                self._collect(rid, row, media_type, b)
             except Problem as problem:
                 raise _LineProblem(lines.get(rid, 0), problem) from None
         c = self.conn
-        if meta_replace:
+        if b.meta_replace:
             c.execute(
                 s.data_row_metadata.delete().where(
-                    s.data_row_metadata.c.data_row_id.in_(meta_replace)
+                    s.data_row_metadata.c.data_row_id.in_(b.meta_replace)
                 )
             )
-        if meta_rows:
-            c.execute(s.data_row_metadata.insert(), meta_rows)
-        if emb_replace:
+        if b.meta_rows:
+            c.execute(s.data_row_metadata.insert(), b.meta_rows)
+        if b.emb_replace:
             c.execute(
                 s.data_row_embedding.delete().where(
-                    s.data_row_embedding.c.data_row_id.in_(emb_replace)
+                    s.data_row_embedding.c.data_row_id.in_(b.emb_replace)
                 )
             )
-        if emb_rows:
-            c.execute(s.data_row_embedding.insert(), emb_rows)
-        self.store.upsert(c, s.project_data_row, pdr_full, ["project_id", "data_row_id"])
+        if b.emb_rows:
+            c.execute(s.data_row_embedding.insert(), b.emb_rows)
+        self.store.upsert(c, s.project_data_row, b.pdr_full, ["project_id", "data_row_id"])
         self.store.upsert(
-            c, s.project_data_row, pdr_default, ["project_id", "data_row_id"], update=False
+            c, s.project_data_row, b.pdr_default, ["project_id", "data_row_id"], update=False
         )
-        if history_replace:
+        if b.history_replace:
             h = s.workflow_history
             c.execute(
                 h.delete().where(
                     h.c.project_id == sa.bindparam("p"), h.c.data_row_id == sa.bindparam("d")
                 ),
-                history_replace,
+                b.history_replace,
             )
-        if history_rows:
-            c.execute(s.workflow_history.insert(), history_rows)
-        if label_replace:
+        if b.history_rows:
+            c.execute(s.workflow_history.insert(), b.history_rows)
+        if b.label_replace:
             lab = s.label
             c.execute(
                 lab.delete().where(
                     lab.c.project_id == sa.bindparam("p"), lab.c.data_row_id == sa.bindparam("d")
                 ),
-                label_replace,
+                b.label_replace,
             )
-        if label_rows:
-            ids = [r["id"] for r in label_rows]
-            foreign = (
-                c.execute(
-                    sa.select(s.label.c.id).where(
-                        s.label.c.id.in_(ids), s.label.c.org_id != self.org_id
-                    )
-                )
-                .scalars()
-                .first()
-            )
-            if foreign is not None:
-                owner = next(r for r in label_rows if r["id"] == foreign)
-                raise _LineProblem(
-                    lines.get(owner["data_row_id"], 0),
-                    Problem(
-                        "projects.labels.id", f"label {foreign} belongs to another organization"
-                    ),
-                )
-            self.store.upsert(c, s.label, label_rows, ["id"])
-        self.store.upsert(c, s.model_run_data_row, mrdr_rows, ["model_run_id", "data_row_id"])
-        if run_replace:
+        if b.label_rows:
+            self._refuse_foreign_labels(b.label_rows, lines)
+            self.store.upsert(c, s.label, b.label_rows, ["id"])
+        self.store.upsert(c, s.model_run_data_row, b.mrdr_rows, ["model_run_id", "data_row_id"])
+        if b.run_replace:
             for table in (s.model_run_label, s.prediction):
                 c.execute(
                     table.delete().where(
                         table.c.model_run_id == sa.bindparam("r"),
                         table.c.data_row_id == sa.bindparam("d"),
                     ),
-                    run_replace,
+                    b.run_replace,
                 )
-        self.store.upsert(c, s.model_run_label, run_labels, ["model_run_id", "id"])
-        self.store.upsert(c, s.prediction, predictions, ["model_run_id", "id"])
+        self.store.upsert(c, s.model_run_label, b.run_labels, ["model_run_id", "id"])
+        self.store.upsert(c, s.prediction, b.predictions, ["model_run_id", "id"])
 
-    def _collect(
-        self,
-        rid: str,
-        row: CheckedRow,
-        meta_rows: list[dict[str, Any]],
-        meta_replace: list[str],
-        emb_rows: list[dict[str, Any]],
-        emb_replace: list[str],
-        pdr_full: list[dict[str, Any]],
-        pdr_default: list[dict[str, Any]],
-        history_replace: list[dict[str, Any]],
-        history_rows: list[dict[str, Any]],
-        label_replace: list[dict[str, Any]],
-        label_rows: list[dict[str, Any]],
-        mrdr_rows: list[dict[str, Any]],
-        run_replace: list[dict[str, Any]],
-        run_labels: list[dict[str, Any]],
-        predictions: list[dict[str, Any]],
+    def _refuse_foreign_labels(
+        self, label_rows: list[dict[str, Any]], lines: dict[str, int]
     ) -> None:
+        ids = [r["id"] for r in label_rows]
+        foreign = (
+            self.conn.execute(
+                sa.select(s.label.c.id).where(
+                    s.label.c.id.in_(ids), s.label.c.org_id != self.org_id
+                )
+            )
+            .scalars()
+            .first()
+        )
+        if foreign is not None:
+            owner = next(r for r in label_rows if r["id"] == foreign)
+            raise _LineProblem(
+                lines.get(owner["data_row_id"], 0),
+                Problem("projects.labels.id", f"label {foreign} belongs to another organization"),
+            )
+
+    def _collect(self, rid: str, row: CheckedRow, media_type: str, b: _ChildRows) -> None:
+        """Gather the child rows of one data row into ``b``; entities are ensured on the way."""
         if row.metadata is not None:
-            meta_replace.append(rid)
+            b.meta_replace.append(rid)
             for i, item in enumerate(row.metadata):
                 sid, value = self.metadata_field(item, f"metadata_fields[{i}]")
-                meta_rows.append(
+                b.meta_rows.append(
                     {"data_row_id": rid, "position": i, "schema_id": sid, "value": value}
                 )
         if row.embeddings is not None:
-            emb_replace.append(rid)
+            b.emb_replace.append(rid)
             for i, item in enumerate(row.embeddings):
                 self.embedding(item, f"embeddings[{i}]")
-                emb_rows.append(
+                b.emb_rows.append(
                     {
                         "data_row_id": rid,
                         "embedding_id": item["id"],
@@ -775,14 +731,14 @@ class _Loader:
                         "vectors": item["values"],
                     }
                 )
-        media_type = infer_media_type(row)
         for position, proj in enumerate(row.projects):
             details = proj.details or {}
             ontology = self.project(proj.id, proj.name, media_type, details.get("ontology_id"))
-            if proj.tags is not None:
+            if proj.tags is not None and self.project_tags.get(proj.id) != proj.tags:
                 self.conn.execute(
                     s.project.update().where(s.project.c.id == proj.id), {"tags": proj.tags}
                 )
+                self.project_tags[proj.id] = proj.tags
             if details.get("batch_id"):
                 self.batch(details["batch_id"], proj.id, details.get("batch_name"))
             pdr = {
@@ -799,11 +755,11 @@ class _Loader:
                 "position": position,
                 "updated_at": self.now,
             }
-            (pdr_full if proj.details is not None else pdr_default).append(pdr)
+            (b.pdr_full if proj.details is not None else b.pdr_default).append(pdr)
             if proj.details is not None:
-                history_replace.append({"p": proj.id, "d": rid})
+                b.history_replace.append({"p": proj.id, "d": rid})
                 for i, entry in enumerate(details.get("workflow_history") or []):
-                    history_rows.append(
+                    b.history_rows.append(
                         {
                             "project_id": proj.id,
                             "data_row_id": rid,
@@ -812,13 +768,13 @@ class _Loader:
                             "entry": entry,
                         }
                     )
-            label_replace.append({"p": proj.id, "d": rid})
+            b.label_replace.append({"p": proj.id, "d": rid})
             for i, lab in enumerate(proj.labels):
                 self.collect_features(ontology, lab.annotations)
-                label_rows.append(self._label_row(lab, proj.id, rid, i, row))
+                b.label_rows.append(self._label_row(lab, proj.id, rid, i, row))
         for position, run in enumerate(row.runs):
             self.model_run(run.model_id, run.model_name, run.id, run.name)
-            mrdr_rows.append(
+            b.mrdr_rows.append(
                 {
                     "model_run_id": run.id,
                     "data_row_id": rid,
@@ -828,8 +784,8 @@ class _Loader:
                     "position": position,
                 }
             )
-            run_replace.append({"r": run.id, "d": rid})
-            for rows_out, labels in ((run_labels, run.labels), (predictions, run.predictions)):
+            b.run_replace.append({"r": run.id, "d": rid})
+            for rows_out, labels in ((b.run_labels, run.labels), (b.predictions, run.predictions)):
                 for i, lab in enumerate(labels):
                     rows_out.append(
                         {
@@ -879,6 +835,26 @@ class _Loader:
             self.conn, s.feature, self.feature_rows, ["ontology_id", "id"], update=False
         )
         self.feature_rows.clear()
+
+
+@dataclass(slots=True)
+class _ChildRows:
+    """Rows to write for one batch, by table; ``*_replace`` name the sets being replaced."""
+
+    meta_rows: list[dict[str, Any]] = field(default_factory=list)
+    meta_replace: list[str] = field(default_factory=list)
+    emb_rows: list[dict[str, Any]] = field(default_factory=list)
+    emb_replace: list[str] = field(default_factory=list)
+    pdr_full: list[dict[str, Any]] = field(default_factory=list)
+    pdr_default: list[dict[str, Any]] = field(default_factory=list)
+    history_replace: list[dict[str, Any]] = field(default_factory=list)
+    history_rows: list[dict[str, Any]] = field(default_factory=list)
+    label_replace: list[dict[str, Any]] = field(default_factory=list)
+    label_rows: list[dict[str, Any]] = field(default_factory=list)
+    mrdr_rows: list[dict[str, Any]] = field(default_factory=list)
+    run_replace: list[dict[str, Any]] = field(default_factory=list)
+    run_labels: list[dict[str, Any]] = field(default_factory=list)
+    predictions: list[dict[str, Any]] = field(default_factory=list)
 
 
 class _LineProblem(Exception):
