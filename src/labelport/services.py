@@ -25,11 +25,13 @@ from labelport.errors import (
     NotFound,
     RecordError,
 )
+from labelport.export import spec
 from labelport.ids import new_id
 from labelport.imports import base, load
 from labelport.imports.vertex import OBJECTIVES
 from labelport.store import Store
 from labelport.store import schema as s
+from labelport.tasks import records
 from labelport.times import utcnow
 
 ROLES = ("admin", "editor", "viewer")
@@ -246,15 +248,6 @@ def stats(store: Store, org_id: str) -> dict[str, int]:
 
 # ------------------------------------------------------------------------------ slices and sets
 
-SLICE_FILTERS = (
-    "last_activity_at",
-    "label_created_at",
-    "global_keys",
-    "data_row_ids",
-    "media_type",
-    "dataset_ids",
-)
-
 
 def save_slice(
     store: Store,
@@ -269,11 +262,7 @@ def save_slice(
     """Create or update a catalog slice: a named, saved set of catalog filters."""
     if not isinstance(filters, dict):
         raise InvalidSpec("slice filters must be an object")
-    unknown = sorted(set(filters) - set(SLICE_FILTERS))
-    if unknown:
-        raise InvalidSpec(
-            f"unknown slice filter {unknown[0]!r} (allowed: {', '.join(SLICE_FILTERS)})"
-        )
+    spec.parse_filters(spec.SLICE_FILTERS, filters, ZoneInfo("UTC"), where="a slice")
     slice_id = slice_id or new_id()
     now = utcnow()
     c = s.catalog_slice
@@ -481,3 +470,38 @@ __all__ = [
     "set_timezone",
     "stats",
 ]
+
+
+# ------------------------------------------------------------------------------------- exports
+
+
+def export_spec(
+    store: Store,
+    org_id: str,
+    scope: spec.Scope,
+    params: dict[str, Any] | None = None,
+    filters: dict[str, Any] | None = None,
+    *,
+    format: str = "ndjson",
+) -> spec.ExportSpec:
+    """Validate an export request; local dates are read in the organization's timezone."""
+    with store.read() as conn:
+        timezone = conn.execute(
+            sa.select(s.organization.c.timezone).where(s.organization.c.id == org_id)
+        ).scalar_one()
+    return spec.parse_spec(scope, params, filters, timezone=timezone, format=format)
+
+
+def start_export(
+    store: Store,
+    org_id: str,
+    scope: spec.Scope,
+    params: dict[str, Any] | None = None,
+    filters: dict[str, Any] | None = None,
+    *,
+    format: str = "ndjson",
+    user_id: str | None = None,
+) -> records.TaskInfo:
+    """Validate and queue an export; every mistake in the request is raised here, before work."""
+    request = export_spec(store, org_id, scope, params, filters, format=format)
+    return records.create(store, org_id, request, user_id=user_id)

@@ -10,6 +10,7 @@ from labelport import __version__
 from labelport.cli.common import LabelportGroup
 from labelport.cli.db import db
 from labelport.cli.demo import demo
+from labelport.cli.exporting import export_group, exports_group, verify_command
 from labelport.cli.importing import import_group
 from labelport.cli.setup import init, keys, stats
 
@@ -30,6 +31,8 @@ def cli() -> None:
       labelport init --org acme --email me@acme.test
       labelport import labelbox export.ndjson
       labelport stats
+      labelport export project PROJECT_ID --params '{"label_details": true}' -o out.ndjson
+      labelport verify EXPORT_ID
     """
 
 
@@ -38,6 +41,9 @@ cli.add_command(keys)
 cli.add_command(stats)
 cli.add_command(db)
 cli.add_command(import_group)
+cli.add_command(export_group)
+cli.add_command(exports_group)
+cli.add_command(verify_command)
 cli.add_command(demo)
 
 

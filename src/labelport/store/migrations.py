@@ -21,7 +21,15 @@ def _initial(conn: sa.Connection) -> None:
     schema.metadata.create_all(conn)
 
 
-MIGRATIONS: tuple[tuple[int, str, Step], ...] = ((1, "initial catalog", _initial),)
+def _export_scope(conn: sa.Connection) -> None:
+    conn.execute(sa.text("ALTER TABLE export_task ADD COLUMN scope TEXT"))
+    conn.execute(sa.text("ALTER TABLE export_task ADD COLUMN timezone VARCHAR(64)"))
+
+
+MIGRATIONS: tuple[tuple[int, str, Step], ...] = (
+    (1, "initial catalog", _initial),
+    (2, "export tasks keep their whole scope and timezone", _export_scope),
+)
 HEAD = MIGRATIONS[-1][0]
 
 

@@ -373,6 +373,8 @@ export_task = sa.Table(
     sa.Column("name", sa.String(500)),
     sa.Column("scope_kind", sa.String(32), nullable=False),
     sa.Column("scope_id", ID),
+    sa.Column("scope", JsonText),  # the whole scope (data row ids / global keys for a selection)
+    sa.Column("timezone", sa.String(64)),  # the timezone the request's local dates were read in
     sa.Column("params", JsonText, nullable=False),
     sa.Column("filters", JsonText, nullable=False),
     sa.Column("format", sa.String(32), nullable=False),

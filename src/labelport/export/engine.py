@@ -1,0 +1,198 @@
+"""Drive one export: plan → pages → assemble → encode → streams → manifest.
+
+Everything is read inside one read transaction, so the export is one point in time (SQLite under
+WAL; PostgreSQL REPEATABLE READ). Rows go out as they are built: the first page is flushed before
+the total is even counted, and memory holds one page at a time whatever the size.
+
+A row that cannot be assembled goes to the ERRORS stream as ``{"data_row_id", "error"}`` and the
+export goes on. Progress and cancellation are checked between pages, at most a few times a second.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+import sqlalchemy as sa
+
+from labelport import __version__
+from labelport.export import plan as planning
+from labelport.export.assemble import Include, Page, build_row, fetch
+from labelport.export.manifest import Counts, write_manifest
+from labelport.export.sink import StreamInfo, StreamWriter
+from labelport.export.spec import ExportSpec
+from labelport.store import Store
+from labelport.times import format_timestamp, utcnow
+
+PAGE_SIZE = 500
+SHARD_BYTES = 256 * 1024 * 1024
+PROGRESS_EVERY = 0.5  # seconds
+
+Progress = Callable[[int, int | None], None]  # (rows done, rows planned) -> None; may raise
+
+
+class Canceled(Exception):
+    """Raised by a progress callback (or a cancel check) to stop an export."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    directory: Path
+    manifest: dict[str, Any]
+    result: StreamInfo
+    errors: StreamInfo
+
+
+def run_export(
+    store: Store,
+    org_id: str,
+    spec: ExportSpec,
+    directory: Path,
+    *,
+    task_id: str | None = None,
+    page_size: int = PAGE_SIZE,
+    shard_bytes: int = SHARD_BYTES,
+    tee: IO[bytes] | None = None,
+    progress: Progress | None = None,
+) -> Outcome:
+    """Export ``spec`` into ``directory`` (created; it must not exist yet).
+
+    Writes go to ``<directory>.partial`` and the folder is renamed when everything, manifest
+    included, is on disk: a directory that exists is complete. ``progress`` is called between
+    pages; raising :class:`Canceled` (or anything) from it stops the export and removes the
+    partial output.
+    """
+    partial = directory.with_name(directory.name + ".partial")
+    if partial.exists():
+        shutil.rmtree(partial)  # left by an export that died: start over
+    partial.mkdir(parents=True)
+    result = StreamWriter(partial, "result", shard_bytes=shard_bytes, tee=tee)
+    errors = StreamWriter(partial, "errors", shard_bytes=shard_bytes)
+    counts = Counts()
+    try:
+        with store.read() as conn:
+            snapshot_at = utcnow()
+            plan = planning.resolve(conn, org_id, spec)
+            total = _export_pages(conn, plan, result, errors, counts, page_size, progress)
+        result_info, error_info = result.close(), errors.close()
+        manifest = _manifest(plan, task_id, snapshot_at, total, counts, result_info, error_info)
+        write_manifest(partial, manifest)
+        if directory.exists():
+            shutil.rmtree(directory)
+        partial.rename(directory)
+    except BaseException:
+        result.abort()
+        errors.abort()
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    return Outcome(directory, manifest, result_info, error_info)
+
+
+def _export_pages(
+    conn: sa.Connection,
+    plan: planning.Plan,
+    result: StreamWriter,
+    errors: StreamWriter,
+    counts: Counts,
+    page_size: int,
+    progress: Progress | None,
+) -> int:
+    include = plan.include
+    total: int | None = None
+    done = 0
+    last = time.monotonic()
+    for ids in planning.pages(conn, plan, page_size):
+        page = fetch(conn, plan.org_id, ids, include)
+        lines, failed = _encode(page, ids, include, counts)
+        result.write_lines(lines)
+        if failed:
+            errors.write_lines(failed)
+        done += len(ids)
+        if total is None:
+            result.flush()  # the first rows are readable before the count is known
+            total = planning.count(conn, plan)
+            if progress:
+                progress(done, total)
+            last = time.monotonic()
+        elif progress and time.monotonic() - last >= PROGRESS_EVERY:
+            progress(done, total)
+            last = time.monotonic()
+    if total is None:
+        total = 0
+    if progress:
+        progress(done, total)
+    return total
+
+
+def _encode(
+    page: Page, ids: list[str], include: Include, counts: Counts
+) -> tuple[list[bytes], list[bytes]]:
+    lines: list[bytes] = []
+    failed: list[bytes] = []
+    dumps, newline = orjson.dumps, orjson.OPT_APPEND_NEWLINE
+    for rid in ids:
+        if rid not in page.rows:
+            continue
+        try:
+            line = dumps(build_row(page, rid, include), option=newline)
+        except Exception as exc:  # one bad row must not stop the export
+            reason = f"{type(exc).__name__}: {exc}"
+            failed.append(dumps({"data_row_id": rid, "error": reason}, option=newline))
+            counts.errors += 1
+            continue
+        lines.append(line)
+        _count(page, rid, include, counts, line)
+    return lines, failed
+
+
+def _count(page: Page, rid: str, include: Include, counts: Counts, line: bytes) -> None:
+    counts.data_rows += 1
+    counts.count_kinds(line)
+    if include.projects != ():
+        for p in page.projects.get(rid, ()):
+            counts.labels[p.project_id] += len(page.labels.get((p.project_id, rid), ()))
+            counts.workflow_status[p.project_id][p.workflow_status] += 1
+    if include.model_runs != ():
+        for run in page.runs.get(rid, ()):
+            key = (run.model_run_id, rid)
+            counts.model_run_labels[run.model_run_id] += len(page.run_labels.get(key, ()))
+            if include.predictions:
+                counts.predictions[run.model_run_id] += len(page.predictions.get(key, ()))
+            else:
+                counts.predictions[run.model_run_id] += 0
+
+
+def _manifest(
+    plan: planning.Plan,
+    task_id: str | None,
+    snapshot_at: Any,
+    planned: int,
+    counts: Counts,
+    result: StreamInfo,
+    errors: StreamInfo,
+) -> dict[str, Any]:
+    spec = plan.spec
+    scope = spec.scope.to_json()
+    if plan.scope_name is not None:
+        scope["name"] = plan.scope_name
+    return {
+        "labelport_version": __version__,
+        "task_id": task_id,
+        "organization_id": plan.org_id,
+        "format": spec.format,
+        "scope": scope,
+        "params": spec.normalized_params,
+        "filters": spec.normalized_filters,
+        "timezone": spec.timezone,
+        "order": ["data_row.created_at", "data_row.id"],
+        "snapshot_at": format_timestamp(snapshot_at),
+        "finished_at": format_timestamp(utcnow()),
+        "rows_planned": planned,
+        "counts": counts.to_json(),
+        "streams": {"result": result.to_json(), "errors": errors.to_json()},
+    }

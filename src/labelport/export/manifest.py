@@ -1,0 +1,177 @@
+"""Check values of a finished export, and :func:`verify`, which recomputes all of them.
+
+``manifest.json`` sits beside the streams in the export's directory. It records what was asked
+(scope, normalized params and filters), when (the snapshot time), by which labelport, the counts
+(data rows, labels per project, model-run labels and predictions per model run, annotations by
+kind, rows per workflow status per project, errors) and every file with bytes, lines and sha256.
+
+:func:`verify` reads the streams again (in chunks; memory stays flat), recomputes every file's
+check values and every count from the rows themselves, and lists each difference.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from labelport.errors import InvalidInput
+from labelport.export.sink import StreamInfo, StreamReader, check_stream
+
+MANIFEST = "manifest.json"
+STREAMS = ("result", "errors")
+
+# Every object of a row carries ``"annotation_kind":"<Kind>"``. Stored JSON is compact (orjson),
+# and a quote inside a JSON string is always escaped, so this pattern only matches the key itself.
+_KIND = re.compile(rb'"annotation_kind":"([^"\\]*)"')
+
+
+@dataclass(slots=True)
+class Counts:
+    """Check values counted while exporting (and recounted by :func:`verify`)."""
+
+    data_rows: int = 0
+    errors: int = 0
+    labels: Counter[str] = field(default_factory=Counter)  # per project
+    model_run_labels: Counter[str] = field(default_factory=Counter)  # per model run
+    predictions: Counter[str] = field(default_factory=Counter)  # per model run
+    annotations: Counter[str] = field(default_factory=Counter)  # per annotation_kind
+    workflow_status: dict[str, Counter[str]] = field(
+        default_factory=lambda: defaultdict(Counter)
+    )  # per project, per status
+
+    def count_kinds(self, line: bytes) -> None:
+        if b'"annotation_kind"' in line:
+            self.annotations.update(m.decode() for m in _KIND.findall(line))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "data_rows": self.data_rows,
+            "errors": self.errors,
+            "labels": dict(sorted(self.labels.items())),
+            "model_run_labels": dict(sorted(self.model_run_labels.items())),
+            "predictions": dict(sorted(self.predictions.items())),
+            "annotations": dict(sorted(self.annotations.items())),
+            "workflow_status": {
+                pid: dict(sorted(c.items())) for pid, c in sorted(self.workflow_status.items())
+            },
+        }
+
+
+def write_manifest(directory: Path, manifest: dict[str, Any]) -> None:
+    path = directory / MANIFEST
+    path.write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2) + b"\n")
+
+
+def read_manifest(directory: Path) -> dict[str, Any]:
+    path = directory / MANIFEST
+    if not path.is_file():
+        raise InvalidInput(f"{directory}: no {MANIFEST} here; is this an export directory?")
+    try:
+        data = orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(f"{path}: not valid JSON: {exc}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("streams"), dict):
+        raise InvalidInput(f"{path}: not a labelport export manifest")
+    return data
+
+
+def stream_info(manifest: dict[str, Any], name: str) -> StreamInfo:
+    return StreamInfo.from_json(manifest["streams"][name])
+
+
+# ---------------------------------------------------------------------------------- recount
+
+
+def _walk_kinds(value: Any, into: Counter[str]) -> None:
+    if isinstance(value, dict):
+        kind = value.get("annotation_kind")
+        if isinstance(kind, str):
+            into[kind] += 1
+        for child in value.values():
+            if isinstance(child, dict | list):
+                _walk_kinds(child, into)
+    elif isinstance(value, list):
+        for child in value:
+            if isinstance(child, dict | list):
+                _walk_kinds(child, into)
+
+
+def recount(row: dict[str, Any], counts: Counts, *, statuses: bool) -> None:
+    """Add one exported row to ``counts``, from the row alone (an independent second count)."""
+    counts.data_rows += 1
+    _walk_kinds(row, counts.annotations)
+    for pid, entry in (row.get("projects") or {}).items():
+        counts.labels[pid] += len(entry.get("labels") or ())
+        details = entry.get("project_details")
+        if statuses and isinstance(details, dict):
+            counts.workflow_status[pid][str(details.get("workflow_status"))] += 1
+    for model in (row.get("experiments") or {}).values():
+        for run_id, run in (model.get("runs") or {}).items():
+            counts.model_run_labels[run_id] += len(run.get("labels") or ())
+            counts.predictions[run_id] += len(run.get("predictions") or ())
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    directory: Path
+    problems: list[str]
+    checked: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify(directory: Path) -> Verification:
+    """Recompute every check value of the export in ``directory`` against its manifest."""
+    manifest = read_manifest(directory)
+    problems: list[str] = []
+    checked: list[str] = []
+    for name in STREAMS:
+        info = stream_info(manifest, name)
+        problems.extend(check_stream(directory, info))
+        checked.append(
+            f"{name}: {len(info.files)} file(s), {info.lines:,} lines, {info.bytes:,} bytes"
+        )
+    if problems:
+        return Verification(directory, problems, checked)
+    expected = manifest.get("counts") or {}
+    with_statuses = bool(manifest.get("params", {}).get("project_details"))
+    counts = Counts()
+    result = stream_info(manifest, "result")
+    for number, line in enumerate(StreamReader(directory, result).iter_lines(), start=1):
+        try:
+            row = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            problems.append(f"result line {number}: not valid JSON: {exc}")
+            continue
+        recount(row, counts, statuses=with_statuses)
+    counts.errors = stream_info(manifest, "errors").lines
+    got = counts.to_json()
+    for key in ("data_rows", "errors", "labels", "model_run_labels", "predictions", "annotations"):
+        if got[key] != expected.get(key):
+            problems.append(
+                f"counts.{key}: the rows give {_short(got[key])}, the manifest says "
+                f"{_short(expected.get(key))}"
+            )
+        else:
+            checked.append(f"counts.{key}")
+    if with_statuses:
+        if got["workflow_status"] != expected.get("workflow_status"):
+            problems.append(
+                f"counts.workflow_status: the rows give {_short(got['workflow_status'])}, "
+                f"the manifest says {_short(expected.get('workflow_status'))}"
+            )
+        else:
+            checked.append("counts.workflow_status")
+    return Verification(directory, problems, checked)
+
+
+def _short(value: Any) -> str:
+    text = orjson.dumps(value).decode()
+    return text if len(text) <= 200 else text[:197] + "..."

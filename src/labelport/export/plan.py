@@ -1,0 +1,221 @@
+"""From a validated :class:`~labelport.export.spec.ExportSpec` to the data rows to export.
+
+:func:`resolve` checks what the spec names against the catalog (the scope exists in the
+organization, every project, model run and batch it lists does too) and decides what each row
+carries (:class:`~labelport.export.assemble.Include`). :func:`where` turns filters into SQL
+(pure: no connection needed). :func:`pages` streams the matching ids in the stable export order
+(data row ``created_at``, then ``id``) from one ordered query, a page at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from labelport.errors import InvalidSpec, NotFound
+from labelport.export.assemble import Include
+from labelport.export.spec import SLICE_FILTERS, ExportSpec, Filters, Scope, parse_filters, zone
+from labelport.store import schema as s
+
+d = s.data_row
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    org_id: str
+    spec: ExportSpec
+    include: Include
+    ids: sa.Select[Any]  # data_row.id (and created_at) in scope and filters, unordered
+    scope_name: str | None  # the project's, dataset's, slice's or model run's name
+
+
+def resolve(conn: sa.Connection, org_id: str, spec: ExportSpec) -> Plan:
+    """Check the spec against the catalog and build the row query. Raises NotFound/InvalidSpec."""
+    scope, p = spec.scope, spec.params
+    query = sa.select(d.c.id, d.c.created_at).where(d.c.org_id == org_id)
+    project_id: str | None = None
+    name: str | None = None
+    scope_id = str(scope.id)
+    filters = spec.filters
+    if scope.kind == "project":
+        project_id = scope.id
+        name = _name(conn, s.project, org_id, scope.id, "project")
+        pdr = s.project_data_row
+        query = query.join(pdr, (pdr.c.data_row_id == d.c.id) & (pdr.c.project_id == scope.id))
+        if filters.batch_ids:
+            _check_ids(conn, s.batch, filters.batch_ids, "batch", s.batch.c.project_id == scope.id)
+        include = Include(
+            attachments=p.attachments,
+            metadata_fields=p.metadata_fields,
+            embeddings=p.embeddings,
+            data_row_details=p.data_row_details,
+            project_details=p.project_details,
+            label_details=p.label_details,
+            performance_details=p.performance_details,
+            predictions=False,
+            model_run_details=False,
+            interpolated_frames=p.interpolated_frames,
+            media_type_override=p.media_type_override,
+            projects=(scope_id,),
+            model_runs=(),
+        )
+    elif scope.kind == "model_run":
+        run = s.model_run
+        name = _name(conn, run, org_id, scope.id, "model run")
+        mr = s.model_run_data_row
+        query = query.join(mr, (mr.c.data_row_id == d.c.id) & (mr.c.model_run_id == scope.id))
+        include = Include(
+            attachments=p.attachments,
+            metadata_fields=p.metadata_fields,
+            embeddings=p.embeddings,
+            data_row_details=p.data_row_details,
+            project_details=False,
+            label_details=False,
+            performance_details=False,
+            predictions=p.predictions,
+            model_run_details=p.model_run_details,
+            interpolated_frames=p.interpolated_frames,
+            media_type_override=p.media_type_override,
+            projects=(),
+            model_runs=(str(scope.id),),
+        )
+    else:
+        if scope.kind == "dataset":
+            name = _name(conn, s.dataset, org_id, scope.id, "dataset")
+            query = query.where(d.c.dataset_id == scope.id)
+        elif scope.kind == "slice":
+            name, filters = _slice(conn, org_id, scope, spec.timezone)
+        elif scope.kind == "data_rows":
+            if scope.data_row_ids:
+                query = query.where(d.c.id.in_(scope.data_row_ids))
+            else:
+                query = query.where(d.c.global_key.in_(scope.global_keys))
+        if p.project_ids:
+            _check_ids(conn, s.project, p.project_ids, "project", s.project.c.org_id == org_id)
+        if p.model_run_ids:
+            run = s.model_run
+            owned = run.c.model_id.in_(sa.select(s.model.c.id).where(s.model.c.org_id == org_id))
+            _check_ids(conn, run, p.model_run_ids, "model run", owned)
+        include = Include(
+            attachments=p.attachments,
+            metadata_fields=p.metadata_fields,
+            embeddings=p.embeddings,
+            data_row_details=p.data_row_details,
+            project_details=p.project_details,
+            label_details=p.label_details,
+            performance_details=p.performance_details,
+            predictions=p.predictions,
+            model_run_details=p.model_run_details,
+            interpolated_frames=p.interpolated_frames,
+            media_type_override=p.media_type_override,
+            projects=None if p.all_projects else tuple(p.project_ids or ()),
+            model_runs=None if p.all_model_runs else tuple(p.model_run_ids or ()),
+        )
+    for clause in where(filters, project_id=project_id):
+        query = query.where(clause)
+    return Plan(org_id=org_id, spec=spec, include=include, ids=query, scope_name=name)
+
+
+def where(f: Filters, *, project_id: str | None = None) -> list[sa.ColumnElement[bool]]:
+    """SQL conditions on ``data_row`` (and, for a project, its ``project_data_row``) for ``f``.
+
+    Date ranges are inclusive at both ends. ``label_created_at`` looks at the labels of the
+    project being exported, or at every label of the row for a catalog-side scope.
+    """
+    out: list[sa.ColumnElement[bool]] = []
+    if f.last_activity_at:
+        out.extend(_between(d.c.last_activity_at, f.last_activity_at))
+    if f.label_created_at:
+        lab = s.label
+        cond = [lab.c.data_row_id == d.c.id, *_between(lab.c.created_at, f.label_created_at)]
+        if project_id is not None:
+            cond.append(lab.c.project_id == project_id)
+        out.append(sa.exists(sa.select(sa.literal(1)).select_from(lab).where(*cond)))
+    if f.workflow_status is not None:
+        out.append(s.project_data_row.c.workflow_status == f.workflow_status)
+    if f.batch_ids:
+        out.append(s.project_data_row.c.batch_id.in_(f.batch_ids))
+    if f.global_keys:
+        out.append(d.c.global_key.in_(f.global_keys))
+    if f.data_row_ids:
+        out.append(d.c.id.in_(f.data_row_ids))
+    if f.media_type:
+        out.append(d.c.media_type.in_(f.media_type))
+    if f.dataset_ids:
+        out.append(d.c.dataset_id.in_(f.dataset_ids))
+    return out
+
+
+def _between(column: Any, bounds: tuple[Any, Any]) -> list[sa.ColumnElement[bool]]:
+    start, end = bounds
+    out = []
+    if start is not None:
+        out.append(column >= start)
+    if end is not None:
+        out.append(column <= end)
+    return out
+
+
+def count(conn: sa.Connection, plan: Plan) -> int:
+    sub = plan.ids.subquery()
+    return int(conn.execute(sa.select(sa.func.count()).select_from(sub)).scalar_one())
+
+
+def pages(conn: sa.Connection, plan: Plan, size: int = 500) -> Iterator[list[str]]:
+    """The ids in export order, ``size`` at a time, from one streamed query."""
+    query = plan.ids.order_by(d.c.created_at, d.c.id).with_only_columns(d.c.id)
+    result = conn.execution_options(stream_results=True, yield_per=size).execute(query)
+    try:
+        for part in result.partitions(size):
+            yield [r[0] for r in part]
+    finally:
+        result.close()
+
+
+# ------------------------------------------------------------------------------------ checks
+
+
+def _name(conn: sa.Connection, table: sa.Table, org_id: str, key: str | None, kind: str) -> str:
+    if table is s.model_run:
+        query = (
+            sa.select(table.c.name)
+            .join(s.model, s.model.c.id == table.c.model_id)
+            .where(table.c.id == key, s.model.c.org_id == org_id)
+        )
+    else:
+        query = sa.select(table.c.name).where(table.c.id == key, table.c.org_id == org_id)
+    name = conn.execute(query).scalar_one_or_none()
+    if name is None:
+        raise NotFound(kind, str(key))
+    return str(name)
+
+
+def _check_ids(
+    conn: sa.Connection,
+    table: sa.Table,
+    ids: tuple[str, ...],
+    kind: str,
+    owned: sa.ColumnElement[bool],
+) -> None:
+    found = set(conn.execute(sa.select(table.c.id).where(table.c.id.in_(ids), owned)).scalars())
+    missing = [i for i in ids if i not in found]
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise NotFound(kind, missing[0] + more)
+
+
+def _slice(conn: sa.Connection, org_id: str, scope: Scope, timezone: str) -> tuple[str, Filters]:
+    c = s.catalog_slice
+    row = conn.execute(
+        sa.select(c.c.name, c.c.filters).where(c.c.id == scope.id, c.c.org_id == org_id)
+    ).one_or_none()
+    if row is None:
+        raise NotFound("catalog slice", str(scope.id))
+    try:
+        filters = parse_filters(SLICE_FILTERS, row.filters, zone(timezone), where="a slice")
+    except InvalidSpec as exc:
+        raise InvalidSpec(f"catalog slice {scope.id} holds an invalid filter: {exc}") from exc
+    return str(row.name), filters

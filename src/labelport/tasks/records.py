@@ -1,0 +1,374 @@
+"""Export tasks as database records: create, look up, list, cancel, archive, and execute one.
+
+A task moves QUEUED → IN_PROGRESS → COMPLETE | FAILED | CANCELED. Every transition is a
+conditional update (``… WHERE status = <expected>``), so a cancel that races the end of an export
+has exactly one winner. Progress (rows done / rows planned) is written a few times a second.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import unquote, urlparse
+
+import sqlalchemy as sa
+
+from labelport.errors import ConfigurationError, Conflict, LabelportError, NotFound
+from labelport.export import plan as planning
+from labelport.export.engine import Canceled, run_export
+from labelport.export.spec import ExportSpec, Scope, parse_spec
+from labelport.ids import new_id
+from labelport.store import Store
+from labelport.store import schema as s
+from labelport.times import format_timestamp, utcnow
+
+t = s.export_task
+FINISHED = ("COMPLETE", "FAILED", "CANCELED")
+
+
+def exports_root(blob_url: str) -> Path:
+    """The local folder export artifacts go to (``<blob_url>/exports``)."""
+    parsed = urlparse(blob_url)
+    if parsed.scheme != "file":
+        raise ConfigurationError(
+            f"LABELPORT_BLOB_URL {blob_url!r}: only file:// locations are supported so far"
+        )
+    return Path(unquote(parsed.path)) / "exports"
+
+
+@dataclass(frozen=True, slots=True)
+class TaskInfo:
+    id: str
+    org_id: str
+    created_by: str | None
+    scope: dict[str, Any]
+    params: dict[str, Any]
+    filters: dict[str, Any]
+    format: str
+    status: str
+    progress_done: int
+    progress_total: int | None
+    result_bytes: int | None
+    result_lines: int | None
+    error_bytes: int | None
+    error_lines: int | None
+    location: str | None
+    error_message: str | None
+    archived: bool
+    created_at: Any
+    started_at: Any
+    finished_at: Any
+
+    @property
+    def percent(self) -> float | None:
+        if self.status == "COMPLETE":
+            return 100.0
+        if not self.progress_total:
+            return None
+        return min(100.0, 100.0 * self.progress_done / self.progress_total)
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "status": self.status,
+            "scope": self.scope,
+            "params": self.params,
+            "filters": self.filters,
+            "format": self.format,
+            "created_by": self.created_by,
+            "progress": {
+                "done": self.progress_done,
+                "total": self.progress_total,
+                "percent": self.percent,
+            },
+            "result": {"bytes": self.result_bytes, "lines": self.result_lines},
+            "errors": {"bytes": self.error_bytes, "lines": self.error_lines},
+            "location": self.location,
+            "error_message": self.error_message,
+            "archived": self.archived,
+            "created_at": format_timestamp(self.created_at),
+            "started_at": format_timestamp(self.started_at),
+            "finished_at": format_timestamp(self.finished_at),
+        }
+
+
+def _info(r: Any) -> TaskInfo:
+    return TaskInfo(
+        id=r.id,
+        org_id=r.org_id,
+        created_by=r.email,
+        scope=r.scope or {"kind": r.scope_kind, "id": r.scope_id},
+        params=r.params,
+        filters=r.filters,
+        format=r.format,
+        status=r.status,
+        progress_done=r.progress_done,
+        progress_total=r.progress_total,
+        result_bytes=r.result_bytes,
+        result_lines=r.result_lines,
+        error_bytes=r.error_bytes,
+        error_lines=r.error_lines,
+        location=r.location,
+        error_message=r.error_message,
+        archived=r.archived,
+        created_at=r.created_at,
+        started_at=r.started_at,
+        finished_at=r.finished_at,
+    )
+
+
+def _select() -> sa.Select[Any]:
+    return sa.select(t, s.user.c.email).outerjoin(s.user, s.user.c.id == t.c.created_by_id)
+
+
+def create(
+    store: Store,
+    org_id: str,
+    spec: ExportSpec,
+    *,
+    user_id: str | None = None,
+    name: str | None = None,
+) -> TaskInfo:
+    """Check ``spec`` against the catalog (errors come now, before any work) and queue it."""
+    with store.read() as conn:
+        planning.resolve(conn, org_id, spec)
+    now = utcnow()
+    task_id = new_id()
+    with store.write() as conn:
+        conn.execute(
+            t.insert(),
+            {
+                "id": task_id,
+                "org_id": org_id,
+                "created_by_id": user_id,
+                "name": name,
+                "scope_kind": spec.scope.kind,
+                "scope_id": spec.scope.id,
+                "scope": spec.scope.to_json(),
+                "timezone": spec.timezone,
+                "params": spec.normalized_params,
+                "filters": spec.normalized_filters,
+                "format": spec.format,
+                "fingerprint": spec.fingerprint(),
+                "status": "QUEUED",
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
+    return get(store, org_id, task_id)
+
+
+def get(store: Store, org_id: str, task_id: str) -> TaskInfo:
+    with store.read() as conn:
+        r = conn.execute(_select().where(t.c.id == task_id, t.c.org_id == org_id)).one_or_none()
+    if r is None:
+        raise NotFound("export task", task_id)
+    return _info(r)
+
+
+def list_tasks(
+    store: Store,
+    org_id: str,
+    *,
+    scope_kind: str | None = None,
+    scope_id: str | None = None,
+    include_archived: bool = False,
+    limit: int = 50,
+) -> list[TaskInfo]:
+    """Newest first."""
+    query = _select().where(t.c.org_id == org_id)
+    if scope_kind is not None:
+        query = query.where(t.c.scope_kind == scope_kind)
+    if scope_id is not None:
+        query = query.where(t.c.scope_id == scope_id)
+    if not include_archived:
+        query = query.where(t.c.archived == sa.false())
+    query = query.order_by(t.c.created_at.desc(), t.c.id.desc()).limit(limit)
+    with store.read() as conn:
+        return [_info(r) for r in conn.execute(query)]
+
+
+def spec_of(task: TaskInfo, timezone: str = "UTC") -> ExportSpec:
+    """The spec a task was created with (dates were stored normalized to UTC)."""
+    return parse_spec(
+        Scope.from_json(task.scope),
+        {k: v for k, v in task.params.items() if v is not None and v is not False},
+        task.filters,
+        timezone=timezone,
+        format=task.format,
+    )
+
+
+def cancel(store: Store, org_id: str, task_id: str) -> TaskInfo:
+    """Cancel a queued or running export (a running one stops at its next page)."""
+    task = get(store, org_id, task_id)
+    if task.finished:
+        raise Conflict(f"export task {task_id} is already {task.status}; nothing to cancel")
+    _transition(store, task_id, ("QUEUED", "IN_PROGRESS"), "CANCELED", finished=True)
+    return get(store, org_id, task_id)
+
+
+def archive(store: Store, org_id: str, task_id: str, archived: bool = True) -> TaskInfo:
+    task = get(store, org_id, task_id)
+    if archived and not task.finished:
+        raise Conflict(f"export task {task_id} is {task.status}; cancel it before archiving")
+    with store.write() as conn:
+        conn.execute(
+            t.update().where(t.c.id == task_id), {"archived": archived, "updated_at": utcnow()}
+        )
+    return get(store, org_id, task_id)
+
+
+def _transition(
+    store: Store,
+    task_id: str,
+    expected: tuple[str, ...],
+    status: str,
+    *,
+    finished: bool = False,
+    started: bool = False,
+    **values: Any,
+) -> bool:
+    now = utcnow()
+    values.update(status=status, updated_at=now)
+    if finished:
+        values["finished_at"] = now
+    if started:
+        values["started_at"] = now
+    with store.write() as conn:
+        done = conn.execute(
+            t.update().where(t.c.id == task_id, t.c.status.in_(expected)), values
+        ).rowcount
+    return bool(done)
+
+
+def _status(store: Store, task_id: str) -> str | None:
+    with store.read() as conn:
+        value = conn.execute(sa.select(t.c.status).where(t.c.id == task_id)).scalar_one_or_none()
+    return None if value is None else str(value)
+
+
+Progress = Callable[[int, int | None], None]
+
+
+def execute(
+    store: Store,
+    root: Path,
+    task_id: str,
+    *,
+    tee: IO[bytes] | None = None,
+    progress: Progress | None = None,
+    cancel_event: threading.Event | None = None,
+    page_size: int | None = None,
+    shard_bytes: int | None = None,
+) -> TaskInfo:
+    """Run a queued export task to its end and return its final record.
+
+    The task's artifacts go to ``root/<task id>``. A task that is not QUEUED (canceled before it
+    started, or taken by another worker) is left alone.
+    """
+    with store.read() as conn:
+        row = conn.execute(_select().where(t.c.id == task_id)).one_or_none()
+    if row is None:
+        raise NotFound("export task", task_id)
+    task = _info(row)
+    if not _transition(store, task_id, ("QUEUED",), "IN_PROGRESS", started=True):
+        return get(store, task.org_id, task_id)
+
+    def on_progress(done: int, total: int | None) -> None:
+        if cancel_event is not None and cancel_event.is_set():
+            raise Canceled
+        with store.write() as conn:
+            changed = conn.execute(
+                t.update().where(t.c.id == task_id, t.c.status == "IN_PROGRESS"),
+                {"progress_done": done, "progress_total": total, "updated_at": utcnow()},
+            ).rowcount
+        if not changed:
+            raise Canceled  # someone canceled it
+        if progress is not None:
+            progress(done, total)
+
+    directory = root / task_id
+    options: dict[str, Any] = {}
+    if page_size:
+        options["page_size"] = page_size
+    if shard_bytes:
+        options["shard_bytes"] = shard_bytes
+    try:
+        spec = spec_of(task, row.timezone or "UTC")
+        outcome = run_export(
+            store,
+            task.org_id,
+            spec,
+            directory,
+            task_id=task_id,
+            tee=tee,
+            progress=on_progress,
+            **options,
+        )
+    except Canceled:
+        _transition(store, task_id, ("IN_PROGRESS",), "CANCELED", finished=True)
+        return get(store, task.org_id, task_id)
+    except KeyboardInterrupt:
+        _transition(store, task_id, ("IN_PROGRESS",), "CANCELED", finished=True)
+        raise
+    except LabelportError as exc:
+        _transition(
+            store, task_id, ("IN_PROGRESS",), "FAILED", finished=True, error_message=exc.message
+        )
+        return get(store, task.org_id, task_id)
+    except Exception as exc:
+        _transition(
+            store,
+            task_id,
+            ("IN_PROGRESS",),
+            "FAILED",
+            finished=True,
+            error_message=f"internal error: {type(exc).__name__}: {exc}",
+        )
+        raise
+    m = outcome.manifest
+    won = _transition(
+        store,
+        task_id,
+        ("IN_PROGRESS",),
+        "COMPLETE",
+        finished=True,
+        progress_done=m["counts"]["data_rows"] + m["counts"]["errors"],
+        progress_total=m["rows_planned"],
+        result_bytes=outcome.result.bytes,
+        result_lines=outcome.result.lines,
+        error_bytes=outcome.errors.bytes,
+        error_lines=outcome.errors.lines,
+        location=str(directory),
+        manifest=m,
+    )
+    if not won:  # canceled in the last instant: the cancel wins, the artifacts go
+        shutil.rmtree(directory, ignore_errors=True)
+    return get(store, task.org_id, task_id)
+
+
+def manifest_of(store: Store, org_id: str, task_id: str) -> dict[str, Any]:
+    get(store, org_id, task_id)
+    with store.read() as conn:
+        value = conn.execute(sa.select(t.c.manifest).where(t.c.id == task_id)).scalar_one()
+    if value is None:
+        raise NotFound("manifest of export task", task_id)
+    return dict(value)
+
+
+def find_task(store: Store, task_id: str) -> TaskInfo:
+    """A task by id in any organization (for local tools such as ``labelport verify``)."""
+    with store.read() as conn:
+        r = conn.execute(_select().where(t.c.id == task_id)).one_or_none()
+    if r is None:
+        raise NotFound("export task", task_id)
+    return _info(r)
