@@ -35,7 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -386,7 +386,11 @@ def run_child(*args: str) -> dict[str, Any]:
 
 def child_main(args: list[str]) -> None:
     kind, rest = args[0], args[1:]
-    runners = {"import": child_import, "export": child_export, "baseline": child_baseline}
+    runners: dict[str, Callable[..., dict[str, Any]]] = {
+        "import": child_import,
+        "export": child_export,
+        "baseline": child_baseline,
+    }
     print(json.dumps(runners[kind](*rest)))
 
 
@@ -422,7 +426,9 @@ def _remove_sqlite(db: Path) -> None:
         db.with_name(db.name + suffix).unlink(missing_ok=True)
 
 
-def sqlite_catalog(workdir: Path, rows: int, path: Path, keep: bool) -> tuple[str, str, dict]:
+def sqlite_catalog(
+    workdir: Path, rows: int, path: Path, keep: bool
+) -> tuple[str, str, dict[str, Any]]:
     """(url, org id, import result) of an imported SQLite catalog, reused when ``keep``."""
     stem = f"export-bench-{rows}-g{GENERATOR_VERSION}"
     db, meta = workdir / f"{stem}.db", workdir / f"{stem}.json"
@@ -473,7 +479,7 @@ def export_once(
 
 
 def _mb_s(got: dict[str, Any]) -> float:
-    return float(got["bytes"]) / 1e6 / got["seconds"]
+    return float(got["bytes"]) / 1e6 / float(got["seconds"])
 
 
 def _verdict(ok: bool) -> str:
@@ -485,7 +491,8 @@ def report(
 ) -> list[str]:
     base_rate = baseline["rows"] / baseline["seconds"]
     lines = [
-        "| N | database | what | rows/s | MB/s | time to first row | peak RSS | ratio to baseline |",
+        "| N | database | what | rows/s | MB/s | time to first row | peak RSS "
+        "| ratio to baseline |",
         "|---:|---|---|---:|---:|---:|---:|---:|",
         f"| {rows:,} | (memory) | orjson baseline | {base_rate:,.0f} | {_mb_s(baseline):,.1f} "
         f"| — | {baseline['rss_mb']:,.0f} MB | 1.00× |",
@@ -584,9 +591,8 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
             try:
                 got = run_child("import", pg[0], str(path))
                 imports.append(("PostgreSQL", got))
-                exports.append(
-                    ("PostgreSQL", export_once("postgres", pg[0], got["org_id"], path, workdir, rows))
-                )
+                done = export_once("postgres", pg[0], got["org_id"], path, workdir, rows)
+                exports.append(("PostgreSQL", done))
             finally:
                 drop_schema(args.postgres, pg[1])
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 from labelport import demo, services
 from labelport.imports.canonical import GEOMETRY, MEDIA_TYPES
@@ -56,7 +57,9 @@ def test_run_builds_the_catalog_and_is_idempotent(store, tmp_path):
     first = services.stats(store, org.id)
     again = demo.run(store, tmp_path, rows_per_type=6, seed=2)
     assert not any("admin API key" in line for line in again)
-    assert services.stats(store, org.id) == first
+    second = services.stats(store, org.id)
+    assert second.pop("export tasks") == 2 * first.pop("export tasks")  # each run exports anew
+    assert second == first
     assert first["data rows"] == 6 * len(MEDIA_TYPES) + 6  # + the Vertex flowers
     assert first["catalog slices"] == 2 and first["annotation sets"] == 2
     assert (
@@ -65,3 +68,7 @@ def test_run_builds_the_catalog_and_is_idempotent(store, tmp_path):
         and first["batches"] == 2 * len(MEDIA_TYPES)
     )
     assert (tmp_path / "demo" / "labelbox-export.ndjson").stat().st_size > 0
+    exported = [line for line in report if "rows," in line and "verify" in line]
+    assert len(exported) == 6 and all(line.endswith("verify ok") for line in exported)
+    files = [Path(line.strip()) for line in report if line.strip().endswith(".ndjson")]
+    assert files and all(f.is_file() for f in files)

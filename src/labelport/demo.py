@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import random
+import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -15,11 +16,16 @@ from pathlib import Path
 from typing import IO, Any
 
 import orjson
+import sqlalchemy as sa
 
 from labelport import services
 from labelport.errors import NotFound
+from labelport.export.manifest import read_manifest, verify
+from labelport.export.spec import Scope
 from labelport.ids import derived_id
 from labelport.store import Store
+from labelport.store import schema as s
+from labelport.tasks import exports_root, records
 from labelport.times import format_timestamp
 
 BASE = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
@@ -614,7 +620,14 @@ def annotation_kinds(rows: Iterator[dict[str, Any]]) -> Counter[str]:
     return kinds
 
 
-def run(store: Store, home: Path, *, rows_per_type: int = 60, seed: int = 7) -> list[str]:
+def run(
+    store: Store,
+    home: Path,
+    *,
+    rows_per_type: int = 60,
+    seed: int = 7,
+    blob_url: str | None = None,
+) -> list[str]:
     """Build the demo catalog in organization ``demo`` and return a report, line by line."""
     report: list[str] = []
     try:
@@ -644,6 +657,121 @@ def run(store: Store, home: Path, *, rows_per_type: int = 60, seed: int = 7) -> 
     report.append("annotation kinds in the demo rows:")
     for kind, count in sorted(annotation_kinds(iter_rows(rows_per_type, seed)).items()):
         report.append(f"  {kind:<36} {count:>6,}")
+    report.extend(export_examples(store, org.id, exports_root(blob_url or _blob_url(home))))
+    return report
+
+
+def _blob_url(home: Path) -> str:
+    return (home / "blobs").resolve().as_uri()
+
+
+EVERY_PROJECT_PARAM = {
+    "attachments": True,
+    "metadata_fields": True,
+    "embeddings": True,
+    "data_row_details": True,
+    "project_details": True,
+    "label_details": True,
+    "performance_details": True,
+    "interpolated_frames": True,
+}
+
+
+def export_examples(store: Store, org_id: str, root: Path) -> list[str]:
+    """Run one export of each kind of scope on the demo catalog, verify each, report the files."""
+    with store.read() as conn:
+        video_project = conn.execute(
+            sa.select(s.project.c.id, s.project.c.name)
+            .where(s.project.c.org_id == org_id, s.project.c.media_type == "VIDEO")
+            .order_by(s.project.c.name)
+        ).first()
+        run = conn.execute(
+            sa.select(s.model_run.c.id)
+            .join(s.model, s.model.c.id == s.model_run.c.model_id)
+            .where(s.model.c.org_id == org_id)
+            .order_by(s.model_run.c.name)
+        ).scalar()
+        dataset = conn.execute(
+            sa.select(s.dataset.c.id).where(s.dataset.c.org_id == org_id).order_by(s.dataset.c.name)
+        ).scalar()
+        catalog_slice = conn.execute(
+            sa.select(s.catalog_slice.c.id)
+            .where(s.catalog_slice.c.org_id == org_id)
+            .order_by(s.catalog_slice.c.name)
+        ).scalar()
+    requests: list[tuple[str, Scope, dict[str, Any], dict[str, Any] | None]] = []
+    if video_project is not None:
+        requests.append(
+            (
+                f"project {video_project.name!r}, every param, frames interpolated",
+                Scope("project", video_project.id),
+                EVERY_PROJECT_PARAM,
+                None,
+            )
+        )
+        requests.append(
+            (
+                f"project {video_project.name!r}, rows in review",
+                Scope("project", video_project.id),
+                {"project_details": True},
+                {"workflow_status": "InReview"},
+            )
+        )
+    if dataset is not None:
+        requests.append(
+            (
+                "a dataset with labels of every project",
+                Scope("dataset", dataset),
+                {"data_row_details": True, "all_projects": True, "label_details": True},
+                None,
+            )
+        )
+    if run is not None:
+        requests.append(
+            (
+                "a model run with predictions and splits",
+                Scope("model_run", run),
+                {"predictions": True, "model_run_details": True},
+                None,
+            )
+        )
+    if catalog_slice is not None:
+        requests.append(("a catalog slice", Scope("slice", catalog_slice), {}, None))
+    requests.append(
+        (
+            "the whole catalog, everything",
+            Scope("catalog"),
+            {
+                **{k: v for k, v in EVERY_PROJECT_PARAM.items() if k != "interpolated_frames"},
+                "all_projects": True,
+                "all_model_runs": True,
+                "predictions": True,
+                "model_run_details": True,
+            },
+            None,
+        )
+    )
+    report = ["exports (each verified against its manifest):"]
+    for title, scope, params, filters in requests:
+        task = services.start_export(store, org_id, scope, params, filters)
+        started = time.perf_counter()
+        done = records.execute(store, root, task.id)
+        seconds = time.perf_counter() - started
+        if done.status != "COMPLETE":
+            report.append(f"  {title}: {done.status} {done.error_message}")
+            continue
+        directory = Path(str(done.location))
+        checked = verify(directory)
+        files = read_manifest(directory)["streams"]["result"]["files"]
+        report.append(
+            f"  {title}: {done.result_lines:,} rows, {done.result_bytes or 0:,} bytes, "
+            f"{done.error_lines or 0} errors in {seconds:.2f}s; "
+            f"verify {'ok' if checked.ok else 'FAILED: ' + '; '.join(checked.problems)}"
+        )
+        for f in files:
+            report.append(f"    {directory / f['name']}")
+        if not files:
+            report.append(f"    (no rows) {directory / 'manifest.json'}")
     return report
 
 

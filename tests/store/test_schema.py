@@ -67,3 +67,17 @@ def test_write_rolls_back_on_error(store):
         assert (
             conn.execute(sa.select(sa.func.count()).select_from(s.organization)).scalar_one() == 0
         )
+
+
+def test_a_version_1_catalog_is_brought_to_head(store, database):
+    with store.write() as conn:  # make it look like a catalog written by version 1
+        conn.execute(sa.text("ALTER TABLE export_task DROP COLUMN scope"))
+        conn.execute(sa.text("ALTER TABLE export_task DROP COLUMN timezone"))
+        conn.execute(sa.text("UPDATE schema_version SET version = 1"))
+    assert store.version() == 1
+    again = open_store(database.url)
+    assert again.version() == migrations.HEAD
+    with again.read() as conn:
+        columns = {c["name"] for c in sa.inspect(conn).get_columns("export_task")}
+    again.dispose()
+    assert {"scope", "timezone"} <= columns

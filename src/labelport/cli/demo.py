@@ -17,13 +17,15 @@ def demo(rows: int, seed: int) -> None:
     """Build a deterministic demo catalog with every media type and annotation kind.
 
     It writes Labelbox, Vertex AI and Diffgram files into <home>/demo, imports them with the
-    same code as `labelport import`, adds slices and annotation sets, and prints what is there.
+    same code as `labelport import`, adds slices and annotation sets, prints what is there, then
+    exports a project, a dataset, a model run, a slice and the whole catalog, verifies each
+    export against its manifest and prints where the files are.
 
     \b
     Example:
       LABELPORT_HOME=/tmp/lp labelport demo --rows 200
     """
     cfg = settings()
-    report = demo_lib.run(store(), cfg.home, rows_per_type=rows, seed=seed)
+    report = demo_lib.run(store(), cfg.home, rows_per_type=rows, seed=seed, blob_url=cfg.blob_url)
     for line in report:
         click.echo(line)

@@ -1,0 +1,116 @@
+"""`labelport export`, `exports` and `verify` through Click's runner, on both stores."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import orjson
+
+from tests.export.test_engine import PROJECT, simple_row
+
+
+def _catalog(run_cli, tmp_path: Path, rows: int = 5) -> None:
+    assert run_cli("init", "--org", "acme").exit_code == 0
+    source = tmp_path / "rows.ndjson"
+    source.write_bytes(
+        b"".join(orjson.dumps(simple_row(n, project=PROJECT)) + b"\n" for n in range(rows))
+    )
+    assert run_cli("import", "labelbox", str(source)).exit_code == 0
+
+
+def test_export_project_to_a_file_and_verify(run_cli, tmp_path: Path):
+    _catalog(run_cli, tmp_path)
+    out = tmp_path / "out.ndjson"
+    result = run_cli(
+        "export", "project", PROJECT,
+        "--params", '{"label_details": true, "project_details": true}',
+        "--filters", '{"global_keys": ["row-1", "row-3"]}',
+        "-o", str(out),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = [orjson.loads(line) for line in out.read_bytes().splitlines()]
+    assert [r["data_row"]["global_key"] for r in rows] == ["row-1", "row-3"]
+    assert "label_details" in rows[0]["projects"][PROJECT]["labels"][0]
+    assert "rows      2" in result.output and "errors    0" in result.output
+    task_id = result.output.split()[1]
+    manifest = Path(result.output.split("manifest  ")[1].split()[0])
+    assert manifest.is_file() and not (tmp_path / "out.ndjson.partial").exists()
+
+    verified = run_cli("verify", task_id)
+    assert verified.exit_code == 0, verified.output
+    assert "everything matches" in verified.output
+    by_dir = run_cli("verify", str(manifest.parent))
+    assert by_dir.exit_code == 0
+
+    shard = manifest.parent / "result-00000.ndjson"
+    data = bytearray(shard.read_bytes())
+    data[10] = ord("X") if data[10] != ord("X") else ord("Y")
+    shard.write_bytes(bytes(data))
+    broken = run_cli("verify", task_id)
+    assert broken.exit_code == 1
+    assert "DIFFERS" in broken.output and "result-00000.ndjson" in broken.output
+
+
+def test_export_to_stdout_streams_rows_only(run_cli, tmp_path: Path):
+    _catalog(run_cli, tmp_path, rows=3)
+    result = run_cli("export", "catalog", "--params", '{"all_projects": true}', "-o", "-")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert [json.loads(line)["data_row"]["global_key"] for line in lines] == [
+        "row-0",
+        "row-1",
+        "row-2",
+    ]
+    assert "COMPLETE" in result.stderr
+
+
+def test_data_rows_by_global_key(run_cli, tmp_path: Path):
+    _catalog(run_cli, tmp_path)
+    out = tmp_path / "o.ndjson"
+    result = run_cli("export", "data-rows", "--global-keys", "row-4", "row-0", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    keys = [orjson.loads(line)["data_row"]["global_key"] for line in out.read_bytes().splitlines()]
+    assert keys == ["row-0", "row-4"]  # export order, not argument order
+
+
+def test_bad_requests_fail_before_work(run_cli, tmp_path: Path):
+    _catalog(run_cli, tmp_path)
+    cases = [
+        (["export", "project", PROJECT, "--params", '{"predictions": true}'], 2,
+         "params.predictions: not available for a project export"),
+        (["export", "dataset", "cnope000000000000000000000"], 66, "dataset not found"),
+        (["export", "catalog", "--filters", '{"workflow_status": "Done"}'], 2,
+         "filters.workflow_status: not available for a catalog export"),
+        (["export", "catalog", "--params", "{nope"], 2, "not valid JSON"),
+        (["export", "catalog", "--params", "[]"], 2, "must be a JSON object"),
+        (["export", "project", PROJECT, "--filters", '{"last_activity_at": ["yesterday", null]}'],
+         2, "'yesterday' is not a date"),
+    ]  # fmt: skip
+    for args, code, message in cases:
+        result = run_cli(*args)
+        assert result.exit_code == code, (args, result.output)
+        assert message in result.output, (args, result.output)
+    listed = run_cli("exports", "list")
+    assert "no exports yet" in listed.output
+
+
+def test_exports_list_show_archive(run_cli, tmp_path: Path):
+    _catalog(run_cli, tmp_path)
+    first = run_cli("export", "project", PROJECT).output.split()[1]
+    second = run_cli("export", "catalog").output.split()[1]
+    listed = run_cli("exports", "list", "--json")
+    assert [json.loads(line)["id"] for line in listed.output.splitlines()] == [second, first]
+    table = run_cli("exports", "list", "--scope", "project")
+    assert first in table.output and second not in table.output
+    shown = json.loads(run_cli("exports", "show", first, "--manifest").output)
+    assert shown["status"] == "COMPLETE" and shown["result"]["lines"] == 5
+    assert shown["manifest"]["counts"]["labels"] == {PROJECT: 5}
+    assert shown["manifest"]["counts"]["annotations"] == {"ImageBoundingBox": 5}
+    assert run_cli("exports", "archive", first).exit_code == 0
+    assert first not in run_cli("exports", "list").output
+    assert first in run_cli("exports", "list", "--archived").output
+    canceled = run_cli("exports", "cancel", first)
+    assert canceled.exit_code == 75 and "already COMPLETE" in canceled.output
+    missing = run_cli("exports", "show", "cmissing00000000000000000")
+    assert missing.exit_code == 66
