@@ -70,5 +70,5 @@ def test_run_builds_the_catalog_and_is_idempotent(store, tmp_path):
     assert (tmp_path / "demo" / "labelbox-export.ndjson").stat().st_size > 0
     exported = [line for line in report if "rows," in line and "verify" in line]
     assert len(exported) == 6 and all(line.endswith("verify ok") for line in exported)
-    files = [Path(line.strip()) for line in report if line.strip().endswith(".ndjson")]
+    files = [Path(line.strip()) for line in report if line.startswith("    /")]
     assert files and all(f.is_file() for f in files)
