@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit install bench-import clean
+.PHONY: demo test lint typecheck unit install bench-import bench-export clean
 
 demo: $(STAMP)
 	$(BIN)/labelport demo
@@ -35,6 +35,9 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 bench-import: $(STAMP)
 	$(BIN)/python bench/import_rows.py
+
+bench-export: $(STAMP)
+	$(BIN)/python bench/export_rows.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
