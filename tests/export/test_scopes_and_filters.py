@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,8 +25,10 @@ from labelport.errors import InvalidSpec, NotFound
 from labelport.export.manifest import read_manifest, stream_info, verify
 from labelport.export.sink import StreamReader
 from labelport.export.spec import Scope
+from labelport.store import Store, open_store
 from labelport.tasks import records
 from labelport.times import format_timestamp, parse_timestamp, utcnow
+from tests.conftest import Database
 
 # ------------------------------------------------------------------------------------ the data
 
@@ -357,9 +360,14 @@ ALL = frozenset(
 )
 
 
+def sorted_numbers(rows: Any) -> list[int]:
+    """Data row numbers in export order: created_at, then id."""
+    return sorted(rows, key=lambda n: (created(n), rid(n)))
+
+
 def ordered(rows: Any) -> list[str]:
-    """Data row ids of ``rows`` (numbers) in export order: created_at, then id."""
-    return [rid(n) for n in sorted(rows, key=lambda n: (created(n), rid(n)))]
+    """Data row ids of ``rows`` (numbers) in export order."""
+    return [rid(n) for n in sorted_numbers(rows)]
 
 
 def expected_label(pid: str, n: int, i: int, day: int, on: frozenset[str]) -> dict[str, Any]:
@@ -469,7 +477,7 @@ class Export:
 
 @dataclass
 class Catalog:
-    store: Any
+    store: Store
     org: services.Organization
     other: services.Organization
     root: Path
@@ -509,14 +517,35 @@ class Catalog:
         return caught.value
 
 
-@pytest.fixture
-def cat(store, org, tmp_path) -> Catalog:
-    services.import_labelbox(
-        store, org.id, io.BytesIO(ndjson([canonical_row(n) for n in N])), file="t.ndjson"
-    )
+def build_catalog(store: Store, org: services.Organization, root: Path) -> Catalog:
+    rows = ndjson([canonical_row(n) for n in N])
+    services.import_labelbox(store, org.id, io.BytesIO(rows), file="t.ndjson")
     other = services.create_organization(store, "other")
     services.import_labelbox(store, other.id, io.BytesIO(ndjson(other_org_rows())), file="o.ndjson")
-    return Catalog(store, org, other, tmp_path / "exports")
+    return Catalog(store, org, other, root)
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def cat(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[Catalog]:
+    """One catalog per database for the tests that only read it (exports, slices and tasks they
+    add change no other test's rows)."""
+    tmp = tmp_path_factory.mktemp(f"catalog-{request.param}")
+    db = Database(request.param, tmp)
+    store = open_store(db.url)
+    try:
+        org = services.create_organization(store, "acme")
+        yield build_catalog(store, org, tmp / "exports")
+    finally:
+        store.dispose()
+        db.drop()
+
+
+@pytest.fixture
+def fresh(store, org, tmp_path) -> Catalog:
+    """A catalog of its own, for tests that change it (timezone, activity, rows, no tasks yet)."""
+    return build_catalog(store, org, tmp_path / "exports")
 
 
 def project(pid: str = P1) -> Scope:
@@ -545,10 +574,7 @@ def test_project_scope_has_its_rows_and_only_its_project(cat):
         for row in got.rows:
             assert list(row["projects"]) == [pid]
             assert "experiments" not in row
-
-
-def sorted_numbers(rows: Any) -> list[int]:
-    return sorted(rows, key=lambda n: (created(n), rid(n)))
+        assert got.manifest["scope"] == {"kind": "project", "id": pid, "name": PROJECT_NAMES[pid]}
 
 
 def test_dataset_scope_has_its_rows_and_no_projects_unless_asked(cat):
@@ -588,6 +614,8 @@ SLICES = [
     ),
     ({"media_type": ["IMAGE"], "global_keys": [gk(1), gk(3)]}, [1, 3]),
     ({"media_type": ["VIDEO"]}, []),
+    ({"dataset_ids": [OTHER_DATASET]}, []),
+    ({"dataset_ids": [OTHER_DATASET, DS_B], "global_keys": [gk(1), gk(9)]}, [9]),
 ]
 
 
@@ -679,7 +707,7 @@ def test_each_param_changes_exactly_its_part(cat, kind):
         scope, base, numbers = model_run(RUN1), {}, sorted_numbers(RUNS[RUN1])
         where = {"runs": (RUN1,)}
     else:
-        scope, base, numbers = CATALOG, {"all_projects": True, "all_model_runs": True}, list(N)
+        scope, base = CATALOG, {"all_projects": True, "all_model_runs": True}
         numbers = sorted_numbers(N)
         where = {"projects": (P1, P2), "runs": (RUN1, RUN2)}
     off = cat.export(scope, base).rows
@@ -714,20 +742,33 @@ LAST_ACTIVITY = [
 ]
 
 
-def test_last_activity_at_filter(cat):
-    for timezone, bounds, expected in LAST_ACTIVITY:
-        services.set_timezone(cat.store, cat.org.id, timezone)
+def test_last_activity_at_filter(fresh):
+    for i, (timezone, bounds, expected) in enumerate(LAST_ACTIVITY):
+        services.set_timezone(fresh.store, fresh.org.id, timezone)
         filters = {"last_activity_at": bounds}
-        assert cat.ids(CATALOG, None, filters) == ordered(expected), (timezone, bounds)
-        mine = [n for n in expected if dataset_of(n) == DS_A]
-        assert cat.ids(dataset(DS_A), None, filters) == ordered(mine), (timezone, bounds)
-        mine = [n for n in expected if n in MEMBERS[P2]]
-        assert cat.ids(project(P2), None, filters) == ordered(mine), (timezone, bounds)
-    services.set_timezone(cat.store, cat.org.id, "Asia/Tokyo")
+        assert fresh.ids(CATALOG, None, filters) == ordered(expected), (timezone, bounds)
+        if i % 3 == 0:  # the filter means the same for a dataset and a project
+            mine = [n for n in expected if dataset_of(n) == DS_A]
+            assert fresh.ids(dataset(DS_A), None, filters) == ordered(mine), (timezone, bounds)
+            mine = [n for n in expected if n in MEMBERS[P2]]
+            assert fresh.ids(project(P2), None, filters) == ordered(mine), (timezone, bounds)
+    # a saved slice's local dates are read in the organization's timezone at export time
+    services.set_timezone(fresh.store, fresh.org.id, "UTC")
+    tokyo_day = {"last_activity_at": ["2024-03-05", "2024-03-05 23:59:59"]}
+    slice_id = services.save_slice(fresh.store, fresh.org.id, "tokyo day", tokyo_day)
+    assert fresh.ids(Scope("slice", id=slice_id)) == ordered([6])
+    services.set_timezone(fresh.store, fresh.org.id, "Asia/Tokyo")
+    assert fresh.ids(Scope("slice", id=slice_id)) == ordered([5, 6])
+    some = Scope("data_rows", data_row_ids=(rid(4), rid(5), rid(7)))
+    assert fresh.ids(some, None, tokyo_day) == ordered([5])
     task = services.start_export(
-        cat.store, cat.org.id, CATALOG, None, {"last_activity_at": ["2024-03-05", None]}
+        fresh.store, fresh.org.id, CATALOG, None, {"last_activity_at": ["2024-03-05", None]}
     )
     assert task.filters == {"last_activity_at": ["2024-03-04T15:00:00.000+00:00", None]}
+    # the task keeps the UTC instant: a timezone change before it runs changes nothing
+    services.set_timezone(fresh.store, fresh.org.id, "UTC")
+    done = records.execute(fresh.store, fresh.root, task.id)
+    assert done.status == "COMPLETE" and done.result_lines == 8
 
 
 def test_label_created_at_filter_counts_the_exported_projects_labels(cat):
@@ -836,33 +877,41 @@ def test_filters_combine_with_and(cat):
         assert cat.ids(scope, None, filters) == ordered(expected), filters
 
 
-def test_activity_brings_a_row_into_the_last_activity_window(cat):
+def test_activity_brings_a_row_into_the_last_activity_window(fresh):
     since = {"last_activity_at": [ts(utcnow()), None]}
-    assert cat.ids(CATALOG, None, since) == []
-    at = catalog.set_workflow_status(cat.store, cat.org.id, P1, rid(1), "IN_REVIEW")
-    assert cat.ids(CATALOG, None, since) == [rid(1)]
-    assert cat.ids(project(P1), None, {**since, "workflow_status": "InReview"}) == [rid(1)]
-    assert cat.ids(project(P2), None, since) == []  # 1 is not in P2
+    assert fresh.ids(CATALOG, None, since) == []
+    at = catalog.set_workflow_status(fresh.store, fresh.org.id, P1, rid(1), "IN_REVIEW")
+    assert fresh.ids(CATALOG, None, since) == [rid(1)]
+    assert fresh.ids(project(P1), None, {**since, "workflow_status": "InReview"}) == [rid(1)]
+    assert fresh.ids(project(P2), None, since) == []  # 1 is not in P2
     _, at2 = catalog.save_label(
-        cat.store, cat.org.id, P2, rid(11), {"objects": [point("x")], "classifications": []}
+        fresh.store, fresh.org.id, P2, rid(11), {"objects": [point("x")], "classifications": []}
     )
     assert at2 >= at
-    assert cat.ids(CATALOG, None, since) == ordered([1, 11])
-    assert cat.ids(project(P2), None, since) == [rid(11)]
-    assert cat.ids(project(P2), None, {"label_created_at": [ts(at2), None]}) == [rid(11)]
+    assert fresh.ids(CATALOG, None, since) == ordered([1, 11])
+    assert fresh.ids(project(P2), None, since) == [rid(11)]
+    assert fresh.ids(project(P2), None, {"label_created_at": [ts(at2), None]}) == [rid(11)]
     # the new activity time is what data_row_details reports
-    got = cat.export(Scope("data_rows", data_row_ids=(rid(11),)), {"data_row_details": True})
+    got = fresh.export(Scope("data_rows", data_row_ids=(rid(11),)), {"data_row_details": True})
     assert parse_timestamp(got.rows[0]["data_row"]["details"]["last_activity_at"]) == at2
     # an end bound before the activity leaves the row out again
     before = {"last_activity_at": [None, ts(at - timedelta(milliseconds=1))]}
-    assert rid(1) not in cat.ids(CATALOG, None, before)
+    assert rid(1) not in fresh.ids(CATALOG, None, before)
+    # the other changes the seeds count: metadata, reviews and comments, row data and keys
+    catalog.set_metadata(fresh.store, fresh.org.id, rid(12), "md-tod", "dawn")
+    catalog.add_review(fresh.store, fresh.org.id, label_id(P1, 3, 0), comment="wheel")
+    catalog.update_data_row(fresh.store, fresh.org.id, rid(5), external_id="ext-5")
+    assert fresh.ids(CATALOG, None, since) == ordered([1, 3, 5, 11, 12])
+    assert fresh.ids(dataset(DS_B), None, since) == ordered([11, 12])
 
 
 # ------------------------------------------------------------------------- errors before work
 
 
-def test_filters_and_params_not_available_for_the_scope_are_refused(cat):
-    slice_id = services.save_slice(cat.store, cat.org.id, "s", {"dataset_ids": [DS_A]})
+def test_mistakes_are_raised_by_start_export_and_create_no_task(fresh):
+    """InvalidSpec for what the scope does not take, NotFound for what does not exist (or is
+    another organization's); both before any task is created."""
+    slice_id = services.save_slice(fresh.store, fresh.org.id, "s", {"dataset_ids": [DS_A]})
     week = ["2024-03-01", "2024-03-07"]
     cases: list[tuple[Scope, dict[str, Any] | None, dict[str, Any] | None]] = [
         (model_run(), None, {"last_activity_at": week}),
@@ -884,15 +933,11 @@ def test_filters_and_params_not_available_for_the_scope_are_refused(cat):
         (project(), None, {"last_activity_at": ["2024-03-07", "2024-03-01"]}),
     ]
     for scope, params, filters in cases:
-        cat.fails(InvalidSpec, scope, params, filters)
-    assert cat.tasks() == []
-
-
-def test_missing_or_foreign_scopes_are_not_found(cat):
+        fresh.fails(InvalidSpec, scope, params, filters)
     theirs = services.save_slice(
-        cat.store, cat.other.id, "theirs", {"dataset_ids": [OTHER_DATASET]}
+        fresh.store, fresh.other.id, "theirs", {"dataset_ids": [OTHER_DATASET]}
     )
-    cases = [
+    missing = [
         (project("proj-missing"), "project"),
         (project(OTHER_PROJECT), "project"),
         (dataset("ds-missing"), "dataset"),
@@ -902,16 +947,16 @@ def test_missing_or_foreign_scopes_are_not_found(cat):
         (model_run("run-missing"), "model run"),
         (model_run(OTHER_RUN), "model run"),
     ]
-    for scope, kind in cases:
-        error = cat.fails(NotFound, scope)
+    for scope, kind in missing:
+        error = fresh.fails(NotFound, scope)
         assert isinstance(error, NotFound) and error.kind == kind, scope
-    assert cat.tasks() == []
+    assert fresh.tasks() == []
 
 
 # --------------------------------------------------------------------- order and determinism
 
 
-def test_order_is_created_at_then_id_and_exports_are_byte_identical(cat):
+def test_order_is_created_at_then_id_and_exports_are_byte_identical(fresh):
     # Three more rows created at the same instant as row 6: the id breaks the tie.
     tie = created(6)
     extra = []
@@ -924,14 +969,16 @@ def test_order_is_created_at_then_id_and_exports_are_byte_identical(cat):
             }
         }
         extra.append(row)
-    services.import_labelbox(cat.store, cat.org.id, io.BytesIO(ndjson(extra)), file="tie.ndjson")
+    services.import_labelbox(
+        fresh.store, fresh.org.id, io.BytesIO(ndjson(extra)), file="tie.ndjson"
+    )
     expected = sorted(
         [(created(n), rid(n)) for n in N] + [(tie, "dr-05z"), (tie, "dr-06a"), (tie, "dr-06b")]
     )
     every = {"all_projects": True, "all_model_runs": True, **dict.fromkeys(ALL, True)}
-    first = cat.export(CATALOG, every)
+    first = fresh.export(CATALOG, every)
     assert first.ids == [key for _, key in expected]
-    second = cat.export(CATALOG, every)
+    second = fresh.export(CATALOG, every)
     assert first.task.id != second.task.id
     assert first.result_bytes() == second.result_bytes()
     assert first.lines == second.lines
@@ -940,8 +987,8 @@ def test_order_is_created_at_then_id_and_exports_are_byte_identical(cat):
     assert [f["sha256"] for f in a["files"]] == [f["sha256"] for f in b["files"]]
     assert first.manifest["counts"] == second.manifest["counts"]
     # a small page size changes nothing in the bytes
-    task = services.start_export(cat.store, cat.org.id, CATALOG, every)
-    done = records.execute(cat.store, cat.root, task.id, page_size=2)
+    task = services.start_export(fresh.store, fresh.org.id, CATALOG, every)
+    done = records.execute(fresh.store, fresh.root, task.id, page_size=2)
     assert done.status == "COMPLETE"
     third = read_manifest(Path(str(done.location)))
     assert third["streams"]["result"]["sha256"] == a["sha256"]
@@ -1058,6 +1105,7 @@ def test_an_export_matching_nothing_is_complete_and_empty(cat):
         assert got.task.status == "COMPLETE"
         assert got.task.result_lines == 0 and got.task.result_bytes == 0
         assert got.manifest["streams"]["result"]["files"] == []
+        assert got.manifest["streams"]["result"]["index"] is None
         assert got.manifest["streams"]["result"]["lines"] == 0
         assert got.manifest["counts"]["data_rows"] == 0
         assert [p.name for p in got.directory.glob("result*")] == []

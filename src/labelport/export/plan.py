@@ -166,7 +166,9 @@ def count(conn: sa.Connection, plan: Plan) -> int:
 
 def pages(conn: sa.Connection, plan: Plan, size: int = 500) -> Iterator[list[str]]:
     """The ids in export order, ``size`` at a time, from one streamed query."""
-    query = plan.ids.order_by(d.c.created_at, d.c.id).with_only_columns(d.c.id)
+    # Byte order of ids on both databases (PostgreSQL would otherwise use the server's locale).
+    key = d.c.id if conn.dialect.name == "sqlite" else d.c.id.collate("C")
+    query = plan.ids.order_by(d.c.created_at, key).with_only_columns(d.c.id)
     result = conn.execution_options(stream_results=True, yield_per=size).execute(query)
     try:
         for part in result.partitions(size):
