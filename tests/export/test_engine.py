@@ -6,6 +6,7 @@ import hashlib
 import io
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from labelport.export.sink import StreamReader
 from labelport.export.spec import Scope
 from labelport.store import Store
 from labelport.tasks import records
+from labelport.times import format_timestamp
 from tests.imports.strategies import row
 
 EVERY_PARAM = {
@@ -59,7 +61,9 @@ def simple_row(n: int, *, project: str | None = None, prefix: str = "row") -> di
             "details": {
                 "dataset_id": "cdataset00000000000000001",
                 "dataset_name": "images",
-                "created_at": f"2024-01-01T00:{n // 60:02d}:{n % 60:02d}.000+00:00",
+                "created_at": format_timestamp(
+                    datetime(2024, 1, 1, tzinfo=UTC) + timedelta(seconds=n)
+                ),
             },
         },
         "media_attributes": {"mime_type": "image/jpeg", "width": 10, "height": 10},
