@@ -207,6 +207,7 @@ def test_a_concurrent_writer_never_shows_half_a_transaction(
             import_rows(store, org.id, rows, f"batch{batch}")
             batch += 1
             committed.append(batch)
+            time.sleep(0.005)
 
     class SlowTee(io.BytesIO):
         def write(self, data: Any) -> int:
@@ -218,7 +219,7 @@ def test_a_concurrent_writer_never_shows_half_a_transaction(
     try:
         while not committed:
             time.sleep(0.005)
-        done = run(store, org.id, tmp_path, Scope("project", PROJECT), page_size=1, tee=SlowTee())
+        done = run(store, org.id, tmp_path, Scope("project", PROJECT), page_size=4, tee=SlowTee())
     finally:
         stop.set()
         thread.join()
