@@ -519,11 +519,13 @@ def report(
 
 
 def flatness(results: dict[str, Any], name: str) -> str | None:
-    """Peak RSS of the largest N against the smallest one recorded for ``name``."""
-    runs = sorted((int(n), got) for n, got in results.get(name, {}).items())
+    """Peak RSS of the largest N recorded for ``name`` against 100k rows (else the smallest N)."""
+    runs = dict(sorted((int(n), got) for n, got in results.get(name, {}).items()))
     if len(runs) < 2:
         return None
-    (small_n, small), (big_n, big) = runs[0], runs[-1]
+    big_n = max(runs)
+    small_n = 100_000 if 100_000 in runs and big_n != 100_000 else min(runs)
+    small, big = runs[small_n], runs[big_n]
     growth = big["rss_mb"] / small["rss_mb"] - 1
     return (
         f"flat RSS, {name}: {big_n:,} rows {big['rss_mb']:,.0f} MB vs {small_n:,} rows "
@@ -552,6 +554,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.rows < 1:
         parser.error("--rows must be at least 1")
+    if args.keep and args.workdir is None:
+        parser.error("--keep reuses files in --workdir; give one")
     with contextlib.ExitStack() as stack:
         if args.workdir is None:
             workdir = Path(stack.enter_context(tempfile.TemporaryDirectory()))
