@@ -15,13 +15,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import orjson
 import sqlalchemy as sa
 
 from labelport.export.interpolate import interpolate_frames
-from labelport.store import schema as s
 
 JSON = dict[str, Any]
 Fragment = orjson.Fragment
@@ -63,193 +63,193 @@ class Page:
     predictions: dict[tuple[str, str], list[Any]] = field(default_factory=lambda: defaultdict(list))
 
 
-def _raw(column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
-    """A JSON column as its stored text (no decoding)."""
-    return sa.type_coerce(column, sa.Text).label(column.name)
+class _Sql:
+    """The SQL of one page, for one dialect and one :class:`Include`, compiled once.
 
+    Pages are read through the driver's own cursor (plain tuples, no per-row result processing),
+    with the page's ids bound as one parameter: a JSON array on SQLite (``json_each``), an array
+    on PostgreSQL (``= ANY``). Every statement's text is the same for every page.
+    """
 
-def _ts(conn: sa.Connection, column: sa.ColumnElement[Any], name: str) -> sa.ColumnElement[Any]:
-    """A timestamp column, formatted by the database as the export writes it."""
-    if conn.dialect.name == "sqlite":
-        text = sa.func.strftime("%Y-%m-%dT%H:%M:%f+00:00", column)
-    else:
-        text = sa.func.to_char(
-            sa.func.timezone("UTC", column), 'YYYY-MM-DD"T"HH24:MI:SS.MS"+00:00"'
+    def __init__(self, dialect: str, include: Include) -> None:
+        self.sqlite = dialect == "sqlite"
+        self.include = include
+        ids = "IN (SELECT value FROM json_each(?))" if self.sqlite else "= ANY(%s)"
+        self._ids = ids
+
+        def ts(column: str) -> str:
+            if self.sqlite:  # stored as 'YYYY-MM-DD hh:mm:ss.ffffff'; formatted by _timestamps
+                return column
+            return f"""to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"+00:00"')"""
+
+        def doc(column: str) -> str:
+            # SQLite hands a BLOB over as bytes: no UTF-8 decoding here and no encoding again
+            # when orjson splices it (annotations are most of an export's bytes).
+            return f"CAST({column} AS BLOB)" if self.sqlite else column
+
+        def only(column: str, values: tuple[str, ...] | None) -> str:
+            return "" if values is None else f" AND {column} {ids}"
+
+        details = include.data_row_details
+        self.rows = (
+            "SELECT d.id, d.org_id, d.global_key, d.external_id, d.row_data, d.media_type,"
+            " d.media_attributes, "
+            + ("d.attachments" if include.attachments else "NULL")
+            + (
+                f", d.dataset_id, ds.name, {ts('d.created_at')}, {ts('d.updated_at')},"
+                f" {ts('d.last_activity_at')}, u.email"
+                " FROM data_row d JOIN dataset ds ON ds.id = d.dataset_id"
+                " LEFT JOIN app_user u ON u.id = d.created_by_id"
+                if details
+                else " FROM data_row d"
+            )
+            + f" WHERE d.id {ids}"
         )
-    return sa.type_coerce(text, sa.Text).label(name)
+        self.metadata = (
+            "SELECT m.data_row_id, m.schema_id, f.name, m.value FROM data_row_metadata m"
+            f" JOIN metadata_field f ON f.id = m.schema_id WHERE m.data_row_id {ids}"
+            " ORDER BY m.data_row_id, m.position"
+        )
+        self.embeddings = (
+            "SELECT de.data_row_id, e.id, e.name, e.dimensions, e.is_custom, de.vectors"
+            " FROM data_row_embedding de JOIN embedding e ON e.id = de.embedding_id"
+            f" WHERE de.data_row_id {ids} ORDER BY de.data_row_id, de.position"
+        )
+        projects = include.projects
+        self.projects = (
+            "SELECT pdr.data_row_id, pdr.project_id, pdr.workflow_status, pdr.priority,"
+            " pdr.batch_id, pdr.task_id, pdr.task_name, pdr.consensus_expected_label_count,"
+            " pdr.selected_label_id, p.name, p.ontology_id, p.tags, b.name"
+            " FROM project_data_row pdr JOIN project p ON p.id = pdr.project_id"
+            " LEFT JOIN batch b ON b.id = pdr.batch_id"
+            f" WHERE pdr.data_row_id {ids}"
+            + only("pdr.project_id", projects)
+            + " ORDER BY pdr.data_row_id, pdr.position"
+        )
+        label_columns = (
+            f"l.data_row_id, l.project_id, l.id, l.label_kind, l.version, {doc('l.annotations')}"
+        )
+        joins = ""
+        if include.label_details:
+            label_columns += (
+                f", {ts('l.created_at')}, {ts('l.updated_at')}, u.email,"
+                f" {ts('l.content_last_updated_at')}, l.reviews"
+            )
+            joins = " LEFT JOIN app_user u ON u.id = l.created_by_id"
+        if include.performance_details:
+            label_columns += (
+                ", l.seconds_to_create, l.seconds_to_review, l.skipped,"
+                " l.benchmark_reference_label, l.benchmark_score, l.consensus_score,"
+                " l.consensus_label_count, l.consensus_labels, l.performance_v2"
+            )
+        self.labels = (
+            f"SELECT {label_columns} FROM label l{joins} WHERE l.data_row_id {ids}"
+            + only("l.project_id", projects)
+            + " ORDER BY l.data_row_id, l.project_id, l.position"
+        )
+        self.history = (
+            "SELECT h.data_row_id, h.project_id, h.entry FROM workflow_history h"
+            f" WHERE h.data_row_id {ids}"
+            + only("h.project_id", projects)
+            + " ORDER BY h.data_row_id, h.project_id, h.position"
+        )
+        runs = include.model_runs
+        self.runs = (
+            "SELECT mr.data_row_id, mr.model_run_id, mr.run_data_row_id, mr.split, r.name,"
+            " m.id, m.name FROM model_run_data_row mr"
+            " JOIN model_run r ON r.id = mr.model_run_id JOIN model m ON m.id = r.model_id"
+            f" WHERE mr.data_row_id {ids}"
+            + only("mr.model_run_id", runs)
+            + " ORDER BY mr.data_row_id, mr.position"
+        )
+        self.run_tables = {
+            table: (
+                "SELECT x.data_row_id, x.model_run_id, x.id, x.label_kind, x.version,"
+                f" {doc('x.annotations')} FROM {table} x WHERE x.data_row_id {ids}"
+                + only("x.model_run_id", runs)
+                + " ORDER BY x.data_row_id, x.model_run_id, x.position"
+            )
+            for table in ("model_run_label", "prediction")
+        }
+
+    def bind(self, values: Sequence[str]) -> Any:
+        return orjson.dumps(list(values)).decode() if self.sqlite else list(values)
 
 
-def _in(column: sa.ColumnElement[Any], values: tuple[str, ...] | None) -> sa.ColumnElement[bool]:
-    return sa.true() if values is None else column.in_(values)
+@lru_cache(maxsize=64)
+def _sql(dialect: str, include: Include) -> _Sql:
+    return _Sql(dialect, include)
 
 
 def fetch(conn: sa.Connection, org_id: str, ids: Sequence[str], include: Include) -> Page:
+    """Read everything ``include`` asks for about ``ids`` (rows of other organizations are
+    left out), in a fixed number of statements whatever the number of ids."""
     page = Page()
     if not ids:
         return page
-    d, ds, u = s.data_row, s.dataset, s.user
-    columns: list[Any] = [
-        d.c.id,
-        d.c.global_key,
-        d.c.external_id,
-        d.c.row_data,
-        d.c.media_type,
-        _raw(d.c.media_attributes),
-    ]
-    if include.attachments:
-        columns.append(_raw(d.c.attachments))
-    query = sa.select(*columns).where(d.c.id.in_(ids), d.c.org_id == org_id)
-    if include.data_row_details:
-        query = (
-            query.add_columns(
-                d.c.dataset_id,
-                ds.c.name.label("dataset_name"),
-                _ts(conn, d.c.created_at, "created_at"),
-                _ts(conn, d.c.updated_at, "updated_at"),
-                _ts(conn, d.c.last_activity_at, "last_activity_at"),
-                u.c.email.label("created_by"),
-            )
-            .join(ds, ds.c.id == d.c.dataset_id)
-            .outerjoin(u, u.c.id == d.c.created_by_id)
-        )
-    page.rows = {r.id: r for r in conn.execute(query)}
-    if include.metadata_fields:
-        m, f = s.data_row_metadata, s.metadata_field
-        for r in conn.execute(
-            sa.select(m.c.data_row_id, m.c.schema_id, f.c.name, _raw(m.c.value))
-            .join(f, f.c.id == m.c.schema_id)
-            .where(m.c.data_row_id.in_(ids))
-            .order_by(m.c.data_row_id, m.c.position)
-        ):
-            page.metadata[r.data_row_id].append(r)
-    if include.embeddings:
-        de, e = s.data_row_embedding, s.embedding
-        for r in conn.execute(
-            sa.select(
-                de.c.data_row_id,
-                e.c.id,
-                e.c.name,
-                e.c.dimensions,
-                e.c.is_custom,
-                _raw(de.c.vectors),
-            )
-            .join(e, e.c.id == de.c.embedding_id)
-            .where(de.c.data_row_id.in_(ids))
-            .order_by(de.c.data_row_id, de.c.position)
-        ):
-            page.embeddings[r.data_row_id].append(r)
-    if include.projects != ():
-        _fetch_projects(conn, ids, include, page)
-    if include.model_runs != ():
-        _fetch_runs(conn, ids, include, page)
+    sql = _sql(conn.dialect.name, include)
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        page_ids = sql.bind(ids)
+        cursor.execute(sql.rows, (page_ids,))
+        rows = cursor.fetchall()
+        if sql.sqlite and include.data_row_details:
+            rows = [(*r[:10], *map(_sqlite_ts, r[10:13]), r[13]) for r in rows]
+        page.rows = {r[0]: r for r in rows if r[1] == org_id}
+        if include.metadata_fields:
+            cursor.execute(sql.metadata, (page_ids,))
+            _group(cursor.fetchall(), page.metadata)
+        if include.embeddings:
+            cursor.execute(sql.embeddings, (page_ids,))
+            _group(cursor.fetchall(), page.embeddings)
+        if include.projects != ():
+            extra = () if include.projects is None else (sql.bind(include.projects),)
+            cursor.execute(sql.projects, (page_ids, *extra))
+            _group(cursor.fetchall(), page.projects)
+            cursor.execute(sql.labels, (page_ids, *extra))
+            labels = cursor.fetchall()
+            if sql.sqlite and include.label_details:
+                ts = _sqlite_ts
+                labels = [(*x[:6], ts(x[6]), ts(x[7]), x[8], ts(x[9]), *x[10:]) for x in labels]
+            _group_pairs(labels, page.labels)
+            if include.project_details:
+                cursor.execute(sql.history, (page_ids, *extra))
+                history = page.history
+                for drid, pid, entry in cursor.fetchall():
+                    history[(pid, drid)].append(Fragment(entry))
+        if include.model_runs != ():
+            extra = () if include.model_runs is None else (sql.bind(include.model_runs),)
+            cursor.execute(sql.runs, (page_ids, *extra))
+            _group(cursor.fetchall(), page.runs)
+            cursor.execute(sql.run_tables["model_run_label"], (page_ids, *extra))
+            _group_pairs(cursor.fetchall(), page.run_labels)
+            if include.predictions:
+                cursor.execute(sql.run_tables["prediction"], (page_ids, *extra))
+                _group_pairs(cursor.fetchall(), page.predictions)
+    finally:
+        cursor.close()
     return page
 
 
-def _fetch_projects(conn: sa.Connection, ids: Sequence[str], include: Include, page: Page) -> None:
-    pdr, p, b = s.project_data_row, s.project, s.batch
-    for r in conn.execute(
-        sa.select(
-            pdr.c.project_id,
-            pdr.c.data_row_id,
-            pdr.c.workflow_status,
-            pdr.c.priority,
-            pdr.c.batch_id,
-            pdr.c.task_id,
-            pdr.c.task_name,
-            pdr.c.consensus_expected_label_count,
-            pdr.c.selected_label_id,
-            p.c.name,
-            p.c.ontology_id,
-            _raw(p.c.tags),
-            b.c.name.label("batch_name"),
-        )
-        .join(p, p.c.id == pdr.c.project_id)
-        .outerjoin(b, b.c.id == pdr.c.batch_id)
-        .where(pdr.c.data_row_id.in_(ids), _in(pdr.c.project_id, include.projects))
-        .order_by(pdr.c.data_row_id, pdr.c.position)
-    ):
-        page.projects[r.data_row_id].append(r)
-    lab, u = s.label, s.user
-    columns: list[Any] = [
-        lab.c.id,
-        lab.c.project_id,
-        lab.c.data_row_id,
-        lab.c.label_kind,
-        lab.c.version,
-        _raw(lab.c.annotations),
-    ]
-    query = sa.select(*columns)
-    if include.label_details:
-        query = query.add_columns(
-            _ts(conn, lab.c.created_at, "created_at"),
-            _ts(conn, lab.c.updated_at, "updated_at"),
-            u.c.email.label("created_by"),
-            _ts(conn, lab.c.content_last_updated_at, "content_last_updated_at"),
-            _raw(lab.c.reviews),
-        ).outerjoin(u, u.c.id == lab.c.created_by_id)
-    if include.performance_details:
-        query = query.add_columns(
-            lab.c.seconds_to_create,
-            lab.c.seconds_to_review,
-            lab.c.skipped,
-            lab.c.benchmark_reference_label,
-            lab.c.benchmark_score,
-            lab.c.consensus_score,
-            lab.c.consensus_label_count,
-            _raw(lab.c.consensus_labels),
-            _raw(lab.c.performance_v2),
-        )
-    for r in conn.execute(
-        query.where(lab.c.data_row_id.in_(ids), _in(lab.c.project_id, include.projects)).order_by(
-            lab.c.data_row_id, lab.c.project_id, lab.c.position
-        )
-    ):
-        page.labels[(r.project_id, r.data_row_id)].append(r)
-    if include.project_details:
-        h = s.workflow_history
-        for r in conn.execute(
-            sa.select(h.c.project_id, h.c.data_row_id, _raw(h.c.entry))
-            .where(h.c.data_row_id.in_(ids), _in(h.c.project_id, include.projects))
-            .order_by(h.c.data_row_id, h.c.project_id, h.c.position)
-        ):
-            page.history[(r.project_id, r.data_row_id)].append(Fragment(r.entry))
+def _sqlite_ts(text: str | None) -> str | None:
+    """SQLite's stored ``YYYY-MM-DD hh:mm:ss[.ffffff]`` in the export form."""
+    if text is None:
+        return None
+    if len(text) >= 23:
+        return f"{text[:10]}T{text[11:23]}+00:00"
+    return f"{text[:10]}T{text[11:19]}.000+00:00"
 
 
-def _fetch_runs(conn: sa.Connection, ids: Sequence[str], include: Include, page: Page) -> None:
-    mr, run, model = s.model_run_data_row, s.model_run, s.model
-    for r in conn.execute(
-        sa.select(
-            mr.c.model_run_id,
-            mr.c.data_row_id,
-            mr.c.run_data_row_id,
-            mr.c.split,
-            run.c.name.label("run_name"),
-            model.c.id.label("model_id"),
-            model.c.name.label("model_name"),
-        )
-        .join(run, run.c.id == mr.c.model_run_id)
-        .join(model, model.c.id == run.c.model_id)
-        .where(mr.c.data_row_id.in_(ids), _in(mr.c.model_run_id, include.model_runs))
-        .order_by(mr.c.data_row_id, mr.c.position)
-    ):
-        page.runs[r.data_row_id].append(r)
-    tables = [(s.model_run_label, page.run_labels)]
-    if include.predictions:
-        tables.append((s.prediction, page.predictions))
-    for table, into in tables:
-        for r in conn.execute(
-            sa.select(
-                table.c.id,
-                table.c.model_run_id,
-                table.c.data_row_id,
-                table.c.label_kind,
-                table.c.version,
-                _raw(table.c.annotations),
-            )
-            .where(table.c.data_row_id.in_(ids), _in(table.c.model_run_id, include.model_runs))
-            .order_by(table.c.data_row_id, table.c.model_run_id, table.c.position)
-        ):
-            into[(r.model_run_id, r.data_row_id)].append(r)
+def _group(rows: list[Any], into: dict[str, list[Any]]) -> None:
+    """Rows whose first column is the data-row id, grouped by it (order kept)."""
+    for r in rows:
+        into[r[0]].append(r)
+
+
+def _group_pairs(rows: list[Any], into: dict[tuple[str, str], list[Any]]) -> None:
+    """Rows that start with (data-row id, project or model-run id), grouped by (owner, row)."""
+    for r in rows:
+        into[(r[1], r[0])].append(r)
 
 
 # ------------------------------------------------------------------------------------- pure part
@@ -264,59 +264,65 @@ def _frag(text: str | None, empty: Any = None) -> Any:
     return empty if text is None else Fragment(text)
 
 
+def _bool(value: Any) -> bool | None:
+    return None if value is None else bool(value)  # SQLite answers 0/1
+
+
 def build_row(page: Page, rid: str, include: Include) -> JSON:
     """One canonical row; stored JSON is spliced in as :class:`orjson.Fragment`."""
     r = page.rows[rid]
-    data_row: JSON = {"id": r.id}
-    if r.global_key is not None:
-        data_row["global_key"] = r.global_key
-    if r.external_id is not None:
-        data_row["external_id"] = r.external_id
-    data_row["row_data"] = r.row_data
+    data_row: JSON = {"id": rid}
+    if r[2] is not None:
+        data_row["global_key"] = r[2]
+    if r[3] is not None:
+        data_row["external_id"] = r[3]
+    data_row["row_data"] = r[4]
     if include.data_row_details:
         data_row["details"] = {
-            "dataset_id": r.dataset_id,
-            "dataset_name": r.dataset_name,
-            "created_at": r.created_at,
-            "updated_at": r.updated_at,
-            "last_activity_at": r.last_activity_at,
-            "created_by": r.created_by,
+            "dataset_id": r[8],
+            "dataset_name": r[9],
+            "created_at": r[10],
+            "updated_at": r[11],
+            "last_activity_at": r[12],
+            "created_by": r[13],
         }
-    out: JSON = {"data_row": data_row, "media_attributes": _frag(r.media_attributes, {})}
+    out: JSON = {"data_row": data_row, "media_attributes": _frag(r[6], {})}
     if include.attachments:
-        out["attachments"] = _frag(r.attachments, [])
+        out["attachments"] = _frag(r[7], [])
     if include.metadata_fields:
         out["metadata_fields"] = [
-            {"schema_id": m.schema_id, "schema_name": m.name, "value": Fragment(m.value)}
+            {"schema_id": m[1], "schema_name": m[2], "value": Fragment(m[3])}
             for m in page.metadata.get(rid, ())
         ]
     if include.embeddings:
         out["embeddings"] = [
             {
-                "id": e.id,
-                "name": e.name,
-                "dimensions": e.dimensions,
-                "is_custom": e.is_custom,
-                "values": Fragment(e.vectors),
+                "id": e[1],
+                "name": e[2],
+                "dimensions": e[3],
+                "is_custom": bool(e[4]),
+                "values": Fragment(e[5]),
             }
             for e in page.embeddings.get(rid, ())
         ]
     interpolate = include.interpolated_frames and (
-        (include.media_type_override or r.media_type) in _VIDEO_LIKE
+        (include.media_type_override or r[5]) in _VIDEO_LIKE
     )
     if include.projects != ():
+        labels = page.labels
         out["projects"] = {
-            p.project_id: _project_entry(page, p, rid, include, interpolate)
+            p[1]: _project_entry(page, p, labels.get((p[1], rid), ()), include, interpolate)
             for p in page.projects.get(rid, ())
         }
     if include.model_runs != ():
         experiments: JSON = {}
         for run in page.runs.get(rid, ()):
-            model = experiments.setdefault(run.model_id, {"name": run.model_name, "runs": {}})
-            key = (run.model_run_id, rid)
+            _, run_id, run_data_row_id, split, run_name, model_id, model_name = run
+            model = experiments.setdefault(model_id, {"name": model_name, "runs": {}})
+            key = (run_id, rid)
             entry: JSON = {
-                "name": run.run_name,
-                "run_data_row_id": run.run_data_row_id,
+                "name": run_name,
+                "run_data_row_id": run_data_row_id,
                 "labels": [_run_label(x, interpolate) for x in page.run_labels.get(key, ())],
             }
             if include.predictions:
@@ -324,75 +330,78 @@ def build_row(page: Page, rid: str, include: Include) -> JSON:
                     _run_label(x, interpolate) for x in page.predictions.get(key, ())
                 ]
             if include.model_run_details:
-                entry["split"] = run.split
-            model["runs"][run.model_run_id] = entry
+                entry["split"] = split
+            model["runs"][run_id] = entry
         out["experiments"] = experiments
     return out
 
 
-def _project_entry(page: Page, p: Any, rid: str, include: Include, interpolate: bool) -> JSON:
-    entry: JSON = {
-        "name": p.name,
-        "labels": [
-            _label(x, include, interpolate) for x in page.labels.get((p.project_id, rid), ())
-        ],
-    }
+def _project_entry(
+    page: Page, p: Any, labels: Sequence[Any], include: Include, interpolate: bool
+) -> JSON:
+    entry: JSON = {"name": p[9], "labels": [_label(x, include, interpolate) for x in labels]}
     if include.project_details:
         entry["project_details"] = {
-            "ontology_id": p.ontology_id,
-            "task_id": p.task_id,
-            "task_name": p.task_name,
-            "batch_id": p.batch_id,
-            "batch_name": p.batch_name,
-            "workflow_status": p.workflow_status,
-            "priority": p.priority,
-            "selected_label_id": p.selected_label_id,
-            "consensus_expected_label_count": p.consensus_expected_label_count,
-            "workflow_history": page.history.get((p.project_id, rid), []),
+            "ontology_id": p[10],
+            "task_id": p[5],
+            "task_name": p[6],
+            "batch_id": p[4],
+            "batch_name": p[12],
+            "workflow_status": p[2],
+            "priority": p[3],
+            "selected_label_id": p[8],
+            "consensus_expected_label_count": p[7],
+            "workflow_history": page.history.get((p[1], p[0]), []),
         }
-    if p.tags is not None:
-        entry["project_tags"] = Fragment(p.tags)
+    if p[11] is not None:
+        entry["project_tags"] = Fragment(p[11])
     return entry
 
 
-def _annotations(text: str, interpolate: bool) -> Any:
+def _annotations(text: str | bytes, interpolate: bool) -> Any:
     if interpolate:
         return interpolate_frames(orjson.loads(text))
     return Fragment(text)
 
 
 def _label(x: Any, include: Include, interpolate: bool) -> JSON:
-    out: JSON = {"id": x.id, "label_kind": x.label_kind, "version": x.version}
+    # x: data_row_id, project_id, id, label_kind, version, annotations,
+    #    [created_at, updated_at, created_by, content_last_updated_at, reviews],
+    #    [seconds_to_create, seconds_to_review, skipped, benchmark_reference_label,
+    #     benchmark_score, consensus_score, consensus_label_count, consensus_labels, v2]
+    out: JSON = {"id": x[2], "label_kind": x[3], "version": x[4]}
+    at = 6
     if include.label_details:
         out["label_details"] = {
-            "created_at": x.created_at,
-            "updated_at": x.updated_at,
-            "created_by": x.created_by,
-            "content_last_updated_at": x.content_last_updated_at,
-            "reviews": Fragment(x.reviews),
+            "created_at": x[6],
+            "updated_at": x[7],
+            "created_by": x[8],
+            "content_last_updated_at": x[9],
+            "reviews": Fragment(x[10]),
         }
+        at = 11
     if include.performance_details:
         out["performance_details"] = {
-            "seconds_to_create": x.seconds_to_create,
-            "seconds_to_review": x.seconds_to_review,
-            "skipped": x.skipped,
-            "benchmark_reference_label": x.benchmark_reference_label,
-            "benchmark_score": x.benchmark_score,
-            "consensus_score": x.consensus_score,
-            "consensus_label_count": x.consensus_label_count,
-            "consensus_labels": _frag(x.consensus_labels),
-            "performance_details_v2": _frag(x.performance_v2),
+            "seconds_to_create": x[at],
+            "seconds_to_review": x[at + 1],
+            "skipped": _bool(x[at + 2]),
+            "benchmark_reference_label": x[at + 3],
+            "benchmark_score": x[at + 4],
+            "consensus_score": x[at + 5],
+            "consensus_label_count": x[at + 6],
+            "consensus_labels": _frag(x[at + 7]),
+            "performance_details_v2": _frag(x[at + 8]),
         }
-    out["annotations"] = _annotations(x.annotations, interpolate)
+    out["annotations"] = _annotations(x[5], interpolate)
     return out
 
 
 def _run_label(x: Any, interpolate: bool) -> JSON:
     return {
-        "id": x.id,
-        "label_kind": x.label_kind,
-        "version": x.version,
-        "annotations": _annotations(x.annotations, interpolate),
+        "id": x[2],
+        "label_kind": x[3],
+        "version": x[4],
+        "annotations": _annotations(x[5], interpolate),
     }
 
 

@@ -102,6 +102,8 @@ def _export_pages(
     page_size: int,
     progress: Progress | None,
 ) -> int:
+    # One thread does it all: reading pages on a second thread was measured and gained nothing
+    # (the work left once the database has answered holds the GIL).
     include = plan.include
     total: int | None = None
     done = 0
@@ -146,25 +148,22 @@ def _encode(
             counts.errors += 1
             continue
         lines.append(line)
-        _count(page, rid, include, counts, line)
+        _count(page, rid, include, counts)
+    counts.count_kinds(b"".join(lines))
     return lines, failed
 
 
-def _count(page: Page, rid: str, include: Include, counts: Counts, line: bytes) -> None:
+def _count(page: Page, rid: str, include: Include, counts: Counts) -> None:
     counts.data_rows += 1
-    counts.count_kinds(line)
     if include.projects != ():
-        for p in page.projects.get(rid, ()):
-            counts.labels[p.project_id] += len(page.labels.get((p.project_id, rid), ()))
-            counts.workflow_status[p.project_id][p.workflow_status] += 1
+        for p in page.projects.get(rid, ()):  # (data_row_id, project_id, workflow_status, ...)
+            counts.labels[p[1]] += len(page.labels.get((p[1], rid), ()))
+            counts.workflow_status[p[1]][p[2]] += 1
     if include.model_runs != ():
-        for run in page.runs.get(rid, ()):
-            key = (run.model_run_id, rid)
-            counts.model_run_labels[run.model_run_id] += len(page.run_labels.get(key, ()))
-            if include.predictions:
-                counts.predictions[run.model_run_id] += len(page.predictions.get(key, ()))
-            else:
-                counts.predictions[run.model_run_id] += 0
+        for run in page.runs.get(rid, ()):  # (data_row_id, model_run_id, ...)
+            key = (run[1], rid)
+            counts.model_run_labels[run[1]] += len(page.run_labels.get(key, ()))
+            counts.predictions[run[1]] += len(page.predictions.get(key, ()))
 
 
 def _manifest(

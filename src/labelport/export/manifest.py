@@ -43,12 +43,19 @@ class Counts:
     workflow_status: dict[str, Counter[str]] = field(
         default_factory=lambda: defaultdict(Counter)
     )  # per project, per status
+    _kinds: Counter[bytes] = field(default_factory=Counter)
 
-    def count_kinds(self, line: bytes) -> None:
-        if b'"annotation_kind"' in line:
-            self.annotations.update(m.decode() for m in _KIND.findall(line))
+    def count_kinds(self, lines: bytes) -> None:
+        """Count the ``annotation_kind`` values in encoded rows (one call per page)."""
+        self._kinds.update(_KIND.findall(lines))
+
+    def _merge_kinds(self) -> None:
+        for kind, n in self._kinds.items():
+            self.annotations[kind.decode()] += n
+        self._kinds.clear()
 
     def to_json(self) -> dict[str, Any]:
+        self._merge_kinds()
         return {
             "data_rows": self.data_rows,
             "errors": self.errors,

@@ -164,15 +164,21 @@ def count(conn: sa.Connection, plan: Plan) -> int:
     return int(conn.execute(sa.select(sa.func.count()).select_from(sub)).scalar_one())
 
 
+FIRST_PAGE = 50  # a small first page: the first rows go out before the big pages start
+
+
 def pages(conn: sa.Connection, plan: Plan, size: int = 500) -> Iterator[list[str]]:
-    """The ids in export order, ``size`` at a time, from one streamed query."""
+    """The ids in export order from one streamed query: a short first page, then ``size``."""
     # Byte order of ids on both databases (PostgreSQL would otherwise use the server's locale).
     key = d.c.id if conn.dialect.name == "sqlite" else d.c.id.collate("C")
     query = plan.ids.order_by(d.c.created_at, key).with_only_columns(d.c.id)
-    result = conn.execution_options(stream_results=True, yield_per=size).execute(query)
+    # Options on this statement only: on the connection they would stick to every later query.
+    result = conn.execute(query, execution_options={"stream_results": True, "yield_per": size})
     try:
-        for part in result.partitions(size):
+        want = min(size, FIRST_PAGE)
+        while part := result.fetchmany(want):
             yield [r[0] for r in part]
+            want = size
     finally:
         result.close()
 

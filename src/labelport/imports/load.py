@@ -67,6 +67,10 @@ class _Errors:
         self.add(RecordError(self.file, line, problem.field, problem.reason))
 
 
+# Imports of at least this many rows refresh the planner's statistics when they commit.
+STATISTICS_AFTER = 1000
+
+
 def import_items(
     store: Store,
     org_id: str,
@@ -119,6 +123,8 @@ def import_items(
             loader.finish()
         if errors.total:
             raise InvalidRecords(file, errors.listed, errors.total)
+    if result.rows >= STATISTICS_AFTER:
+        store.refresh_statistics()
     result.seconds = time.perf_counter() - started
     return result
 

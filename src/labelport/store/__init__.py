@@ -84,6 +84,22 @@ class Store:
             stmt = stmt.on_conflict_do_nothing(index_elements=keys)
         conn.execute(stmt, list(rows))
 
+    def refresh_statistics(self) -> None:
+        """Refresh the planner's statistics after a bulk change (a sampled ANALYZE).
+
+        Without them a freshly filled PostgreSQL table looks empty to the planner (nested loops
+        over a million rows), and SQLite picks a scan of the organization's rows over a
+        primary-key lookup.
+        """
+        if self.is_sqlite:
+            with self.write() as conn:
+                conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+                conn.exec_driver_sql("ANALYZE")
+        else:
+            tables = ", ".join(f'"{name}"' for name in schema.metadata.tables)
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql(f"ANALYZE {tables}")
+
     def dispose(self) -> None:
         self.engine.dispose()
 
