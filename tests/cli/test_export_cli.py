@@ -114,3 +114,20 @@ def test_exports_list_show_archive(run_cli, tmp_path: Path):
     assert canceled.exit_code == 75 and "already COMPLETE" in canceled.output
     missing = run_cli("exports", "show", "cmissing00000000000000000")
     assert missing.exit_code == 66
+
+
+def test_exports_read_seeks_by_line_and_offset(run_cli, tmp_path: Path):
+    _catalog(run_cli, tmp_path, rows=6)
+    task_id = run_cli("export", "catalog").output.split()[1]
+    whole = run_cli("exports", "read", task_id).stdout_bytes
+    lines = whole.splitlines(keepends=True)
+    assert len(lines) == 6
+    assert run_cli("exports", "read", task_id, "--line", "4").stdout_bytes == b"".join(lines[4:])
+    got = run_cli("exports", "read", task_id, "--line", "1", "--limit", "2").stdout_bytes
+    assert got == b"".join(lines[1:3])
+    start = len(lines[0]) + 5
+    assert run_cli("exports", "read", task_id, "--offset", str(start)).stdout_bytes == whole[start:]
+    past = run_cli("exports", "read", task_id, "--line", "7")
+    assert past.exit_code == 2 and "line" in past.output
+    empty = run_cli("exports", "read", task_id, "--stream", "errors")
+    assert empty.exit_code == 0 and empty.stdout_bytes == b""
