@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from labelport import services
 from labelport.errors import NotFound
 from labelport.export.manifest import read_manifest, verify
-from labelport.export.spec import Scope
+from labelport.export.spec import Scope, every_param
 from labelport.ids import derived_id
 from labelport.store import Store
 from labelport.store import schema as s
@@ -665,16 +665,7 @@ def _blob_url(home: Path) -> str:
     return (home / "blobs").resolve().as_uri()
 
 
-EVERY_PROJECT_PARAM = {
-    "attachments": True,
-    "metadata_fields": True,
-    "embeddings": True,
-    "data_row_details": True,
-    "project_details": True,
-    "label_details": True,
-    "performance_details": True,
-    "interpolated_frames": True,
-}
+EVERY_PROJECT_PARAM = every_param("project")
 
 
 def export_examples(store: Store, org_id: str, root: Path) -> list[str]:
@@ -741,13 +732,7 @@ def export_examples(store: Store, org_id: str, root: Path) -> list[str]:
         (
             "the whole catalog, everything",
             Scope("catalog"),
-            {
-                **{k: v for k, v in EVERY_PROJECT_PARAM.items() if k != "interpolated_frames"},
-                "all_projects": True,
-                "all_model_runs": True,
-                "predictions": True,
-                "model_run_details": True,
-            },
+            every_param("catalog", interpolated_frames=False),
             None,
         )
     )

@@ -19,25 +19,13 @@ from hypothesis import strategies as st
 from labelport import services
 from labelport.export.manifest import read_manifest, stream_info, verify
 from labelport.export.sink import StreamReader
-from labelport.export.spec import Scope
+from labelport.export.spec import Scope, every_param
 from labelport.store import Store
 from labelport.tasks import records
 from labelport.times import format_timestamp
 from tests.imports.strategies import row
 
-EVERY_PARAM = {
-    "attachments": True,
-    "metadata_fields": True,
-    "embeddings": True,
-    "data_row_details": True,
-    "project_details": True,
-    "label_details": True,
-    "performance_details": True,
-    "predictions": True,
-    "model_run_details": True,
-    "all_projects": True,
-    "all_model_runs": True,
-}
+EVERY_PARAM = every_param("data_rows", interpolated_frames=False)
 
 
 def read_rows(location: str | None) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ from labelport.export.spec import (
     FILTERS_BY_SCOPE,
     PARAMS_BY_SCOPE,
     Scope,
+    every_param,
     parse_spec,
 )
 
@@ -256,3 +257,13 @@ def test_fingerprint_is_stable_and_tells_requests_apart() -> None:
     c = parse_spec(SCOPES["project"], {"label_details": True}, {"workflow_status": "InReview"})
     assert a.fingerprint() == b.fingerprint()
     assert a.fingerprint() != c.fingerprint()
+
+
+def test_every_param_is_exactly_what_each_scope_takes() -> None:
+    for kind, scope in SCOPES.items():
+        params = every_param(kind)
+        spec = parse_spec(scope, params)
+        assert all(spec.normalized_params[name] is True for name in params)
+        assert "media_type_override" not in params and "project_ids" not in params
+    assert "interpolated_frames" not in every_param("project", interpolated_frames=False)
+    assert {"all_projects", "all_model_runs"} <= set(every_param("catalog"))

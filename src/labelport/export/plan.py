@@ -17,7 +17,15 @@ import sqlalchemy as sa
 
 from labelport.errors import InvalidSpec, NotFound
 from labelport.export.assemble import Include
-from labelport.export.spec import SLICE_FILTERS, ExportSpec, Filters, Scope, parse_filters, zone
+from labelport.export.spec import (
+    SLICE_FILTERS,
+    ExportSpec,
+    Filters,
+    Params,
+    Scope,
+    parse_filters,
+    zone,
+)
 from labelport.store import schema as s
 
 d = s.data_row
@@ -47,41 +55,13 @@ def resolve(conn: sa.Connection, org_id: str, spec: ExportSpec) -> Plan:
         query = query.join(pdr, (pdr.c.data_row_id == d.c.id) & (pdr.c.project_id == scope.id))
         if filters.batch_ids:
             _check_ids(conn, s.batch, filters.batch_ids, "batch", s.batch.c.project_id == scope.id)
-        include = Include(
-            attachments=p.attachments,
-            metadata_fields=p.metadata_fields,
-            embeddings=p.embeddings,
-            data_row_details=p.data_row_details,
-            project_details=p.project_details,
-            label_details=p.label_details,
-            performance_details=p.performance_details,
-            predictions=False,
-            model_run_details=False,
-            interpolated_frames=p.interpolated_frames,
-            media_type_override=p.media_type_override,
-            projects=(scope_id,),
-            model_runs=(),
-        )
+        include = _include(p, projects=(scope_id,), model_runs=())
     elif scope.kind == "model_run":
         run = s.model_run
         name = _name(conn, run, org_id, scope.id, "model run")
         mr = s.model_run_data_row
         query = query.join(mr, (mr.c.data_row_id == d.c.id) & (mr.c.model_run_id == scope.id))
-        include = Include(
-            attachments=p.attachments,
-            metadata_fields=p.metadata_fields,
-            embeddings=p.embeddings,
-            data_row_details=p.data_row_details,
-            project_details=False,
-            label_details=False,
-            performance_details=False,
-            predictions=p.predictions,
-            model_run_details=p.model_run_details,
-            interpolated_frames=p.interpolated_frames,
-            media_type_override=p.media_type_override,
-            projects=(),
-            model_runs=(str(scope.id),),
-        )
+        include = _include(p, projects=(), model_runs=(scope_id,))
     else:
         if scope.kind == "dataset":
             name = _name(conn, s.dataset, org_id, scope.id, "dataset")
@@ -99,24 +79,36 @@ def resolve(conn: sa.Connection, org_id: str, spec: ExportSpec) -> Plan:
             run = s.model_run
             owned = run.c.model_id.in_(sa.select(s.model.c.id).where(s.model.c.org_id == org_id))
             _check_ids(conn, run, p.model_run_ids, "model run", owned)
-        include = Include(
-            attachments=p.attachments,
-            metadata_fields=p.metadata_fields,
-            embeddings=p.embeddings,
-            data_row_details=p.data_row_details,
-            project_details=p.project_details,
-            label_details=p.label_details,
-            performance_details=p.performance_details,
-            predictions=p.predictions,
-            model_run_details=p.model_run_details,
-            interpolated_frames=p.interpolated_frames,
-            media_type_override=p.media_type_override,
+        include = _include(
+            p,
             projects=None if p.all_projects else tuple(p.project_ids or ()),
             model_runs=None if p.all_model_runs else tuple(p.model_run_ids or ()),
         )
     for clause in where(filters, project_id=project_id):
         query = query.where(clause)
     return Plan(org_id=org_id, spec=spec, include=include, ids=query, scope_name=name)
+
+
+def _include(
+    p: Params, *, projects: tuple[str, ...] | None, model_runs: tuple[str, ...] | None
+) -> Include:
+    """What each row carries. A scope's own params were checked by the spec (a project export
+    has no predictions param, a model run export no label details)."""
+    return Include(
+        attachments=p.attachments,
+        metadata_fields=p.metadata_fields,
+        embeddings=p.embeddings,
+        data_row_details=p.data_row_details,
+        project_details=p.project_details,
+        label_details=p.label_details,
+        performance_details=p.performance_details,
+        predictions=p.predictions,
+        model_run_details=p.model_run_details,
+        interpolated_frames=p.interpolated_frames,
+        media_type_override=p.media_type_override,
+        projects=projects,
+        model_runs=model_runs,
+    )
 
 
 def where(f: Filters, *, project_id: str | None = None) -> list[sa.ColumnElement[bool]]:

@@ -197,6 +197,15 @@ class ExportSpec:
         return hashlib.sha256(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
+def every_param(kind: str, *, interpolated_frames: bool = True) -> dict[str, Any]:
+    """Every switch a scope takes, on: what an export "with every param" sends. Catalog-side
+    scopes also get ``all_projects`` and ``all_model_runs``."""
+    skip = {"media_type_override", "project_ids", "model_run_ids"}
+    if not interpolated_frames:
+        skip.add("interpolated_frames")
+    return {name: True for name in PARAMS_BY_SCOPE[kind] if name not in skip}
+
+
 # --------------------------------------------------------------------------------------- parse
 
 
