@@ -370,3 +370,24 @@ def test_an_empty_export_has_no_result_stream(
     assert manifest["streams"]["result"]["files"] == []
     assert sorted(p.name for p in Path(str(done.location)).iterdir()) == ["manifest.json"]
     assert verify(Path(str(done.location))).ok
+
+
+def test_an_export_that_cannot_run_fails_with_the_reason(
+    store: Store, org: services.Organization, tmp_path: Path
+) -> None:
+    import_rows(store, org.id, [simple_row(1)])
+    slice_id = services.save_slice(store, org.id, "recent", {"global_keys": ["row-1"]})
+    task = services.start_export(store, org.id, Scope("slice", slice_id))
+    with store.write() as conn:  # the slice changes into something unusable before it runs
+        conn.execute(
+            sa.text("UPDATE catalog_slice SET filters = :f WHERE id = :id"),
+            {"f": '{"workflow_status": "Done"}', "id": slice_id},
+        )
+    root = tmp_path / "exports"
+    done = records.execute(store, root, task.id)
+    assert done.status == "FAILED"
+    assert done.error_message is not None and "invalid filter" in done.error_message
+    assert done.finished_at is not None and done.location is None
+    assert list(root.iterdir()) == []
+    again = records.execute(store, root, task.id)  # a finished task is left alone
+    assert again.status == "FAILED"
