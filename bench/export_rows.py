@@ -42,6 +42,9 @@ from typing import Any
 
 import orjson
 
+from labelport.export.spec import every_param
+from pgschema import drop_schema, postgres_url
+
 GENERATOR_VERSION = 1  # bump when the generated rows change: cached files of another version
 SEED = 20250301
 SAMPLE = 100  # rows compared between the export and the generated file
@@ -52,16 +55,7 @@ TARGET_TTFR_MS = 200.0
 TARGET_RSS_MB = 200.0
 TARGET_FLAT = 0.10
 
-PARAMS: dict[str, Any] = {
-    "attachments": True,
-    "metadata_fields": True,
-    "embeddings": True,
-    "data_row_details": True,
-    "project_details": True,
-    "label_details": True,
-    "performance_details": True,
-    "interpolated_frames": True,
-}
+PARAMS: dict[str, Any] = every_param("project")  # every project param on
 
 DEFAULT_POSTGRES = "postgresql+psycopg://127.0.0.1:5432/test"
 
@@ -397,30 +391,6 @@ def child_main(args: list[str]) -> None:
 # ------------------------------------------------------------------------------ databases
 
 
-def postgres_url(base: str) -> tuple[str, str] | None:
-    import sqlalchemy as sa
-
-    schema = f"lp_bench_export_{os.getpid()}"
-    try:
-        engine = sa.create_engine(base)
-        with engine.begin() as conn:
-            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-        engine.dispose()
-    except Exception as exc:
-        print(f"PostgreSQL skipped: {exc}", file=sys.stderr)
-        return None
-    return f"{base}?options=-csearch_path%3D{schema}", schema
-
-
-def drop_schema(base: str, schema: str) -> None:
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(base)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-    engine.dispose()
-
-
 def _remove_sqlite(db: Path) -> None:
     for suffix in ("", "-wal", "-shm"):
         db.with_name(db.name + suffix).unlink(missing_ok=True)
@@ -590,7 +560,7 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
         imports.append(("SQLite", got))
         exports.append(("SQLite", export_once("sqlite", url, org_id, path, workdir, rows)))
     if args.db in ("postgres", "both"):
-        pg = postgres_url(args.postgres)
+        pg = postgres_url(args.postgres, "lp_bench_export")
         if pg is not None:
             try:
                 got = run_child("import", pg[0], str(path))

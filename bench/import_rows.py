@@ -23,6 +23,7 @@ import orjson
 
 from labelport import demo
 from labelport.imports.canonical import check_row
+from pgschema import drop_schema, postgres_url
 
 CHILD = """
 import json, resource, sys, time
@@ -47,30 +48,6 @@ def import_in_child(url: str, path: Path) -> dict[str, float]:
         [sys.executable, "-c", CHILD, url, str(path)], check=True, capture_output=True, text=True
     )
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
-
-
-def postgres_url(base: str) -> tuple[str, str] | None:
-    import sqlalchemy as sa
-
-    schema = f"lp_bench_{os.getpid()}"
-    try:
-        engine = sa.create_engine(base)
-        with engine.begin() as conn:
-            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-        engine.dispose()
-    except Exception as exc:
-        print(f"PostgreSQL skipped: {exc}", file=sys.stderr)
-        return None
-    return f"{base}?options=-csearch_path%3D{schema}", schema
-
-
-def drop_schema(base: str, schema: str) -> None:
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(base)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-    engine.dispose()
 
 
 def main() -> None:
@@ -112,7 +89,7 @@ def main() -> None:
         ]
         sqlite = import_in_child(f"sqlite:///{tmp}/bench.db", path)
         results.append(("import, SQLite", sqlite["seconds"], sqlite["again"], sqlite["rss_mb"]))
-        pg = postgres_url(args.postgres)
+        pg = postgres_url(args.postgres, "lp_bench")
         if pg is not None:
             try:
                 got = import_in_child(pg[0], path)
