@@ -113,6 +113,10 @@ def _sqlite_engine(url: sa.URL) -> sa.Engine:
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # transactions are begun explicitly below
         cursor = dbapi_conn.cursor()
+        # 16 KiB pages (new files only; SQLite ignores it once a table exists): a label of a few
+        # kB then fits in its page instead of a chain of overflow pages, which made exports
+        # spend ~40% more time reading.
+        cursor.execute("PRAGMA page_size=16384")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
