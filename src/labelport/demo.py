@@ -23,6 +23,7 @@ from labelport.errors import NotFound
 from labelport.export.manifest import read_manifest, verify
 from labelport.export.spec import Scope, every_param
 from labelport.ids import derived_id
+from labelport.settings import load_settings
 from labelport.store import Store
 from labelport.store import schema as s
 from labelport.tasks import exports_root, records
@@ -657,12 +658,12 @@ def run(
     report.append("annotation kinds in the demo rows:")
     for kind, count in sorted(annotation_kinds(iter_rows(rows_per_type, seed)).items()):
         report.append(f"  {kind:<36} {count:>6,}")
-    report.extend(export_examples(store, org.id, exports_root(blob_url or _blob_url(home))))
+    report.extend(
+        export_examples(
+            store, org.id, exports_root(blob_url or load_settings(home=str(home)).blob_url)
+        )
+    )
     return report
-
-
-def _blob_url(home: Path) -> str:
-    return (home / "blobs").resolve().as_uri()
 
 
 EVERY_PROJECT_PARAM = every_param("project")

@@ -111,7 +111,7 @@ def _export_pages(
     for ids in planning.pages(conn, plan, page_size):
         page = fetch(conn, plan.org_id, ids, include)
         lines, failed = _encode(page, ids, include, counts)
-        result.write_lines(lines)
+        counts.count_kinds(result.write_lines(lines))
         if failed:
             errors.write_lines(failed)
         done += len(ids)
@@ -149,7 +149,6 @@ def _encode(
             continue
         lines.append(line)
         _count(page, rid, include, counts)
-    counts.count_kinds(b"".join(lines))
     return lines, failed
 
 

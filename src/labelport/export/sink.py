@@ -260,12 +260,15 @@ class StreamWriter:
         """Bytes written so far."""
         return self._bytes
 
-    def write_lines(self, lines: Sequence[builtins.bytes]) -> None:
-        """Append complete lines: each ends with ``b"\\n"`` and holds no other ``b"\\n"``."""
+    def write_lines(self, lines: Sequence[builtins.bytes]) -> builtins.bytes:
+        """Append complete lines: each ends with ``b"\\n"`` and holds no other ``b"\\n"``.
+
+        Returns the bytes written (the lines joined), for callers that look at them too.
+        """
         self._check_writable()
         count = len(lines)
         if not count:
-            return
+            return b""
         if not all(map(builtins.bytes.endswith, lines, repeat(b"\n"))):
             bad = next(i for i, line in enumerate(lines) if not line.endswith(b"\n"))
             raise ValueError(f"line {bad} of the page does not end with a newline")
@@ -306,6 +309,7 @@ class StreamWriter:
         self._pending.extend(starts)
         if len(self._pending) >= _INDEX_FLUSH_ENTRIES:
             self._write_index()
+        return data
 
     def flush(self) -> None:
         """Hand everything written so far (shard, index, tee) to the operating system."""

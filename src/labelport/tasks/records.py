@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from labelport.errors import ConfigurationError, Conflict, LabelportError, NotFound
 from labelport.export import plan as planning
-from labelport.export.engine import Canceled, run_export
+from labelport.export.engine import PAGE_SIZE, SHARD_BYTES, Canceled, run_export
 from labelport.export.spec import ExportSpec, Scope, parse_spec
 from labelport.ids import new_id
 from labelport.store import Store
@@ -267,8 +267,8 @@ def execute(
     tee: IO[bytes] | None = None,
     progress: Progress | None = None,
     cancel_event: threading.Event | None = None,
-    page_size: int | None = None,
-    shard_bytes: int | None = None,
+    page_size: int = PAGE_SIZE,
+    shard_bytes: int = SHARD_BYTES,
 ) -> TaskInfo:
     """Run a queued export task to its end and return its final record.
 
@@ -297,11 +297,6 @@ def execute(
             progress(done, total)
 
     directory = root / task_id
-    options: dict[str, Any] = {}
-    if page_size:
-        options["page_size"] = page_size
-    if shard_bytes:
-        options["shard_bytes"] = shard_bytes
     try:
         spec = spec_of(task, row.timezone or "UTC")
         outcome = run_export(
@@ -312,7 +307,8 @@ def execute(
             task_id=task_id,
             tee=tee,
             progress=on_progress,
-            **options,
+            page_size=page_size,
+            shard_bytes=shard_bytes,
         )
     except Canceled:
         _transition(store, task_id, ("IN_PROGRESS",), "CANCELED", finished=True)
