@@ -110,3 +110,30 @@ class Cli:
 @pytest.fixture
 def run_cli(database: Database, tmp_path: Path) -> Cli:
     return Cli(database, tmp_path / "home")
+
+
+@pytest.fixture
+def server(database: Database, tmp_path: Path) -> Iterator[Any]:
+    """A live ``labelport serve`` on 127.0.0.1 over this test's database (see tests/live.py)."""
+    from tests.live import start_server
+
+    live = start_server(database.url, tmp_path / "server-home")
+    yield live
+    live.stop()
+
+
+@pytest.fixture
+def make_server(database: Database, tmp_path: Path) -> Iterator[Any]:
+    """Start servers with settings of the test's choosing: ``make_server(link_ttl="5")``."""
+    from tests.live import start_server
+
+    started: list[Any] = []
+
+    def make(**overrides: str) -> Any:
+        live = start_server(database.url, tmp_path / f"server-home-{len(started)}", **overrides)
+        started.append(live)
+        return live
+
+    yield make
+    for live in started:
+        live.stop()

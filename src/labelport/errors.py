@@ -110,3 +110,10 @@ class NotFound(LabelportError):
 class Conflict(LabelportError):
     http_status = 409
     exit_code = 75
+
+
+class Gone(LabelportError):
+    """It existed, but no longer answers (an expired download link)."""
+
+    http_status = 410
+    exit_code = 69

@@ -35,6 +35,23 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("BROKER_URL", None, "Celery broker URL (redis://… or amqp://…) when RUNNER=celery."),
     Setting("PUBLIC_URL", None, "Base URL under which the server is reachable (for signed links)."),
     Setting("SECRET_KEY", None, "Secret for signed links. Default: generated once into the home."),
+    Setting("LINK_TTL", "3600", "Seconds a signed download link stays valid."),
+    Setting(
+        "WORKERS", "4", "Worker threads that run export and import tasks in `labelport serve`."
+    ),
+    Setting(
+        "DESTINATION_ROOTS",
+        None,
+        "Local folders (separated by `:`) that `file://` export destinations may write into. "
+        "Default: the `destinations` folder in the home.",
+    ),
+    Setting(
+        "GCS_ENDPOINT",
+        None,
+        "Endpoint for `gs://` destinations, e.g. a storage emulator (`http://127.0.0.1:9023`). "
+        "Default: Google Cloud Storage.",
+    ),
+    Setting("S3_ENDPOINT", None, "Endpoint for `s3://` destinations (e.g. MinIO). Default: AWS."),
 )
 
 
@@ -47,6 +64,11 @@ class Settings:
     broker_url: str | None
     public_url: str | None
     secret_key: str | None
+    link_ttl: int = 3600
+    workers: int = 4
+    destination_roots: tuple[Path, ...] = ()
+    gcs_endpoint: str | None = None
+    s3_endpoint: str | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -71,6 +93,13 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: str) -> Set
     if database_url.startswith("postgresql://"):
         database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
     blob_url = raw["blob_url"] or (home / "blobs").resolve().as_uri()
+    link_ttl = _positive_int("LINK_TTL", raw["link_ttl"])
+    workers = _positive_int("WORKERS", raw["workers"])
+    roots = tuple(
+        Path(part).expanduser().resolve()
+        for part in str(raw["destination_roots"] or home / "destinations").split(":")
+        if part
+    )
     known = {f.name for f in fields(Settings)}
     unknown = set(overrides) - known
     if unknown:
@@ -83,4 +112,19 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: str) -> Set
         broker_url=raw["broker_url"],
         public_url=raw["public_url"],
         secret_key=raw["secret_key"],
+        link_ttl=link_ttl,
+        workers=workers,
+        destination_roots=roots,
+        gcs_endpoint=raw["gcs_endpoint"],
+        s3_endpoint=raw["s3_endpoint"],
     )
+
+
+def _positive_int(name: str, value: str | None) -> int:
+    try:
+        number = int(str(value))
+    except ValueError:
+        number = 0
+    if number <= 0:
+        raise ConfigurationError(f"LABELPORT_{name} must be a positive whole number, not {value!r}")
+    return number

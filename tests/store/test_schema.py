@@ -73,11 +73,20 @@ def test_a_version_1_catalog_is_brought_to_head(store, database):
     with store.write() as conn:  # make it look like a catalog written by version 1
         conn.execute(sa.text("ALTER TABLE export_task DROP COLUMN scope"))
         conn.execute(sa.text("ALTER TABLE export_task DROP COLUMN timezone"))
+        for column in ("options", "output", "attempts", "heartbeat_at"):
+            conn.execute(sa.text(f"ALTER TABLE export_task DROP COLUMN {column}"))
+        conn.execute(sa.text("ALTER TABLE dataset DROP COLUMN labels"))
+        conn.execute(sa.text("ALTER TABLE dataset DROP COLUMN kind"))
+        conn.execute(sa.text("DROP TABLE import_task"))
         conn.execute(sa.text("UPDATE schema_version SET version = 1"))
     assert store.version() == 1
     again = open_store(database.url)
     assert again.version() == migrations.HEAD
     with again.read() as conn:
         columns = {c["name"] for c in sa.inspect(conn).get_columns("export_task")}
+        dataset_columns = {c["name"] for c in sa.inspect(conn).get_columns("dataset")}
+        has_imports = sa.inspect(conn).has_table("import_task")
     again.dispose()
-    assert {"scope", "timezone"} <= columns
+    assert {"scope", "timezone", "options", "output", "attempts", "heartbeat_at"} <= columns
+    assert {"labels", "kind"} <= dataset_columns
+    assert has_imports

@@ -12,6 +12,7 @@ from labelport.cli.db import db
 from labelport.cli.demo import demo
 from labelport.cli.exporting import export_group, exports_group, verify_command
 from labelport.cli.importing import import_group
+from labelport.cli.serving import serve
 from labelport.cli.setup import init, keys, stats
 
 
@@ -33,6 +34,7 @@ def cli() -> None:
       labelport stats
       labelport export project PROJECT_ID --params '{"label_details": true}' -o out.ndjson
       labelport verify EXPORT_ID
+      labelport serve --port 8000
     """
 
 
@@ -45,6 +47,7 @@ cli.add_command(export_group)
 cli.add_command(exports_group)
 cli.add_command(verify_command)
 cli.add_command(demo)
+cli.add_command(serve)
 
 
 def main(*args: Any) -> None:

@@ -46,7 +46,7 @@ from labelport.imports.canonical import MEDIA_TYPES
 from labelport.times import format_timestamp
 
 SCOPES = ("project", "dataset", "slice", "model_run", "data_rows", "catalog")
-FORMATS = ("ndjson",)
+FORMATS = ("ndjson", "vertex", "diffgram")  # see labelport.export.formats
 MAX_IDS = 2000  # the seeds' cap on the global_keys / data_row_ids filters
 
 _COMMON = (

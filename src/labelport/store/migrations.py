@@ -26,9 +26,32 @@ def _export_scope(conn: sa.Connection) -> None:
     conn.execute(sa.text("ALTER TABLE export_task ADD COLUMN timezone VARCHAR(64)"))
 
 
+def _server(conn: sa.Connection) -> None:
+    for column in (
+        "export_task ADD COLUMN options TEXT",
+        "export_task ADD COLUMN output TEXT",
+        "export_task ADD COLUMN attempts INTEGER DEFAULT 0 NOT NULL",
+        f"export_task ADD COLUMN heartbeat_at {_timestamp(conn)}",
+        "dataset ADD COLUMN labels TEXT",
+        "dataset ADD COLUMN kind VARCHAR(16)",
+    ):
+        conn.execute(sa.text(f"ALTER TABLE {column}"))
+    schema.import_task.create(conn)
+
+
+def _timestamp(conn: sa.Connection) -> str:
+    """The column type our Timestamp has on this connection's dialect."""
+    return str(sa.DateTime(timezone=True).compile(dialect=conn.dialect))
+
+
 MIGRATIONS: tuple[tuple[int, str, Step], ...] = (
     (1, "initial catalog", _initial),
     (2, "export tasks keep their whole scope and timezone", _export_scope),
+    (
+        3,
+        "server: task options, output and recovery; dataset labels and kind; import tasks",
+        _server,
+    ),
 )
 HEAD = MIGRATIONS[-1][0]
 

@@ -82,6 +82,10 @@ dataset = sa.Table(
     _created(),
     sa.Column("updated_at", Timestamp, nullable=False),
     sa.Column("created_by_id", ID, sa.ForeignKey("app_user.id")),
+    # Vertex-facing facts: resource labels ({key: value}) and the dataset kind
+    # (image | text | video | tabular | time_series; NULL = inferred from its data rows).
+    sa.Column("labels", JsonText),
+    sa.Column("kind", sa.String(16)),
     sa.Index(None, "org_id", "name"),
 )
 
@@ -394,7 +398,44 @@ export_task = sa.Table(
     sa.Column("updated_at", Timestamp, nullable=False),
     sa.Column("started_at", Timestamp),
     sa.Column("finished_at", Timestamp),
+    # What the output format needs besides the rows (a Vertex destination and split, a
+    # Diffgram source...) and what it produced (exported files, data stats, file counts).
+    sa.Column("options", JsonText),
+    sa.Column("output", JsonText),
+    # Crash recovery: a running task's worker beats; a stale beat means the worker died.
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("heartbeat_at", Timestamp),
     sa.Index(None, "org_id", "scope_kind", "scope_id", "created_at"),
     sa.Index(None, "status"),
     sa.Index(None, "fingerprint"),
+)
+
+IMPORT_SOURCES = ("labelbox", "vertex", "diffgram", "rows")
+
+import_task = sa.Table(
+    "import_task",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    _org(),
+    sa.Column("created_by_id", ID, sa.ForeignKey("app_user.id")),
+    sa.Column("source", sa.String(16), nullable=False),  # IMPORT_SOURCES
+    sa.Column("options", JsonText, nullable=False),  # the source's options (dataset, set, ...)
+    sa.Column("file_name", sa.String(1000), nullable=False),  # as uploaded, for messages
+    sa.Column("location", sa.Text, nullable=False),  # the uploaded bytes, kept until done
+    sa.Column("status", sa.String(16), nullable=False),  # TASK_STATUSES
+    sa.Column("bytes_total", sa.BigInteger, nullable=False),
+    sa.Column("bytes_done", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("rows_done", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("summary", JsonText),  # counts of what was imported
+    sa.Column("errors", JsonText),  # [{line, field, reason}], the first 1,000
+    sa.Column("error_count", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("error_message", sa.Text),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("heartbeat_at", Timestamp),
+    _created(),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Column("started_at", Timestamp),
+    sa.Column("finished_at", Timestamp),
+    sa.Index(None, "org_id", "created_at"),
+    sa.Index(None, "status"),
 )

@@ -7,6 +7,7 @@ has exactly one winner. Progress (rows done / rows planned) is written a few tim
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import threading
 from collections.abc import Callable
@@ -15,13 +16,16 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import unquote, urlparse
 
+import orjson
 import sqlalchemy as sa
 
 from labelport.errors import ConfigurationError, Conflict, LabelportError, NotFound
+from labelport.export import formats
 from labelport.export import plan as planning
 from labelport.export.engine import PAGE_SIZE, SHARD_BYTES, Canceled, run_export
 from labelport.export.spec import ExportSpec, Scope, parse_spec
 from labelport.ids import new_id
+from labelport.settings import Settings
 from labelport.store import Store
 from labelport.store import schema as s
 from labelport.times import format_timestamp, utcnow
@@ -62,6 +66,11 @@ class TaskInfo:
     created_at: Any
     started_at: Any
     finished_at: Any
+    name: str | None = None
+    options: dict[str, Any] | None = None
+    output: dict[str, Any] | None = None
+    attempts: int = 0
+    updated_at: Any = None
 
     @property
     def percent(self) -> float | None:
@@ -94,7 +103,12 @@ class TaskInfo:
             "location": self.location,
             "error_message": self.error_message,
             "archived": self.archived,
+            "name": self.name,
+            "options": self.options,
+            "output": self.output,
+            "attempts": self.attempts,
             "created_at": format_timestamp(self.created_at),
+            "updated_at": format_timestamp(self.updated_at),
             "started_at": format_timestamp(self.started_at),
             "finished_at": format_timestamp(self.finished_at),
         }
@@ -122,6 +136,11 @@ def _info(r: Any) -> TaskInfo:
         created_at=r.created_at,
         started_at=r.started_at,
         finished_at=r.finished_at,
+        name=r.name,
+        options=r.options,
+        output=r.output,
+        attempts=r.attempts,
+        updated_at=r.updated_at,
     )
 
 
@@ -136,13 +155,33 @@ def create(
     *,
     user_id: str | None = None,
     name: str | None = None,
+    options: dict[str, Any] | None = None,
+    reuse_running: bool = True,
 ) -> TaskInfo:
-    """Check ``spec`` against the catalog (errors come now, before any work) and queue it."""
+    """Check ``spec`` against the catalog (errors come now, before any work) and queue it.
+
+    Asking for an export identical to one that is queued or running (same scope, params,
+    filters, format and format options) returns that task instead of starting another one.
+    """
     with store.read() as conn:
         planning.resolve(conn, org_id, spec)
+    fingerprint = task_fingerprint(spec, options)
     now = utcnow()
-    task_id = new_id()
     with store.write() as conn:
+        if reuse_running:
+            running = conn.execute(
+                sa.select(t.c.id)
+                .where(
+                    t.c.org_id == org_id,
+                    t.c.fingerprint == fingerprint,
+                    t.c.status.in_(("QUEUED", "IN_PROGRESS")),
+                )
+                .order_by(t.c.created_at)
+                .limit(1)
+            ).scalar_one_or_none()
+            if running is not None:
+                return get_in(conn, org_id, str(running))
+        task_id = new_id()
         conn.execute(
             t.insert(),
             {
@@ -157,7 +196,8 @@ def create(
                 "params": spec.normalized_params,
                 "filters": spec.normalized_filters,
                 "format": spec.format,
-                "fingerprint": spec.fingerprint(),
+                "options": options,
+                "fingerprint": fingerprint,
                 "status": "QUEUED",
                 "created_at": now,
                 "updated_at": now,
@@ -166,12 +206,24 @@ def create(
     return get(store, org_id, task_id)
 
 
-def get(store: Store, org_id: str, task_id: str) -> TaskInfo:
-    with store.read() as conn:
-        r = conn.execute(_select().where(t.c.id == task_id, t.c.org_id == org_id)).one_or_none()
+def task_fingerprint(spec: ExportSpec, options: dict[str, Any] | None) -> str:
+    """The spec's fingerprint, extended by the format options when there are any."""
+    if not options:
+        return spec.fingerprint()
+    doc = {"spec": spec.fingerprint(), "options": options}
+    return hashlib.sha256(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def get_in(conn: sa.Connection, org_id: str, task_id: str) -> TaskInfo:
+    r = conn.execute(_select().where(t.c.id == task_id, t.c.org_id == org_id)).one_or_none()
     if r is None:
         raise NotFound("export task", task_id)
     return _info(r)
+
+
+def get(store: Store, org_id: str, task_id: str) -> TaskInfo:
+    with store.read() as conn:
+        return get_in(conn, org_id, task_id)
 
 
 def list_tasks(
@@ -269,18 +321,27 @@ def execute(
     cancel_event: threading.Event | None = None,
     page_size: int = PAGE_SIZE,
     shard_bytes: int = SHARD_BYTES,
+    settings: Settings | None = None,
+    claimed: bool = False,
 ) -> TaskInfo:
     """Run a queued export task to its end and return its final record.
 
     The task's artifacts go to ``root/<task id>``. A task that is not QUEUED (canceled before it
-    started, or taken by another worker) is left alone.
+    started, or taken by another worker) is left alone; ``claimed`` means the caller already
+    moved it to IN_PROGRESS (the task pool does, to count running tasks exactly). A format other
+    than the canonical NDJSON is published from the finished canonical streams
+    (``labelport.export.formats``); its output is stored on the task, and a publishing failure
+    fails the task.
     """
     with store.read() as conn:
         row = conn.execute(_select().where(t.c.id == task_id)).one_or_none()
     if row is None:
         raise NotFound("export task", task_id)
     task = _info(row)
-    if not _transition(store, task_id, ("QUEUED",), "IN_PROGRESS", started=True):
+    if claimed:
+        if task.status != "IN_PROGRESS":
+            return task
+    elif not _transition(store, task_id, ("QUEUED",), "IN_PROGRESS", started=True):
         return get(store, task.org_id, task_id)
 
     def on_progress(done: int, total: int | None) -> None:
@@ -310,13 +371,16 @@ def execute(
             page_size=page_size,
             shard_bytes=shard_bytes,
         )
+        output = _publish(store, settings, task, directory, on_progress)
     except Canceled:
+        shutil.rmtree(directory, ignore_errors=True)
         _transition(store, task_id, ("IN_PROGRESS",), "CANCELED", finished=True)
         return get(store, task.org_id, task_id)
     except KeyboardInterrupt:
         _transition(store, task_id, ("IN_PROGRESS",), "CANCELED", finished=True)
         raise
     except LabelportError as exc:
+        shutil.rmtree(directory, ignore_errors=True)
         _transition(
             store, task_id, ("IN_PROGRESS",), "FAILED", finished=True, error_message=exc.message
         )
@@ -346,10 +410,35 @@ def execute(
         error_lines=outcome.errors.lines,
         location=str(directory),
         manifest=m,
+        output=output,
     )
     if not won:  # canceled in the last instant: the cancel wins, the artifacts go
         shutil.rmtree(directory, ignore_errors=True)
     return get(store, task.org_id, task_id)
+
+
+def _publish(
+    store: Store,
+    settings: Settings | None,
+    task: TaskInfo,
+    directory: Path,
+    progress: Progress,
+) -> dict[str, Any] | None:
+    publish = formats.publisher(task.format)
+    if publish is None:
+        return None
+    if settings is None:
+        raise ConfigurationError(f"format {task.format!r} needs the server's settings to publish")
+    return publish(
+        formats.Publication(
+            store=store,
+            settings=settings,
+            task=task,
+            options=dict(task.options or {}),
+            directory=directory,
+            progress=progress,
+        )
+    )
 
 
 def manifest_of(store: Store, org_id: str, task_id: str) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""``labelport serve``: one FastAPI app with the native REST API and the compatibility surfaces."""

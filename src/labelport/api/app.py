@@ -1,0 +1,128 @@
+"""The server: one FastAPI app, every surface mounted on the same services and task pool.
+
+``create_app(settings)`` opens the catalog, the task pool (started with the app, stopped with it)
+and the link signer, and mounts the native REST API (``/api/v1``) and the compatibility surfaces
+(``/vertex``, ``/diffgram``). OpenAPI is at ``/openapi.json`` and ``/docs``; ``/health`` answers
+without a key.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+
+from labelport import __version__
+from labelport.api import errors
+from labelport.api.context import Context
+from labelport.api.signing import Signer, load_secret
+from labelport.settings import Settings
+from labelport.store import Store, open_store
+from labelport.tasks.pool import TaskPool
+from labelport.tasks.records import exports_root
+
+access_log = logging.getLogger("labelport.access")
+
+DESCRIPTION = """\
+labelport's native REST API. Authenticate with an API key: `Authorization: Bearer lp_…`
+(`labelport keys create`). Errors are `{"error": {"type", "message", "status", "field"}}`.
+The Vertex AI (`/vertex`) and Diffgram (`/diffgram`) surfaces answer those vendors' SDKs.
+"""
+
+
+def create_app(
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    workers: int | None = None,
+    start_pool: bool = True,
+    pool_options: dict[str, float] | None = None,
+) -> FastAPI:
+    """The app for ``settings``. ``start_pool=False`` queues tasks without running them."""
+    own_store = store is None
+    st = store if store is not None else open_store(settings.database_url)
+    root = exports_root(settings.blob_url)
+    pool = TaskPool(
+        st,
+        settings,
+        root,
+        workers=workers or settings.workers,
+        **(pool_options or {}),  # type: ignore[arg-type]
+    )
+    signer = Signer(load_secret(settings.secret_key, settings.home), ttl=settings.link_ttl)
+    ctx = Context(settings=settings, store=st, pool=pool, signer=signer, exports_root=root)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if start_pool:
+            pool.start()
+        try:
+            yield
+        finally:
+            pool.shutdown(wait=False)
+            if own_store:
+                st.dispose()
+
+    app = FastAPI(
+        title="labelport",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+    errors.install(app)
+    app.middleware("http")(_access_log)
+
+    @app.get("/health", tags=["health"], summary="Is the server up and its catalog reachable?")
+    def health() -> dict[str, object]:
+        return {"status": "ok", "version": __version__, "schema": st.version()}
+
+    import importlib
+
+    for name in SURFACES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:  # TEMPORARY while the surfaces are being written
+            if exc.name is None or not name.startswith(exc.name):
+                raise
+            continue
+        app.include_router(module.router)
+    return app
+
+
+SURFACES = ("labelport.api.native", "labelport.compat.vertex", "labelport.compat.diffgram")
+
+
+async def _access_log(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """One JSON line per request: method, path, status, duration, who asked."""
+    started = time.perf_counter()
+    request_id = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
+    status = 500
+    try:
+        response = await call_next(request)
+        status = response.status_code
+        response.headers["x-request-id"] = request_id
+        return response
+    finally:
+        principal = getattr(request.state, "principal", None)
+        access_log.info(
+            json.dumps(
+                {
+                    "request_id": request_id,
+                    "method": request.method,
+                    "path": request.url.path,
+                    "status": status,
+                    "ms": round((time.perf_counter() - started) * 1000, 1),
+                    "client": request.client.host if request.client else None,
+                    "user": getattr(principal, "email", None),
+                    "org": getattr(principal, "org_id", None),
+                }
+            )
+        )

@@ -1,0 +1,121 @@
+"""One error table for the whole server: a labelport error becomes its HTTP status, a body.
+
+Raise :mod:`labelport.errors` anywhere below a route. The body's shape depends on the surface the
+path belongs to: the native shape is ``{"error": {"type", "message", "status", "field"}}``; a
+compatibility surface registers its own (:func:`register_shape`) so its clients parse our errors
+the way they parse the vendor's. Request validation (FastAPI's 422) becomes a 400 that names the
+field; an unexpected exception becomes a 500 whose body says only that, and is logged in full.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from labelport.errors import LabelportError
+
+log = logging.getLogger("labelport.api")
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorInfo:
+    type: str
+    message: str
+    status: int
+    field: str | None = None
+    headers: dict[str, str] | None = None
+
+
+Render = Callable[[ErrorInfo], JSONResponse]
+_SHAPES: list[tuple[str, Render]] = []
+
+_HTTP_TYPES = {
+    400: "InvalidInput",
+    401: "AuthenticationFailed",
+    403: "PermissionDenied",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    409: "Conflict",
+    410: "Gone",
+    411: "LengthRequired",
+    413: "TooLarge",
+    416: "RangeNotSatisfiable",
+}
+
+
+def native(error: ErrorInfo) -> JSONResponse:
+    body: dict[str, Any] = {"type": error.type, "message": error.message, "status": error.status}
+    if error.field is not None:
+        body["field"] = error.field
+    return JSONResponse({"error": body}, status_code=error.status, headers=error.headers)
+
+
+def register_shape(prefix: str, render: Render) -> None:
+    """Render errors of paths under ``prefix`` with ``render`` (longest prefix wins)."""
+    _SHAPES[:] = [(p, r) for p, r in _SHAPES if p != prefix]
+    _SHAPES.append((prefix, render))
+    _SHAPES.sort(key=lambda item: len(item[0]), reverse=True)
+
+
+def render(request: Request, error: ErrorInfo) -> JSONResponse:
+    path = request.url.path
+    for prefix, shape in _SHAPES:
+        if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
+            return shape(error)
+    return native(error)
+
+
+def from_labelport(exc: LabelportError) -> ErrorInfo:
+    headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
+    return ErrorInfo(
+        type(exc).__name__, exc.message, exc.http_status, getattr(exc, "field", None), headers
+    )
+
+
+def _field(location: Any) -> str:
+    parts = [str(p) for p in location]
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        where, rest = parts[0], parts[1:]
+        return f"{where}:{'.'.join(rest)}" if rest else where
+    return ".".join(parts)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(LabelportError)
+    async def labelport_error(request: Request, exc: LabelportError) -> JSONResponse:
+        return render(request, from_labelport(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = exc.errors()
+        first = problems[0] if problems else {"loc": (), "msg": "invalid request"}
+        field = _field(first.get("loc", ()))
+        message = f"{field}: {first.get('msg', 'invalid')}"
+        if len(problems) > 1:
+            message += f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})"
+        return render(request, ErrorInfo("InvalidInput", message, 400, field))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        status = exc.status_code
+        message = str(exc.detail) if exc.detail else "error"
+        if status == 404 and message == "Not Found":
+            message = f"no such endpoint: {request.method} {request.url.path}"
+        kind = _HTTP_TYPES.get(status, "HTTPError")
+        headers = dict(exc.headers) if exc.headers else None
+        return render(request, ErrorInfo(kind, message, status, None, headers))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("internal error on %s %s", request.method, request.url.path)
+        return render(
+            request,
+            ErrorInfo("InternalError", "internal error; the server log has the details", 500),
+        )

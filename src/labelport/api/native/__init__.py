@@ -1,0 +1,19 @@
+"""The native REST API under ``/api/v1``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from labelport.api.auth import Viewer
+
+router = APIRouter(prefix="/api/v1")
+
+
+@router.get("/me", tags=["auth"], summary="The user and organization behind the API key")
+def me(principal: Viewer) -> dict[str, str]:
+    return {
+        "user_id": principal.user_id,
+        "email": principal.email,
+        "role": principal.role,
+        "organization_id": principal.org_id,
+    }

@@ -1,0 +1,53 @@
+"""``labelport serve``: the HTTP server (REST API, Vertex and Diffgram surfaces)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from labelport.cli.common import settings
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Task worker threads (default: LABELPORT_WORKERS, 4).",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+)
+def serve(host: str, port: int, workers: int | None, log_level: str) -> None:
+    """Serve the REST API, the Vertex AI and Diffgram surfaces, and run export tasks.
+
+    \b
+    OpenAPI:   http://HOST:PORT/docs
+    Health:    http://HOST:PORT/health
+    Vertex:    aiplatform.init(api_endpoint="http://HOST:PORT/vertex", api_transport="rest")
+    Diffgram:  diffgram.Project(..., host="http://HOST:PORT/diffgram")
+
+    Access logs are JSON lines on stderr.
+
+    \b
+    Example:
+      labelport serve --port 8000
+    """
+    import uvicorn
+
+    from labelport.api.app import create_app
+
+    logging.basicConfig(
+        level=log_level.upper(), stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
+    )
+    cfg = settings()
+    cfg.home.mkdir(parents=True, exist_ok=True)
+    app = create_app(cfg, workers=workers)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
