@@ -246,6 +246,104 @@ def stats(store: Store, org_id: str) -> dict[str, int]:
     return out
 
 
+# ------------------------------------------------------------------------------ datasets
+
+DATASET_KINDS = ("image", "text", "video", "tabular", "time_series")
+MAX_DATASET_LABELS = 64
+
+
+def check_dataset_labels(labels: Any) -> dict[str, str]:
+    """Resource labels as Vertex AI takes them: at most 64; keys start with a lower-case letter;
+    keys and values hold lower-case letters, digits, ``_`` and ``-``, at most 63 characters."""
+    if not isinstance(labels, dict):
+        raise InvalidInput("labels must be an object of {key: value} strings")
+    if len(labels) > MAX_DATASET_LABELS:
+        raise InvalidInput(f"labels: at most {MAX_DATASET_LABELS} labels, got {len(labels)}")
+    for key, value in labels.items():
+        if not isinstance(key, str) or not _label_text(key) or not key or not _lower(key[0]):
+            raise InvalidInput(
+                f"labels: key {key!r} must start with a lower-case letter and hold only "
+                "lower-case letters, digits, '_' and '-' (at most 63 characters)"
+            )
+        if not isinstance(value, str) or not _label_text(value):
+            raise InvalidInput(
+                f"labels.{key}: value {value!r} must hold only lower-case letters, digits, "
+                "'_' and '-' (at most 63 characters)"
+            )
+    return dict(labels)
+
+
+def _lower(char: str) -> bool:
+    return char.isalpha() and not char.isupper()
+
+
+def _label_text(text: str) -> bool:
+    return len(text) <= 63 and all(_lower(c) or c.isdigit() or c in "_-" for c in text)
+
+
+def _check_dataset_kind(kind: str | None) -> None:
+    if kind is not None and kind not in DATASET_KINDS:
+        raise InvalidInput(f"kind must be one of {', '.join(DATASET_KINDS)}, not {kind!r}")
+
+
+def create_dataset(
+    store: Store,
+    org_id: str,
+    name: str,
+    *,
+    description: str | None = None,
+    labels: dict[str, str] | None = None,
+    kind: str | None = None,
+    user_id: str | None = None,
+) -> str:
+    """Create an empty dataset and return its id (names need not be unique, as in Labelbox)."""
+    if not name.strip():
+        raise InvalidInput("a dataset needs a name")
+    _check_dataset_kind(kind)
+    labels = None if labels is None else check_dataset_labels(labels)
+    dataset_id = new_id()
+    now = utcnow()
+    with store.write() as conn:
+        conn.execute(
+            s.dataset.insert(),
+            {
+                "id": dataset_id,
+                "org_id": org_id,
+                "name": name,
+                "description": description,
+                "labels": labels,
+                "kind": kind,
+                "created_at": now,
+                "updated_at": now,
+                "created_by_id": user_id,
+            },
+        )
+    return dataset_id
+
+
+def update_dataset(store: Store, org_id: str, dataset_id: str, changes: dict[str, Any]) -> None:
+    """Change a dataset's ``name``, ``description``, ``labels`` or ``kind`` (None clears all
+    but the name)."""
+    unknown = set(changes) - {"name", "description", "labels", "kind"}
+    if unknown:
+        raise InvalidInput(f"a dataset has no field {sorted(unknown)[0]!r} to change")
+    values = dict(changes)
+    if "name" in values and (not isinstance(values["name"], str) or not values["name"].strip()):
+        raise InvalidInput("a dataset needs a name")
+    if "kind" in values:
+        _check_dataset_kind(values["kind"])
+    if values.get("labels") is not None:
+        values["labels"] = check_dataset_labels(values["labels"])
+    values["updated_at"] = utcnow()
+    d = s.dataset
+    with store.write() as conn:
+        done = conn.execute(
+            d.update().where(d.c.id == dataset_id, d.c.org_id == org_id), values
+        ).rowcount
+    if not done:
+        raise NotFound("dataset", dataset_id)
+
+
 # ------------------------------------------------------------------------------ slices and sets
 
 
@@ -314,6 +412,12 @@ def save_annotation_set(
         ).scalar_one_or_none()
         if owner != org_id:
             raise NotFound("project" if project_id else "model run", str(source_id))
+        if dataset_id is not None:
+            dataset_owner = conn.execute(
+                sa.select(s.dataset.c.org_id).where(s.dataset.c.id == dataset_id)
+            ).scalar_one_or_none()
+            if dataset_owner != org_id:
+                raise NotFound("dataset", dataset_id)
         values = {
             "display_name": display_name,
             "objective": objective,
@@ -456,7 +560,9 @@ __all__ = [
     "Principal",
     "authenticate",
     "authenticate_pair",
+    "check_dataset_labels",
     "create_api_key",
+    "create_dataset",
     "create_organization",
     "ensure_user",
     "find_organization",
@@ -469,6 +575,7 @@ __all__ = [
     "save_slice",
     "set_timezone",
     "stats",
+    "update_dataset",
 ]
 
 

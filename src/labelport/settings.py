@@ -40,6 +40,12 @@ SETTINGS: tuple[Setting, ...] = (
         "WORKERS", "4", "Worker threads that run export and import tasks in `labelport serve`."
     ),
     Setting(
+        "STALE_AFTER",
+        "30",
+        "Seconds a running task may go without a heartbeat before the server counts its worker "
+        "as dead (the process was killed or the machine restarted) and runs it again.",
+    ),
+    Setting(
         "DESTINATION_ROOTS",
         None,
         "Local folders (separated by `:`) that `file://` export destinations may write into. "
@@ -52,6 +58,11 @@ SETTINGS: tuple[Setting, ...] = (
         "Default: Google Cloud Storage.",
     ),
     Setting("S3_ENDPOINT", None, "Endpoint for `s3://` destinations (e.g. MinIO). Default: AWS."),
+    Setting(
+        "MAX_UPLOAD_BYTES",
+        str(10 * 1024**3),
+        "Largest file `POST /api/v1/imports` accepts, in bytes (default 10 GiB).",
+    ),
 )
 
 
@@ -66,9 +77,11 @@ class Settings:
     secret_key: str | None
     link_ttl: int = 3600
     workers: int = 4
+    stale_after: int = 30
     destination_roots: tuple[Path, ...] = ()
     gcs_endpoint: str | None = None
     s3_endpoint: str | None = None
+    max_upload_bytes: int = 10 * 1024**3
 
     @property
     def is_sqlite(self) -> bool:
@@ -95,6 +108,8 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: str) -> Set
     blob_url = raw["blob_url"] or (home / "blobs").resolve().as_uri()
     link_ttl = _positive_int("LINK_TTL", raw["link_ttl"])
     workers = _positive_int("WORKERS", raw["workers"])
+    stale_after = _positive_int("STALE_AFTER", raw["stale_after"])
+    max_upload_bytes = _positive_int("MAX_UPLOAD_BYTES", raw["max_upload_bytes"])
     roots = tuple(
         Path(part).expanduser().resolve()
         for part in str(raw["destination_roots"] or home / "destinations").split(":")
@@ -114,9 +129,11 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: str) -> Set
         secret_key=raw["secret_key"],
         link_ttl=link_ttl,
         workers=workers,
+        stale_after=stale_after,
         destination_roots=roots,
         gcs_endpoint=raw["gcs_endpoint"],
         s3_endpoint=raw["s3_endpoint"],
+        max_upload_bytes=max_upload_bytes,
     )
 
 

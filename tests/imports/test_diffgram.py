@@ -807,6 +807,7 @@ def test_text_packet_becomes_entities_and_a_relationship():
                                         "target": babbage,
                                         "type": "unidirectional",
                                     },
+                                    "diffgram": {"type": "relation", "label_file_id": 23},
                                 }
                             ],
                         },

@@ -47,12 +47,13 @@ def create_app(
     own_store = store is None
     st = store if store is not None else open_store(settings.database_url)
     root = exports_root(settings.blob_url)
+    options = {"stale_after": float(settings.stale_after), **(pool_options or {})}
     pool = TaskPool(
         st,
         settings,
         root,
         workers=workers or settings.workers,
-        **(pool_options or {}),  # type: ignore[arg-type]
+        **options,  # type: ignore[arg-type]
     )
     signer = Signer(load_secret(settings.secret_key, settings.home), ttl=settings.link_ttl)
     ctx = Context(settings=settings, store=st, pool=pool, signer=signer, exports_root=root)
@@ -82,20 +83,12 @@ def create_app(
     def health() -> dict[str, object]:
         return {"status": "ok", "version": __version__, "schema": st.version()}
 
-    import importlib
+    from labelport.api import downloads, native
+    from labelport.compat import diffgram, vertex
 
-    for name in SURFACES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:  # TEMPORARY while the surfaces are being written
-            if exc.name is None or not name.startswith(exc.name):
-                raise
-            continue
-        app.include_router(module.router)
+    for surface in (native, downloads, vertex, diffgram):
+        app.include_router(surface.router)
     return app
-
-
-SURFACES = ("labelport.api.native", "labelport.compat.vertex", "labelport.compat.diffgram")
 
 
 async def _access_log(

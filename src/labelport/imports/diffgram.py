@@ -57,6 +57,8 @@ Mapping (canonical row: ``docs/row-format.md``; ``psid`` is
 * Text ``relation`` instances (``from_instance_id`` -> ``to_instance_id``) become
   ``TextUnidirectionalRelationship`` relationships between the objects' feature ids. Diffgram
   exports relations without an ``id``; their feature id is derived from file, endpoints and label.
+  The relation's ``type``, ``label_file_id`` (and ``id`` when given) stay under ``diffgram``, so
+  that a re-export (:mod:`labelport.export.formats.diffgram`) gives back the same label file id.
 * Attributes: an instance's ``attribute_groups`` (``{group id: value}``) are resolved through
   ``attribute_groups_reference``. ``radio``/``select`` -> ``radio_answer``, ``multiple_select`` ->
   ``checklist_answers``, ``text`` -> ``text_answer``; each classification keeps the group id, kind
@@ -424,6 +426,10 @@ def _relationships(
                     "source": by_instance_id[ends[0]],
                     "target": by_instance_id[ends[1]],
                     "type": "unidirectional",
+                },
+                # what a re-export needs: the relation's own label file id (and id, if any)
+                "diffgram": {
+                    k: rel[k] for k in ("id", "type", "label_file_id") if rel.get(k) is not None
                 },
             }
         )

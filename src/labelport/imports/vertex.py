@@ -4,7 +4,8 @@ A Vertex import/export file (one per annotation set) holds one JSON object per l
 (``imageGcsUri``, ``textGcsUri`` or inline ``textContent``, ``videoGcsUri``), its
 ``dataItemResourceLabels`` and its annotations for one of the eleven :data:`OBJECTIVES`.
 :func:`convert` turns such a file into canonical rows (``docs/row-format.md``); :func:`to_vertex`
-is its inverse, record by record.
+is its inverse, record by record, and :func:`vertex_record` the same for annotations from any
+source (a project's label, a model run's prediction; ``labelport.export.formats.vertex``).
 
 Mapping (one record → one row):
 
@@ -90,6 +91,7 @@ _ML_USE = {
 _DURATION = re.compile(r"^\d+(\.\d+)?s$")
 _INTEGER = re.compile(r"^-?\d+$")
 _DECIMAL = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+_URI = re.compile(r"^[a-z][a-z0-9+.-]*://\S+$")  # a text row's row_data that is a link
 _KEY_ALIASES = {"TemporalBoundingBoxAnnotations": "temporalBoundingBoxAnnotations"}
 
 _MEDIA_KEYS = {
@@ -178,13 +180,28 @@ def to_vertex(
     set_id)``; a row without one gives a record without annotations. ``settings`` are the
     annotation set's settings (``text_sentiment`` needs ``sentiment_max``).
     """
-    _check_objective(objective)
     data_row = row["data_row"]
     project_id = _project_id(data_row["details"]["dataset_name"], set_id)
-    record = _vertex_media(data_row, objective)
     annotations = _label_annotations(row, project_id)
-    record.update(_WRITERS[objective](annotations, set_id, settings or {}))
-    record[_ITEM_LABELS] = _vertex_item_labels(row)
+    return vertex_record(row, objective, set_id, annotations, settings=settings)
+
+
+def vertex_record(
+    row: dict[str, Any],
+    objective: str,
+    set_id: str,
+    annotations: Mapping[str, Any],
+    *,
+    settings: Mapping[str, Any] | None = None,
+    item_labels: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The Vertex record of a canonical row with ``annotations`` (canonical annotations, from
+    whatever source: a project label, a model-run prediction, or ``{}`` for none) in set
+    ``set_id``. ``item_labels`` are added to the row's own ``dataItemResourceLabels``."""
+    _check_objective(objective)
+    record = _vertex_media(row["data_row"], objective)
+    record.update(_WRITERS[objective](dict(annotations), set_id, settings or {}))
+    record[_ITEM_LABELS] = {**(item_labels or {}), **_vertex_item_labels(row)}
     return record
 
 
@@ -867,7 +884,9 @@ def _seconds(duration: str) -> float:
 def _vertex_media(data_row: JSON, objective: str) -> JSON:
     kind = _kind(objective)
     row_data = data_row["row_data"]
-    if kind == "text" and data_row.get("global_key") == _text_key(row_data):
+    if kind == "text" and (
+        data_row.get("global_key") == _text_key(row_data) or not _URI.match(row_data)
+    ):
         return {"textContent": row_data}
     return {f"{kind}GcsUri": row_data}
 

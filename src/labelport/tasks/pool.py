@@ -11,11 +11,17 @@ runs it. One scheduler thread:
   or the machine restarted): each is queued again and re-run from the start — an export's output
   only appears when it is complete, so nothing half-written is ever seen — up to ``max_attempts``
   runs in all; then it is marked FAILED with the reason.
+
+Stopping the pool without waiting (``shutdown(wait=False)``, what ``labelport serve`` does when
+it is stopped) puts the exports it was running back in the queue — they stop at their next page
+and the next server to start runs them again; that run is not counted as an attempt. (Import
+tasks are still stopped as before: their runner owns what happens to a stopped import.)
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 import time
 from collections import Counter
@@ -41,6 +47,7 @@ PER_ORG = 20
 MAX_ATTEMPTS = 3
 HEARTBEAT_EVERY = 2.0  # seconds
 STALE_AFTER = 30.0  # seconds without a beat before a running task counts as orphaned
+CLAIM_PAGE = 50  # queued tasks read at a time while claiming
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,10 +106,12 @@ class TaskPool:
             self._threads.append(thread)
 
     def shutdown(self, wait: bool = True) -> None:
-        """Stop taking tasks. Running ones are canceled unless ``wait`` (then they finish)."""
+        """Stop taking tasks. With ``wait`` the running ones finish; without, running exports
+        stop at their next page and go back to the queue for the next server to run."""
         self._stop.set()
         self._wake.set()
         if not wait:
+            self._requeue(self.running)
             with self._lock:
                 events = list(self._running.values())
             for event in events:
@@ -142,6 +151,25 @@ class TaskPool:
         """One scheduling pass (what the scheduler thread does); returns how many it started."""
         return self._fill()
 
+    def _requeue(self, ids: list[str]) -> None:
+        """Put exports this pool runs back in the queue (they are about to be stopped)."""
+        if not ids:
+            return
+        t = EXPORTS.table
+        with self.store.write() as conn:
+            conn.execute(
+                t.update()
+                .where(t.c.id.in_(ids), t.c.status == "IN_PROGRESS")
+                .values(
+                    status="QUEUED",
+                    progress_done=0,
+                    progress_total=None,
+                    heartbeat_at=None,
+                    attempts=sa.case((t.c.attempts > 0, t.c.attempts - 1), else_=0),
+                    updated_at=utcnow(),
+                )
+            )
+
     # ------------------------------------------------------------------ scheduling
 
     def _schedule_loop(self) -> None:
@@ -160,6 +188,8 @@ class TaskPool:
 
     def _fill(self) -> int:
         started = 0
+        if self._stop.is_set():
+            return 0
         for kind in KINDS:
             free = self.workers - len(self.running)
             if free <= 0:
@@ -170,19 +200,18 @@ class TaskPool:
         return started
 
     def _claim(self, kind: _Kind, free: int) -> list[str]:
+        """Claim up to ``free`` queued tasks, oldest first, within the per-project and
+        per-organization limits.
+
+        Tasks of an organization or project that is at its limit are skipped in the query
+        itself, and the queue is read in pages until enough are claimed or it ends, so a long
+        queue of one busy organization never hides the tasks of another behind it.
+        """
         t = kind.table
-        with self.store.read() as conn:
-            queued = conn.execute(
-                sa.select(t.c.id, t.c.org_id, *_scope_columns(kind))
-                .where(t.c.status == "QUEUED")
-                .order_by(t.c.created_at, t.c.id)
-                .limit(max(50, free * 4))
-            ).all()
-            if not queued:
-                return []
-            per_org: Counter[str] = Counter()
-            per_project: Counter[str] = Counter()
-            if kind.limited:
+        per_org: Counter[str] = Counter()
+        per_project: Counter[str] = Counter()
+        if kind.limited:
+            with self.store.read() as conn:
                 for org_id, scope_kind, scope_id, n in conn.execute(
                     sa.select(t.c.org_id, t.c.scope_kind, t.c.scope_id, sa.func.count())
                     .where(t.c.status == "IN_PROGRESS")
@@ -192,34 +221,66 @@ class TaskPool:
                     if scope_kind == "project":
                         per_project[scope_id] += n
         claimed: list[str] = []
-        for row in queued:
-            if len(claimed) >= free:
-                break
-            project = row.scope_id if kind.limited and row.scope_kind == "project" else None
+        after: tuple[Any, str] | None = None
+        while len(claimed) < free:
+            query = sa.select(t.c.id, t.c.org_id, t.c.created_at, *_scope_columns(kind)).where(
+                t.c.status == "QUEUED"
+            )
             if kind.limited:
-                if per_org[row.org_id] >= self.per_org:
-                    continue
-                if project is not None and per_project[project] >= self.per_project:
-                    continue
-            now = utcnow()
-            with self.store.write() as conn:
-                won = conn.execute(
-                    t.update()
-                    .where(t.c.id == row.id, t.c.status == "QUEUED")
-                    .values(
-                        status="IN_PROGRESS",
-                        started_at=now,
-                        updated_at=now,
-                        heartbeat_at=now,
-                        attempts=t.c.attempts + 1,
+                full_orgs = [org for org, n in per_org.items() if n >= self.per_org]
+                full = [project for project, n in per_project.items() if n >= self.per_project]
+                if full_orgs:
+                    query = query.where(t.c.org_id.not_in(full_orgs))
+                if full:
+                    query = query.where(
+                        sa.not_(sa.and_(t.c.scope_kind == "project", t.c.scope_id.in_(full)))
                     )
-                ).rowcount
-            if won:
-                claimed.append(row.id)
-                per_org[row.org_id] += 1
-                if project is not None:
-                    per_project[project] += 1
+            if after is not None:
+                query = query.where(
+                    sa.or_(
+                        t.c.created_at > after[0],
+                        sa.and_(t.c.created_at == after[0], t.c.id > after[1]),
+                    )
+                )
+            with self.store.read() as conn:
+                queued = conn.execute(
+                    query.order_by(t.c.created_at, t.c.id).limit(CLAIM_PAGE)
+                ).all()
+            for row in queued:
+                if len(claimed) >= free:
+                    break
+                project = row.scope_id if kind.limited and row.scope_kind == "project" else None
+                if kind.limited:
+                    if per_org[row.org_id] >= self.per_org:
+                        continue
+                    if project is not None and per_project[project] >= self.per_project:
+                        continue
+                if self._take(t, row.id):
+                    claimed.append(row.id)
+                    per_org[row.org_id] += 1
+                    if project is not None:
+                        per_project[project] += 1
+            if len(queued) < CLAIM_PAGE:
+                break
+            after = (queued[-1].created_at, queued[-1].id)
         return claimed
+
+    def _take(self, t: sa.Table, task_id: str) -> bool:
+        """QUEUED → IN_PROGRESS, if nobody else took it first."""
+        now = utcnow()
+        with self.store.write() as conn:
+            won = conn.execute(
+                t.update()
+                .where(t.c.id == task_id, t.c.status == "QUEUED")
+                .values(
+                    status="IN_PROGRESS",
+                    started_at=now,
+                    updated_at=now,
+                    heartbeat_at=now,
+                    attempts=t.c.attempts + 1,
+                )
+            ).rowcount
+        return bool(won)
 
     def _launch(self, kind: _Kind, task_id: str) -> None:
         event = threading.Event()
@@ -251,8 +312,13 @@ class TaskPool:
 
     # ------------------------------------------------------------------ heartbeat and recovery
 
+    @property
+    def heartbeat_every(self) -> float:
+        """Seconds between beats: often enough that a live task never looks stale to a peer."""
+        return min(HEARTBEAT_EVERY, self.stale_after / 3)
+
     def _beat_loop(self) -> None:
-        while not self._stop.wait(HEARTBEAT_EVERY):
+        while not self._stop.wait(self.heartbeat_every):
             try:
                 self.beat()
             except Exception:
@@ -277,6 +343,7 @@ class TaskPool:
         cutoff = utcnow() - timedelta(seconds=self.stale_after)
         mine = set(self.running)
         touched: list[str] = []
+        gave_up: list[str] = []
         for kind in KINDS:
             t = kind.table
             with self.store.write() as conn:
@@ -312,11 +379,16 @@ class TaskPool:
                             self.max_attempts,
                         )
                     values["updated_at"] = utcnow()
-                    conn.execute(
+                    changed = conn.execute(
                         t.update().where(t.c.id == task_id, t.c.status == "IN_PROGRESS"),
                         values,
-                    )
-                    touched.append(task_id)
+                    ).rowcount
+                    if changed:
+                        touched.append(task_id)
+                        if kind is EXPORTS and values["status"] == "FAILED":
+                            gave_up.append(task_id)
+        for task_id in gave_up:  # what the dead worker left half-written
+            shutil.rmtree(self.root / f"{task_id}.partial", ignore_errors=True)
         if touched:
             self._wake.set()
         return touched

@@ -7,6 +7,7 @@ has exactly one winner. Progress (rows done / rows planned) is written a few tim
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import shutil
 import threading
@@ -71,6 +72,7 @@ class TaskInfo:
     output: dict[str, Any] | None = None
     attempts: int = 0
     updated_at: Any = None
+    reused: bool = False  # create() found this identical task queued or running (not stored)
 
     @property
     def percent(self) -> float | None:
@@ -180,7 +182,7 @@ def create(
                 .limit(1)
             ).scalar_one_or_none()
             if running is not None:
-                return get_in(conn, org_id, str(running))
+                return dataclasses.replace(get_in(conn, org_id, str(running)), reused=True)
         task_id = new_id()
         conn.execute(
             t.insert(),
@@ -234,13 +236,22 @@ def list_tasks(
     scope_id: str | None = None,
     include_archived: bool = False,
     limit: int = 50,
+    status: str | None = None,
+    before: tuple[Any, str] | None = None,
 ) -> list[TaskInfo]:
-    """Newest first."""
+    """Newest first. ``before=(created_at, id)`` continues a listing after that task."""
     query = _select().where(t.c.org_id == org_id)
     if scope_kind is not None:
         query = query.where(t.c.scope_kind == scope_kind)
     if scope_id is not None:
         query = query.where(t.c.scope_id == scope_id)
+    if status is not None:
+        query = query.where(t.c.status == status)
+    if before is not None:
+        created, last_id = before
+        query = query.where(
+            sa.or_(t.c.created_at < created, sa.and_(t.c.created_at == created, t.c.id < last_id))
+        )
     if not include_archived:
         query = query.where(t.c.archived == sa.false())
     query = query.order_by(t.c.created_at.desc(), t.c.id.desc()).limit(limit)

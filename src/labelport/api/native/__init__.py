@@ -1,10 +1,14 @@
-"""The native REST API under ``/api/v1``."""
+"""The native REST API under ``/api/v1``: the catalog, imports and exports.
+
+Each concept has its module; this package joins their routers.
+"""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
 from labelport.api.auth import Viewer
+from labelport.api.native import catalog, exports, imports
 
 router = APIRouter(prefix="/api/v1")
 
@@ -17,3 +21,8 @@ def me(principal: Viewer) -> dict[str, str]:
         "role": principal.role,
         "organization_id": principal.org_id,
     }
+
+
+router.include_router(catalog.router)
+router.include_router(imports.router)
+router.include_router(exports.router)

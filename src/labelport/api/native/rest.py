@@ -1,0 +1,143 @@
+"""What the native REST routes share: strict query strings, paging, ids, JSON answers.
+
+* :data:`Strict` (:func:`reject_unknown_query`) — a route dependency: a query key the route
+  does not declare is a 400 naming it (FastAPI would silently ignore it, and a typo such as
+  ``?limt=5`` would then quietly answer something else than asked). It runs after the route's
+  key check, so a request without a key hears 401 first.
+* :data:`Text` — a body string without NUL characters.
+* :data:`PageArgs` — ``?limit=`` (1..1000, default 100) and ``?cursor=``, an opaque keyset
+  position (``created_at``, ``id``) handed out as ``next_cursor`` by the previous page.
+* :func:`json_response` — orjson-encoded answers (stored JSON documents go out as they are).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import Depends, Query, Request, Response
+from pydantic import AfterValidator
+
+from labelport.api.native import common
+from labelport.errors import InvalidInput, LabelportError, NotFound
+from labelport.queries import Cursor, Page
+
+
+class InvalidParameter(InvalidInput):
+    """A query parameter (or body field) the route cannot take; ``field`` names it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class TooLarge(InvalidInput):
+    http_status = 413
+
+
+class Busy(LabelportError):
+    """The catalog cannot take the write now (SQLite's one writer is busy); retry."""
+
+    http_status = 503
+
+
+# ------------------------------------------------------------------------------ query strings
+
+
+def reject_unknown_query(request: Request) -> None:
+    """400 for a query key the route does not declare (:func:`common.strict_query`, shared with
+    the other native routers), and for a NUL character in any query value (PostgreSQL text
+    cannot hold one; no id, key or name has one)."""
+    common.strict_query(request)
+    for key, value in request.query_params.multi_items():
+        if "\x00" in value:
+            raise InvalidParameter(f"query:{key}", "contains a NUL character")
+
+
+# Declare it after the route's principal (``_: Strict``): dependencies run in parameter order,
+# so a request without a key still gets its 401 first.
+Strict = Annotated[None, Depends(reject_unknown_query)]
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("contains a NUL character")
+    return value
+
+
+# A string body field (PostgreSQL text cannot hold NUL).
+Text = Annotated[str, AfterValidator(_no_nul)]
+
+
+# ------------------------------------------------------------------------------------ paging
+
+
+@dataclass(frozen=True, slots=True)
+class Paging:
+    limit: int
+    after: Cursor | None
+
+
+def encode_cursor(position: Cursor) -> str:
+    at, key = position
+    raw = orjson.dumps([at.isoformat(), key])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(text: str) -> Cursor:
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        at, key = orjson.loads(raw)
+        if not isinstance(at, str) or not isinstance(key, str):
+            raise ValueError
+        moment = datetime.fromisoformat(at)
+        if moment.tzinfo is None:
+            raise ValueError
+    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
+        raise InvalidParameter(
+            "query:cursor", "not a cursor this list handed out (use next_cursor as it is)"
+        ) from None
+    return moment, key
+
+
+def paging(
+    limit: Annotated[int, Query(ge=1, le=1000, description="Items per page (1..1000).")] = 100,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=2000, description="The previous page's `next_cursor`."),
+    ] = None,
+) -> Paging:
+    return Paging(limit, None if cursor in (None, "") else decode_cursor(str(cursor)))
+
+
+PageArgs = Annotated[Paging, Depends(paging)]
+
+
+# ------------------------------------------------------------------------------------ answers
+
+
+def json_response(
+    body: Any, status_code: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    return Response(
+        orjson.dumps(body), status_code=status_code, headers=headers, media_type="application/json"
+    )
+
+
+def page_response(page: Page) -> Response:
+    cursor = None if page.next_after is None else encode_cursor(page.next_after)
+    return json_response({"items": page.items, "next_cursor": cursor})
+
+
+MAX_ID = 64
+
+
+def check_id(value: str, kind: str) -> str:
+    """An id from a path: one that cannot exist answers 404 without asking the database."""
+    if not value or len(value) > MAX_ID or "\x00" in value:
+        raise NotFound(kind, value[:80])
+    return value
