@@ -119,12 +119,16 @@ def test_a_changed_link_is_refused_and_an_expired_one_is_gone(server: Any) -> No
 
 
 def test_links_of_a_server_with_a_short_ttl_expire(make_server: Any) -> None:
-    server = make_server(link_ttl="1")
+    server = make_server(link_ttl="3")
     task = finished_export(server, rows=1)
-    link = task["links"]["manifest"]
+    with server.client("viewer") as http:
+        asked = time.time()
+        link = http.get(f"/api/v1/exports/{task['id']}").json()["links"]["manifest"]
+    expires = int(link.split("expires=")[1].split("&")[0])
+    assert asked + 2 <= expires <= time.time() + 3  # the server's TTL, not the 1-hour default
     with anonymous(server) as http:
         assert http.get(link).status_code == 200
-        time.sleep(2.1)
+        time.sleep(max(0.0, expires + 1.1 - time.time()))
         assert http.get(link).status_code == 410
 
 

@@ -577,6 +577,25 @@ def test_project_scope_has_its_rows_and_only_its_project(cat):
         assert got.manifest["scope"] == {"kind": "project", "id": pid, "name": PROJECT_NAMES[pid]}
 
 
+def test_a_project_scope_narrowed_to_a_dataset_and_statuses(cat):
+    """What the Diffgram surface asks for a directory: one dataset's rows of a project, all,
+    complete only, or incomplete only."""
+    for did in (DS_A, DS_B):
+        mine = {n: m for n, m in MEMBERS[P1].items() if dataset_of(n) == did}
+        got = cat.export(Scope("project", P1, dataset_id=did))
+        assert got.ids == ordered(mine)
+        assert got.manifest["scope"]["dataset_id"] == did
+        for statuses in (("DONE",), ("TO_LABEL", "IN_REVIEW", "IN_REWORK")):
+            narrowed = Scope("project", P1, dataset_id=did, workflow_statuses=statuses)
+            expected = [n for n, m in mine.items() if m[0] in statuses]
+            assert cat.ids(narrowed) == ordered(expected)
+    cat.fails(NotFound, Scope("project", P1, dataset_id="ds-nope"))
+    with pytest.raises(InvalidSpec, match="only a project scope"):
+        Scope("dataset", DS_A, workflow_statuses=("DONE",))
+    with pytest.raises(InvalidSpec, match="unknown workflow statuses"):
+        Scope("project", P1, workflow_statuses=("Done",))
+
+
 def test_dataset_scope_has_its_rows_and_no_projects_unless_asked(cat):
     for did in (DS_A, DS_B):
         mine = [n for n in N if dataset_of(n) == did]

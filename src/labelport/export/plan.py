@@ -53,6 +53,11 @@ def resolve(conn: sa.Connection, org_id: str, spec: ExportSpec) -> Plan:
         name = _name(conn, s.project, org_id, scope.id, "project")
         pdr = s.project_data_row
         query = query.join(pdr, (pdr.c.data_row_id == d.c.id) & (pdr.c.project_id == scope.id))
+        if scope.dataset_id is not None:
+            _name(conn, s.dataset, org_id, scope.dataset_id, "dataset")
+            query = query.where(d.c.dataset_id == scope.dataset_id)
+        if scope.workflow_statuses:
+            query = query.where(pdr.c.workflow_status.in_(scope.workflow_statuses))
         if filters.batch_ids:
             _check_ids(conn, s.batch, filters.batch_ids, "batch", s.batch.c.project_id == scope.id)
         include = _include(p, projects=(scope_id,), model_runs=())

@@ -113,12 +113,28 @@ SCOPE_LABELS = {
 @dataclass(frozen=True, slots=True)
 class Scope:
     """Where the rows come from. ``id`` for project/dataset/slice/model_run; ``data_row_ids`` or
-    ``global_keys`` for data_rows; nothing for catalog."""
+    ``global_keys`` for data_rows; nothing for catalog.
+
+    A project scope can be narrowed further by the compatibility surfaces (never by the
+    Labelbox-shaped params and filters, whose tables are the seeds'): ``dataset_id`` keeps the
+    project's rows of one dataset (a Diffgram directory), ``workflow_statuses`` the rows in one of
+    those statuses (Diffgram's "incomplete files only"). Both are part of the scope, so the
+    manifest and the task fingerprint show them.
+    """
 
     kind: str
     id: str | None = None
     data_row_ids: tuple[str, ...] = ()
     global_keys: tuple[str, ...] = ()
+    dataset_id: str | None = None
+    workflow_statuses: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if (self.dataset_id or self.workflow_statuses) and self.kind != "project":
+            raise InvalidSpec("only a project scope can be narrowed to a dataset or to statuses")
+        unknown = set(self.workflow_statuses) - set(WORKFLOW_STATUSES.values())
+        if unknown:
+            raise InvalidSpec(f"unknown workflow statuses in the scope: {sorted(unknown)}")
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind}
@@ -128,6 +144,10 @@ class Scope:
             out["data_row_ids"] = list(self.data_row_ids)
         if self.global_keys:
             out["global_keys"] = list(self.global_keys)
+        if self.dataset_id is not None:
+            out["dataset_id"] = self.dataset_id
+        if self.workflow_statuses:
+            out["workflow_statuses"] = list(self.workflow_statuses)
         return out
 
     @classmethod
@@ -137,6 +157,8 @@ class Scope:
             id=d.get("id"),
             data_row_ids=tuple(d.get("data_row_ids") or ()),
             global_keys=tuple(d.get("global_keys") or ()),
+            dataset_id=d.get("dataset_id"),
+            workflow_statuses=tuple(d.get("workflow_statuses") or ()),
         )
 
 

@@ -11,6 +11,8 @@ import sqlalchemy as sa
 from labelport import services
 from labelport.ids import derived_id, new_id
 from labelport.store import schema as s
+from labelport.tasks import records
+from labelport.tasks.records import exports_root
 from labelport.times import utcnow
 from tests.imports.test_diffgram import (
     PSID,
@@ -66,3 +68,14 @@ def load(server: Any) -> Acme:
 def packets(doc: dict[str, Any]) -> dict[str, Any]:
     """The file packets of a Diffgram export document, by file id."""
     return {k: v for k, v in doc.items() if k.isdigit()}
+
+
+def pause(server: Any) -> None:
+    """Stop the server's task pool: exports stay queued until :func:`run_queued`."""
+    server.pool.shutdown(wait=True)
+
+
+def run_queued(server: Any, task_id: str) -> None:
+    root = exports_root(server.settings.blob_url)
+    done = records.execute(server.store, root, task_id, settings=server.settings)
+    assert done.status == "COMPLETE", done.error_message

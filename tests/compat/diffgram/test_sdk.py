@@ -16,7 +16,7 @@ import pytest
 from labelport.imports.base import ParsedRow
 from labelport.imports.diffgram import convert
 
-from .helpers import Acme, load, original, packets
+from .helpers import Acme, load, original, packets, pause, run_queued
 
 
 @pytest.fixture
@@ -126,6 +126,18 @@ def test_asynchronous_export_then_access_data(server: Any, acme: Acme):
     assert sorted(packets(data)) == ["501", "502"]
     url = listed.access_data()  # return_type url is the SDK's default here
     assert httpx.get(url).json()["export_info"]["id"] == export.id
+
+
+def test_access_data_before_the_export_is_ready_raises_as_diffgram_does(server: Any, acme: Acme):
+    pause(server)
+    project = connect(server, acme.project_id)
+    export = project.job.get_by_id(acme.job_id).generate_export(wait_for_export_generation=False)
+    assert (export.status, export.status_text) == ("init", "Queued")
+    with pytest.raises(Exception, match=r"Export not ready yet\.") as caught:
+        export.access_data(return_type="data")
+    assert '"status":"init"' in str(caught.value)  # the SDK raises with the body's text
+    run_queued(server, export.id)
+    assert sorted(packets(export.access_data(return_type="data"))) == ["501", "502"]
 
 
 def test_complete_only_versus_all(server: Any, acme: Acme):

@@ -28,7 +28,6 @@ from labelport.errors import InvalidInput, NotFound
 from labelport.export.formats.diffgram import file_id_of, stable_int
 from labelport.store import schema as s
 
-MAX_DIRECTORY_FILES = 2000  # the export filter data_row_ids takes at most this many
 LABEL_SAMPLE = 200  # labels read to find the label file ids a Diffgram import kept
 
 d, pdr = s.data_row, s.project_data_row
@@ -134,11 +133,10 @@ def default_dataset(
     return None if row is None else DatasetRef(row.id, row.name, row.created_at)
 
 
-def directory_rows(
+def directory_has_rows(
     conn: sa.Connection, project_id: str, dataset_id: str, complete: bool | None
-) -> list[str]:
-    """Ids of the dataset's rows in the project (``complete``: only DONE / only not DONE), at
-    most ``MAX_DIRECTORY_FILES + 1`` of them (one more tells the caller there are too many)."""
+) -> bool:
+    """Does the dataset have rows in the project (``complete``: only DONE / only not DONE)?"""
     query = (
         sa.select(d.c.id)
         .select_from(d.join(pdr, pdr.c.data_row_id == d.c.id))
@@ -148,8 +146,7 @@ def directory_rows(
         query = query.where(pdr.c.workflow_status == "DONE")
     elif complete is False:
         query = query.where(pdr.c.workflow_status != "DONE")
-    query = query.order_by(d.c.created_at, d.c.id).limit(MAX_DIRECTORY_FILES + 1)
-    return [str(r) for r in conn.execute(query).scalars()]
+    return conn.execute(query.limit(1)).first() is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,17 +8,17 @@ source      rows exported (``ann_is_complete``: None = all)
 ==========  ====================================================================================
 job         the batch's rows (``batch_ids``); True: only ``Done`` (``workflow_status``), False:
             all - as Diffgram, where False means all for a job
-directory   the dataset's rows in the project (``data_row_ids``, at most 2,000); True: only
-            ``Done``, False: only *not* ``Done`` - as Diffgram, where False means incomplete
-            files for a directory
+directory   the dataset's rows in the project (the scope's ``dataset_id``); True: only
+            ``Done``, False: only *not* ``Done`` (the scope's ``workflow_statuses``) - as
+            Diffgram, where False means incomplete files for a directory
 task        that one row (``data_row_ids``), whatever ``ann_is_complete`` says
 project     (labelport; also when ``source`` is missing) every row; True: only ``Done``
 ==========  ====================================================================================
 
-The export engine has no dataset filter for a project export, so a directory's rows are listed
-at request time and passed as ``data_row_ids``; a directory with more than 2,000 files in the
-project is refused with a 400 that says so (export its jobs or the whole project instead). A
-directory with no matching file is refused as Diffgram refuses it ("File List is Empty").
+The Labelbox-shaped filters have no dataset filter for a project export (their table is the
+seeds'), so a directory narrows the project *scope* instead (``Scope.dataset_id`` and
+``Scope.workflow_statuses``): no size limit, and the manifest shows it. A directory with no
+matching file is refused as Diffgram refuses it ("File List is Empty").
 
 The task's params are ``data_row_details`` and ``project_details`` (file times, dataset, workflow
 status); its format options (:func:`labelport.export.formats.diffgram.header_from_options`) carry
@@ -150,6 +150,15 @@ def _id(value: Any, name: str) -> str | None:
     return str(value)
 
 
+# A directory export's files by ``ann_is_complete``: all, complete only, or (as in Diffgram, for
+# directories only) incomplete only.
+DIRECTORY_STATUSES: dict[bool | None, tuple[str, ...]] = {
+    None: (),
+    True: ("DONE",),
+    False: ("TO_LABEL", "IN_REVIEW", "IN_REWORK"),
+}
+
+
 def start(
     store: Store,
     org_id: str,
@@ -161,6 +170,7 @@ def start(
 ) -> TaskInfo:
     """Validate ``request`` against the catalog and queue its export task."""
     filters: dict[str, Any] = {}
+    scope = Scope("project", ref.id)
     options: dict[str, Any] = {
         "kind": request.kind,
         "source": request.source,
@@ -187,18 +197,14 @@ def start(
             )
             if ds is None:
                 raise invalid(f"project {psid} has no directory (no data rows)", "directory_id")
-            rows = catalog.directory_rows(conn, ref.id, ds.id, request.ann_is_complete)
-            if not rows:
+            if not catalog.directory_has_rows(conn, ref.id, ds.id, request.ann_is_complete):
                 raise invalid(EMPTY_LIST, "directory_id")
-            if len(rows) > catalog.MAX_DIRECTORY_FILES:
-                raise invalid(
-                    f"directory {ds.id} ({ds.name}) has more than "
-                    f"{catalog.MAX_DIRECTORY_FILES:,} files in project {psid}; labelport "
-                    "exports a directory through the data_row_ids filter, which takes at most "
-                    "that many - export its jobs or the whole project instead",
-                    "directory_id",
-                )
-            filters["data_row_ids"] = rows
+            scope = Scope(
+                "project",
+                ref.id,
+                dataset_id=ds.id,
+                workflow_statuses=DIRECTORY_STATUSES[request.ann_is_complete],
+            )
             options["directory"] = {"id": ds.id, "nickname": ds.name}
         elif request.source == "task":
             row = catalog.project_row(conn, org_id, ref.id, str(request.task_id))
@@ -207,9 +213,7 @@ def start(
         elif request.ann_is_complete is True:
             filters["workflow_status"] = "Done"
     checked = header_from_options(options)
-    spec = services.export_spec(
-        store, org_id, Scope("project", ref.id), PARAMS, filters, format=FORMAT
-    )
+    spec = services.export_spec(store, org_id, scope, PARAMS, filters, format=FORMAT)
     return records.create(store, org_id, spec, user_id=user_id, options=checked)
 
 

@@ -205,7 +205,6 @@ def _not_ready(task: TaskInfo, message: str = NOT_READY) -> JSONResponse:
         "export": exports.serialize(task),
         "info": {},
         "success": False,
-        "log": {"success": False, "error": {"export": message}, "info": {}},
     }
     return JSONResponse(body, status_code=400)
 
