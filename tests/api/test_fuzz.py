@@ -18,12 +18,17 @@ from labelport import demo, services
 EXAMPLES = 25  # per operation: bounded, so the run stays in the suite's time budget
 
 
-@pytest.fixture(scope="module")
-def fuzz_server(tmp_path_factory):
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def fuzz_server(request, tmp_path_factory):
+    from tests.conftest import Database
     from tests.live import start_server
 
     home = tmp_path_factory.mktemp("fuzz")
-    live = start_server(f"sqlite:///{home / 'catalog.db'}", home / "server-home")
+    db = Database(request.param, home)
+    request.addfinalizer(db.drop)
+    live = start_server(db.url, home / "server-home")
     demo.run(live.store, home, rows_per_type=3, seed=7)
     # fuzz as an admin of the demo organization, so generated ids meet real data
     org = services.find_organization(live.store, "demo")
