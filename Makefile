@@ -30,7 +30,7 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[postgres,cloud,dev,sdks]'
+	$(BIN)/python -m pip install --quiet -e '.[postgres,dev]'
 	touch $@
 
 bench-import: $(STAMP)

@@ -84,9 +84,9 @@ def create_app(
         return {"status": "ok", "version": __version__, "schema": st.version()}
 
     from labelport.api import downloads, native
-    from labelport.compat import diffgram, vertex
+    from labelport.compat import diffgram, labelbox, vertex
 
-    for surface in (native, downloads, vertex, diffgram):
+    for surface in (native, downloads, vertex, diffgram, labelbox):
         app.include_router(surface.router)
     return app
 

@@ -8,6 +8,8 @@ that one file until it expires (a changed byte → 403, past its expiry → 410)
 * ``manifest.json``: the export's check values;
 * ``files/<name>``: any file inside the export's folder (a format's artifact such as
   ``diffgram.json``, or one shard); a name that leaves the folder is refused.
+* ``result/range/<first>-<last>`` (or ``errors/…``): bytes ``first`` to ``last`` (inclusive) of
+  a stream, for clients that fetch a piece by plain GET (the Labelbox surface's chunks).
 
 Every download (and the native stream endpoint, which shares :func:`send`) honours HTTP ``Range``
 (``bytes=a-b``, ``a-``, ``-n``) with 206 and ``Content-Range``, answers 416 (with
@@ -20,6 +22,7 @@ an empty stream is ignored: the answer is 200 with an empty body. Bodies are str
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -47,6 +50,7 @@ STREAMS = ("result", "errors")
 NDJSON = "application/x-ndjson"
 
 LINK_QUERY = frozenset({"expires", "signature"})
+_SPAN = re.compile(r"([0-9]{1,20})-([0-9]{1,20})")
 
 
 def invalid(message: str, field: str) -> LabelportError:
@@ -76,6 +80,11 @@ router = APIRouter(prefix="/downloads", tags=["downloads"], dependencies=[Depend
 def export_path(task_id: str, what: str) -> str:
     """The (unsigned) download path of ``what`` of an export: ``result``, ``manifest.json``..."""
     return f"/downloads/exports/{task_id}/{what}"
+
+
+def range_path(task_id: str, stream: str, first: int, last: int) -> str:
+    """The (unsigned) download path of bytes ``first..last`` (inclusive) of a stream."""
+    return export_path(task_id, f"{stream}/range/{first}-{last}")
 
 
 def export_links(
@@ -342,6 +351,35 @@ def inside(directory: Path, name: str) -> Path:
     if not path.resolve().is_relative_to(directory.resolve()):
         raise invalid(f"{name!r} leads outside the export's folder", "path:name")
     return path
+
+
+@router.head("/exports/{task_id}/{stream}/range/{span}", include_in_schema=False)
+@router.get(
+    "/exports/{task_id}/{stream}/range/{span}",
+    summary="Download bytes first-last (inclusive) of an export stream by signed link",
+    responses=SIGNED,
+)
+def download_stream_range(
+    request: Request,
+    ctx: Ctx,
+    task_id: str,
+    stream: str,
+    span: str,
+    expires: str | None = None,
+    signature: str | None = None,
+) -> Response:
+    _checked(ctx, request, expires, signature)
+    bounds = _SPAN.fullmatch(span)
+    if bounds is None:
+        raise invalid(f"{span!r} is not a byte range first-last", "path:span")
+    reader = stream_reader(ctx, _task(ctx, task_id), stream)
+    start, end = int(bounds[1]), int(bounds[2]) + 1
+    if not start < end <= reader.info.bytes:
+        raise invalid(
+            f"bytes {span} are not within the {stream} stream of {reader.info.bytes} bytes",
+            "path:span",
+        )
+    return send(request, stream_source(reader), start=start, end=end, ranges=False)
 
 
 @router.head("/exports/{task_id}/{stream}", include_in_schema=False)

@@ -1,4 +1,10 @@
-"""``labelport export``, ``labelport exports`` and ``labelport verify``."""
+"""``labelport export``, ``labelport exports`` and ``labelport verify``.
+
+``labelport export`` runs locally (the catalog of ``LABELPORT_DATABASE_URL``, the export written
+into the home) or, with ``--url`` and ``--api-key`` (or ``LABELPORT_URL``/``LABELPORT_API_KEY``),
+on a labelport server through :mod:`labelport.sdk`: the same options, the same progress bar, the
+same ``-o`` output and summary lines.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +12,13 @@ import json
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any
 
 import click
 import orjson
+from click.core import ParameterSource
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from labelport import services
@@ -24,7 +31,9 @@ from labelport.tasks.records import TaskInfo
 
 EPILOG_PARAMS = (
     "PARAMS and FILTERS are JSON objects shaped exactly like the Labelbox SDK's params and "
-    "filters dicts, given inline or as @file.json."
+    "filters dicts, given inline or as @file.json. With --url URL --api-key KEY (or "
+    "LABELPORT_URL and LABELPORT_API_KEY) the export runs on that labelport server instead "
+    "of the local catalog."
 )
 
 
@@ -61,13 +70,22 @@ def export_group() -> None:
     stream, an ERRORS stream (rows that could not be assembled, with their id and reason) and a
     manifest with check values into the home's export folder; `-o FILE` (or `-o -` for stdout)
     also writes the RESULT rows there as they are made. `labelport verify` re-checks it later.
+
+    With `--url URL --api-key KEY` (or LABELPORT_URL and LABELPORT_API_KEY) the export runs on
+    that server, in the key's organization, and stays there; `-o FILE` downloads its RESULT
+    stream once it is complete (resuming after a dropped connection, checked against the
+    manifest's sha256), `-o -` streams it to stdout.
     """
 
 
 def _export_command(kind: str, name: str, arg: str | None, doc: str) -> click.Command:
     def command(**kw: Any) -> None:
         scope = _scope(kind, kw.pop("ids", None), kw.pop("global_keys", False))
-        _run_export(scope, **kw)
+        url, api_key = kw.pop("url"), kw.pop("api_key")
+        if _remote(url, api_key, kw["org"]):
+            _run_remote(scope, url, api_key, **kw)
+        else:
+            _run_export(scope, **kw)
 
     command.__doc__ = doc
     params: list[click.Parameter] = []
@@ -83,7 +101,7 @@ def _export_command(kind: str, name: str, arg: str | None, doc: str) -> click.Co
             )
         )
     cmd = click.Command(name, callback=command, params=params, help=doc, epilog=EPILOG_PARAMS)
-    for decorator in reversed(_common_options()):
+    for decorator in _common_options():  # (a Command takes options in order)
         decorator(cmd)
     return cmd
 
@@ -100,7 +118,48 @@ def _common_options() -> list[Callable[[Any], Any]]:
             help="Also write the RESULT rows to FILE ('-' for stdout) as they are made.",
         ),
         org_option,
+        click.option(
+            "--url",
+            metavar="URL",
+            envvar="LABELPORT_URL",
+            default=None,
+            help="Run the export on this labelport server (env LABELPORT_URL).",
+        ),
+        click.option(
+            "--api-key",
+            "api_key",
+            metavar="KEY",
+            envvar="LABELPORT_API_KEY",
+            default=None,
+            help="The API key for --url (env LABELPORT_API_KEY).",
+        ),
     ]
+
+
+def _remote(url: str | None, api_key: str | None, org: str | None) -> bool:
+    """Whether to export on a server; flags that do not go together are usage errors.
+
+    A server is chosen by ``--url`` (or LABELPORT_URL). An API key given on the command line
+    without one is a mistake; one only in the environment is left alone (local mode).
+    """
+    ctx = click.get_current_context()
+    if not url:
+        if api_key and ctx.get_parameter_source("api_key") is not ParameterSource.ENVIRONMENT:
+            raise click.UsageError(
+                "--api-key is for a server export: give --url URL too (or set LABELPORT_URL)"
+            )
+        return False
+    if org is not None:
+        raise click.UsageError(
+            "--org chooses an organization of the local catalog; on a server (--url) the export "
+            "runs in the API key's organization: drop --org (or --url for a local export)"
+        )
+    if not api_key:
+        raise click.UsageError(
+            "--url needs an API key: --api-key KEY or LABELPORT_API_KEY "
+            "(`labelport keys create` on the server makes one)"
+        )
+    return True
 
 
 def _scope(kind: str, ids: Any, global_keys: bool) -> Scope:
@@ -154,6 +213,70 @@ def _run_export(
     echo(f"  manifest  {Path(str(done.location)) / MANIFEST}")
     if output and output != "-":
         echo(f"  output    {output}")
+
+
+def _run_remote(
+    scope: Scope,
+    url: str,
+    api_key: str,
+    raw_params: str | None,
+    raw_filters: str | None,
+    output: str | None,
+    org: str | None,
+) -> None:
+    """The export on a server, through the SDK: same bar, same output, same summary."""
+    try:
+        from labelport.sdk import Client, ExportFailed, LabelportSDKError
+    except ImportError as exc:  # httpx, the SDK's one dependency, is missing
+        raise click.ClickException(f"--url needs the SDK's dependencies ({exc})") from exc
+
+    params = _parse_json(raw_params, "params")
+    filters = _parse_json(raw_filters, "filters")
+    scope_json: dict[str, Any] = {"kind": scope.kind}
+    if scope.id is not None:
+        scope_json["id"] = scope.id
+    if scope.data_row_ids:
+        scope_json["data_row_ids"] = list(scope.data_row_ids)
+    if scope.global_keys:
+        scope_json["global_keys"] = list(scope.global_keys)
+    with Client(url, api_key) as client:
+        started = time.monotonic()
+        task = client.create_export(scope_json, params, filters)
+        with _bar(task.id) as progress:
+            try:
+                task.wait_till_done(
+                    on_progress=None if progress is None else lambda p: progress(p.done, p.total)
+                )
+            except ExportFailed:
+                pass  # reported below, as the local command does
+            except KeyboardInterrupt:
+                # finished meanwhile, or the server is gone: nothing to cancel
+                with suppress(LabelportSDKError):
+                    task.cancel()
+                err_console.print(f"canceled export {task.id}")
+                raise SystemExit(130) from None
+        if task.status != "COMPLETE":
+            err_console.print(
+                f"[bold red]Error:[/] export {task.id} {task.status}: {task.error_message}"
+            )
+            raise SystemExit(1)
+        if output == "-":
+            out = sys.stdout.buffer
+            for piece in task.iter_bytes("result"):
+                out.write(piece)
+            out.flush()
+        elif output:
+            task.download(output, "result", progress=err_console.is_terminal)
+        seconds = time.monotonic() - started
+        rows = task.get_total_lines("result")
+        echo = _summary_echo(output)
+        echo(f"export {task.id} COMPLETE")
+        echo(f"  rows      {rows:,} in {seconds:.2f}s ({rows / max(seconds, 1e-9):,.0f} rows/s)")
+        echo(f"  bytes     {task.get_total_file_size('result'):,}")
+        echo(f"  errors    {task.get_total_lines('errors'):,}")
+        echo(f"  manifest  {client.base_url}/api/v1/exports/{task.id}/manifest")
+        if output and output != "-":
+            echo(f"  output    {output}")
 
 
 def _summary_echo(output: str | None) -> Callable[[str], None]:
