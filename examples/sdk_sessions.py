@@ -3,8 +3,9 @@
     .venv/bin/python examples/sdk_sessions.py
 
 Builds the demo catalog in a temporary home, starts gcp-storage-emulator and ``labelport serve``
-on free 127.0.0.1 ports, then runs the Vertex AI SDK (``google-cloud-aiplatform``) and the
-Diffgram SDK against it and prints what they get back. Nothing leaves the machine.
+on free 127.0.0.1 ports, then runs the Vertex AI SDK (``google-cloud-aiplatform``), the
+Diffgram SDK and the Labelbox SDK against it and prints what they get back. Nothing leaves the
+machine.
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ def main() -> None:
         print(f"$ LABELPORT_GCS_ENDPOINT={gcs} labelport serve --port {port}\n")
         vertex_session(url, gcs, key)
         diffgram_session(url, key)
+        labelbox_session(url, key)
     finally:
         server.terminate()
         emulator.terminate()
@@ -196,6 +198,62 @@ def diffgram_session(url: str, key: str) -> None:
     print(f"    file_list_length = {again['export_info']['file_list_length']}")
     listed = sdk.export.list()
     print(f">>> project.export.list() -> {len(listed)} exports")
+
+
+def labelbox_session(url: str, key: str) -> None:
+    import labelbox as lb
+
+    print("\n== labelbox", importlib.metadata.version("labelbox"))
+    RESULT = lb.StreamType.RESULT
+    client = lb.Client(api_key=key, endpoint=f"{url}/graphql", rest_endpoint=f"{url}/api/v1")
+    print(f'>>> client = lb.Client(api_key=KEY, endpoint="{url}/graphql", rest_endpoint=…)')
+    with urllib.request.urlopen(
+        urllib.request.Request(
+            f"{url}/api/v1/projects?limit=1", headers={"Authorization": f"Bearer {key}"}
+        )
+    ) as answer:
+        project_id = json.load(answer)["items"][0]["id"]
+    project = client.get_project(project_id)
+    print(f">>> project = client.get_project({project_id!r})")
+    print(f"    {project.name!r}, media type {project.media_type}")
+    task = project.export(
+        params={"label_details": True, "project_details": True, "performance_details": True},
+        filters={"workflow_status": "Done"},
+    )
+    print(
+        '>>> task = project.export(params={"label_details": True, "project_details": True, '
+        '"performance_details": True}, filters={"workflow_status": "Done"})'
+    )
+    task.wait_till_done()
+    print(f">>> task.wait_till_done(); task.status -> {task.status!r}")
+    print(
+        f"    has_result={task.has_result()} has_errors={task.has_errors()} "
+        f"lines={task.get_total_lines(RESULT)} bytes={task.get_total_file_size(RESULT)}"
+    )
+    rows = [output.json for output in task.get_buffered_stream()]
+    first = rows[0]
+    status = first["projects"][project_id]["project_details"]["workflow_status"]
+    print(f">>> rows = [o.json for o in task.get_buffered_stream()] -> {len(rows)} rows")
+    print(f"    rows[0]: data_row.id={first['data_row']['id']!r}, workflow_status={status!r}")
+    catalog = client.get_catalog().export(
+        params={"data_row_details": True, "all_projects": True},
+        filters={"last_activity_at": ["2000-01-01", None]},
+    )
+    catalog.wait_till_done()
+    print(
+        '>>> client.get_catalog().export(params={"data_row_details": True, "all_projects": True},'
+        ' filters={"last_activity_at": ["2000-01-01", None]})'
+    )
+    print(
+        f"    {catalog.get_total_lines(RESULT)} rows, {catalog.get_total_file_size(RESULT):,} bytes"
+    )
+    from lbox.exceptions import MalformedQueryException
+
+    try:
+        project.export(filters={"batch_ids": ["cnotabatch0000000000000000"]})
+    except MalformedQueryException as exc:
+        print(">>> project.export(filters={'batch_ids': ['cnotabatch…']})")
+        print(f"    lbox.exceptions.MalformedQueryException: {str(exc)[:120]}")
 
 
 if __name__ == "__main__":
