@@ -5,6 +5,7 @@ Prints a table of rows/s with ratios against baselines measured in the same run 
 Each import runs in a fresh process so its peak RSS is its own.
 
     .venv/bin/python bench/import_rows.py --rows 100000
+    .venv/bin/python bench/import_rows.py --rows 20000 --db postgres
 """
 
 from __future__ import annotations
@@ -63,6 +64,12 @@ def main() -> None:
             "LABELPORT_TEST_POSTGRES_URL", "postgresql+psycopg://127.0.0.1:5432/test"
         ),
     )
+    parser.add_argument(
+        "--db",
+        choices=("both", "sqlite", "postgres"),
+        default="both",
+        help="which catalogs to import into (default both)",
+    )
     args = parser.parse_args()
     per_type = max(1, args.rows // len(demo.MEDIA))
     with tempfile.TemporaryDirectory() as tmp:
@@ -87,9 +94,10 @@ def main() -> None:
             ("parse (baseline)", parse, None, None),
             ("parse+validate", validate, None, None),
         ]
-        sqlite = import_in_child(f"sqlite:///{tmp}/bench.db", path)
-        results.append(("import, SQLite", sqlite["seconds"], sqlite["again"], sqlite["rss_mb"]))
-        pg = postgres_url(args.postgres, "lp_bench")
+        if args.db in ("both", "sqlite"):
+            sqlite = import_in_child(f"sqlite:///{tmp}/bench.db", path)
+            results.append(("import, SQLite", sqlite["seconds"], sqlite["again"], sqlite["rss_mb"]))
+        pg = postgres_url(args.postgres, "lp_bench") if args.db != "sqlite" else None
         if pg is not None:
             try:
                 got = import_in_child(pg[0], path)

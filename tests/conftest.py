@@ -21,6 +21,7 @@ from labelport import services
 from labelport.cli import cli
 from labelport.store import Store, open_store
 from tests.export.gcs_emulator import gcs_emulator  # noqa: F401  (one emulator per session)
+from tests.export.object_stores import blob_store, moto_server  # noqa: F401  (one moto per session)
 
 PG_URL = os.environ.get("LABELPORT_TEST_POSTGRES_URL", "postgresql+psycopg://127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"

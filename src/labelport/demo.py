@@ -20,13 +20,14 @@ import sqlalchemy as sa
 
 from labelport import services
 from labelport.errors import NotFound
+from labelport.export.artifacts import Artifacts, local_copy, open_folder
 from labelport.export.manifest import read_manifest, verify
 from labelport.export.spec import Scope, every_param
 from labelport.ids import derived_id
 from labelport.settings import load_settings
 from labelport.store import Store
 from labelport.store import schema as s
-from labelport.tasks import exports_root, records
+from labelport.tasks import records
 from labelport.times import format_timestamp
 
 BASE = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
@@ -658,18 +659,16 @@ def run(
     report.append("annotation kinds in the demo rows:")
     for kind, count in sorted(annotation_kinds(iter_rows(rows_per_type, seed)).items()):
         report.append(f"  {kind:<36} {count:>6,}")
-    report.extend(
-        export_examples(
-            store, org.id, exports_root(blob_url or load_settings(home=str(home)).blob_url)
-        )
-    )
+    overrides = {"blob_url": blob_url} if blob_url else {}
+    artifacts = Artifacts.for_settings(load_settings(None, home=str(home), **overrides))
+    report.extend(export_examples(store, org.id, artifacts))
     return report
 
 
 EVERY_PROJECT_PARAM = every_param("project")
 
 
-def export_examples(store: Store, org_id: str, root: Path) -> list[str]:
+def export_examples(store: Store, org_id: str, root: Path | Artifacts) -> list[str]:
     """Run one export of each kind of scope on the demo catalog, verify each, report the files."""
     with store.read() as conn:
         video_project = conn.execute(
@@ -746,18 +745,24 @@ def export_examples(store: Store, org_id: str, root: Path) -> list[str]:
         if done.status != "COMPLETE":
             report.append(f"  {title}: {done.status} {done.error_message}")
             continue
-        directory = Path(str(done.location))
-        checked = verify(directory)
-        files = read_manifest(directory)["streams"]["result"]["files"]
+        location = str(done.location)
+        folder = open_folder(location, root.settings if isinstance(root, Artifacts) else None)
+        with local_copy(folder) as copy:  # an object store's folder is checked on a copy
+            checked = verify(copy)
+            files = read_manifest(copy)["streams"]["result"]["files"]
+
+        def where(name: str, local: Path | None = folder.local, url: str = location) -> str:
+            return str(local / name) if local is not None else f"{url}/{name}"
+
         report.append(
             f"  {title}: {done.result_lines:,} rows, {done.result_bytes or 0:,} bytes, "
             f"{done.error_lines or 0} errors in {seconds:.2f}s; "
             f"verify {'ok' if checked.ok else 'FAILED: ' + '; '.join(checked.problems)}"
         )
         for f in files:
-            report.append(f"    {directory / f['name']}")
+            report.append(f"    {where(f['name'])}")
         if not files:
-            report.append(f"    (no rows) {directory / 'manifest.json'}")
+            report.append(f"    (no rows) {where('manifest.json')}")
     return report
 
 

@@ -29,7 +29,11 @@ SETTINGS: tuple[Setting, ...] = (
         "PostgreSQL: `postgresql+psycopg://user@host:5432/db`.",
     ),
     Setting(
-        "BLOB_URL", None, "Where export artifacts go. Default: the `blobs` folder in the home."
+        "BLOB_URL",
+        None,
+        "Where export artifacts go: `file://…`, `s3://bucket/prefix` or `gs://bucket/prefix` "
+        "(written to `<home>/spool` first, then uploaded). "
+        "Default: the `blobs` folder in the home.",
     ),
     Setting("RUNNER", "inline", "Task runner: `inline` (threads in-process) or `celery`."),
     Setting("BROKER_URL", None, "Celery broker URL (redis://… or amqp://…) when RUNNER=celery."),
@@ -54,10 +58,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "GCS_ENDPOINT",
         None,
-        "Endpoint for `gs://` destinations, e.g. a storage emulator (`http://127.0.0.1:9023`). "
-        "Default: Google Cloud Storage.",
+        "Endpoint for `gs://` destinations and artifacts, e.g. a storage emulator "
+        "(`http://127.0.0.1:9023`). Default: Google Cloud Storage.",
     ),
-    Setting("S3_ENDPOINT", None, "Endpoint for `s3://` destinations (e.g. MinIO). Default: AWS."),
+    Setting(
+        "S3_ENDPOINT",
+        None,
+        "Endpoint for `s3://` destinations and artifacts (e.g. MinIO). Default: AWS.",
+    ),
     Setting(
         "MAX_UPLOAD_BYTES",
         str(10 * 1024**3),

@@ -325,3 +325,13 @@ def test_one_row_twice_in_a_file_the_later_wins(store, org):
             sa.select(s.data_row.c.external_id).where(s.data_row.c.global_key == "img-1.jpg")
         ).all()
     assert rows == [("second",)]
+
+
+def test_one_label_id_on_two_rows_of_a_batch_the_later_wins(store, org):
+    first, second = make_row(1), make_row(2)
+    label_id = first["projects"][PROJECT]["labels"][0]["id"]
+    second["projects"][PROJECT]["labels"][0]["id"] = label_id
+    imp(store, org, [first, second])
+    with store.read() as conn:
+        owners = conn.execute(sa.select(s.label.c.id, s.label.c.data_row_id)).all()
+    assert owners == [(label_id, second["data_row"]["id"])]

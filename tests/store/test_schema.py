@@ -90,3 +90,50 @@ def test_a_version_1_catalog_is_brought_to_head(store, database):
     assert {"scope", "timezone", "options", "output", "attempts", "heartbeat_at"} <= columns
     assert {"labels", "kind"} <= dataset_columns
     assert has_imports
+
+
+def _indexdef(conn, name):
+    if conn.dialect.name == "sqlite":
+        return conn.execute(
+            sa.text("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = :n"), {"n": name}
+        ).scalar_one_or_none()
+    return conn.execute(
+        sa.text(
+            "SELECT indexdef FROM pg_indexes WHERE indexname = :n AND schemaname = current_schema()"
+        ),
+        {"n": name},
+    ).scalar_one_or_none()
+
+
+def test_a_version_3_catalog_gets_the_export_indexes(store, database):
+    with store.write() as conn:  # the indexes as version 3 made them
+        conn.execute(sa.text("DROP INDEX ix_label_project_id_created_at"))
+        for first in ("dataset_id", "org_id"):
+            name = f"ix_data_row_{first}_created_at_id"
+            conn.execute(sa.text(f"DROP INDEX {name}"))
+            conn.execute(sa.text(f"CREATE INDEX {name} ON data_row ({first}, created_at, id)"))
+        conn.execute(sa.text("UPDATE schema_version SET version = 3"))
+    assert store.version() == 3
+    again = open_store(database.url)
+    try:
+        assert again.version() == migrations.HEAD
+        with again.read() as conn:
+            label_index = _indexdef(conn, "ix_label_project_id_created_at")
+            order = [
+                _indexdef(conn, f"ix_data_row_{c}_created_at_id") for c in ("dataset_id", "org_id")
+            ]
+    finally:
+        again.dispose()
+    assert label_index is not None and "project_id, created_at" in label_index
+    for definition in order:
+        assert definition is not None
+        # byte order of ids on PostgreSQL, where the database's collation would not give it
+        assert ('COLLATE "C"' in definition) == (database.kind == "postgres"), definition
+
+
+def test_a_new_catalog_has_the_export_order_indexes(store, database):
+    with store.read() as conn:
+        definition = _indexdef(conn, "ix_data_row_org_id_created_at_id")
+        label_index = _indexdef(conn, "ix_label_project_id_created_at")
+    assert definition is not None and label_index is not None
+    assert ('COLLATE "C"' in definition) == (database.kind == "postgres"), definition

@@ -21,10 +21,10 @@ from labelport import __version__
 from labelport.api import errors
 from labelport.api.context import Context
 from labelport.api.signing import Signer, load_secret
+from labelport.export.artifacts import Artifacts
 from labelport.settings import Settings
 from labelport.store import Store, open_store
 from labelport.tasks.pool import TaskPool
-from labelport.tasks.records import exports_root
 
 access_log = logging.getLogger("labelport.access")
 
@@ -46,17 +46,24 @@ def create_app(
     """The app for ``settings``. ``start_pool=False`` queues tasks without running them."""
     own_store = store is None
     st = store if store is not None else open_store(settings.database_url)
-    root = exports_root(settings.blob_url)
+    artifacts = Artifacts.for_settings(settings)
     options = {"stale_after": float(settings.stale_after), **(pool_options or {})}
     pool = TaskPool(
         st,
         settings,
-        root,
+        artifacts,
         workers=workers or settings.workers,
         **options,  # type: ignore[arg-type]
     )
     signer = Signer(load_secret(settings.secret_key, settings.home), ttl=settings.link_ttl)
-    ctx = Context(settings=settings, store=st, pool=pool, signer=signer, exports_root=root)
+    ctx = Context(
+        settings=settings,
+        store=st,
+        pool=pool,
+        signer=signer,
+        exports_root=artifacts.root,
+        artifacts=artifacts,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -83,10 +90,11 @@ def create_app(
     def health() -> dict[str, object]:
         return {"status": "ok", "version": __version__, "schema": st.version()}
 
+    from labelport import web
     from labelport.api import downloads, native
     from labelport.compat import diffgram, labelbox, vertex
 
-    for surface in (native, downloads, vertex, diffgram, labelbox):
+    for surface in (native, downloads, vertex, diffgram, labelbox, web):  # web last: it has `/`
         app.include_router(surface.router)
     return app
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from starlette.requests import Request
 
 from labelport.api.signing import Signer
+from labelport.export.artifacts import Artifacts
 from labelport.settings import Settings
 from labelport.store import Store
 from labelport.tasks.pool import TaskPool
@@ -19,7 +20,8 @@ class Context:
     store: Store
     pool: TaskPool
     signer: Signer
-    exports_root: Path
+    exports_root: Path  # where exports are written (for an object store: the local spool)
+    artifacts: Artifacts
 
     def public_url(self, request: Request) -> str:
         """The base URL for absolute links: LABELPORT_PUBLIC_URL, else the request's own."""

@@ -18,6 +18,10 @@ serves the whole body for a range of several parts or of another unit (RFC 9110 
 those), and an ``If-Range`` that does not match the ``ETag`` also gets the whole body. A range on
 an empty stream is ignored: the answer is 200 with an empty body. Bodies are streamed in pieces of
 256 KiB; memory stays flat whatever the size.
+
+An export published to an object store (``LABELPORT_BLOB_URL`` ``s3://`` or ``gs://``) is served
+the same way: the server reads it from the bucket with ranged requests (a line is found with one
+8-byte read of the line index), so its links and ranges behave exactly as for a local export.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from labelport.api.auth import Ctx
 from labelport.api.context import Context
 from labelport.api.errors import ErrorInfo, native
 from labelport.errors import Conflict, Gone, InvalidInput, LabelportError, NotFound
+from labelport.export.folders import Folder, LocalFolder
 from labelport.export.manifest import MANIFEST
 from labelport.export.sink import StreamInfo, StreamReader
 from labelport.tasks import records
@@ -91,7 +96,7 @@ def export_links(
     ctx: Context, request: Request, task: TaskInfo, ttl: int | None = None
 ) -> dict[str, Any]:
     """Signed links to a COMPLETE export's streams, manifest and every file in its folder."""
-    directory = task_directory(task)
+    folder = task_folder(ctx, task)
     now = time.time()
     life = ctx.signer.ttl if ttl is None else ttl
     base = ctx.public_url(request)
@@ -99,7 +104,7 @@ def export_links(
     def link(what: str) -> str:
         return base + ctx.signer.sign(quote(export_path(task.id, what)), life, now=now)
 
-    files = {name: link(f"files/{name}") for name in artifact_names(directory)}
+    files = {name: link(f"files/{name}") for name in folder.names()}
     return {
         "result": link("result"),
         "errors": link("errors"),
@@ -112,35 +117,42 @@ def export_links(
 
 def artifact_names(directory: Path) -> list[str]:
     """Every file in an export's folder, as paths relative to it (``/``-separated), sorted."""
-    if not directory.is_dir():
-        return []
-    return sorted(
-        path.relative_to(directory).as_posix() for path in directory.rglob("*") if path.is_file()
-    )
+    return LocalFolder(directory).names()
 
 
 # ---------------------------------------------------------------------------------- tasks
 
 
-def task_directory(task: TaskInfo) -> Path:
+def task_location(task: TaskInfo) -> str:
+    """Where a COMPLETE export's files are; 409 for a task that is not COMPLETE."""
     if task.status != "COMPLETE" or task.location is None:
         raise Conflict(
             f"export task {task.id} is {task.status}; its files exist once it is COMPLETE"
         )
-    return Path(task.location)
+    return task.location
+
+
+def task_directory(task: TaskInfo) -> Path:
+    """The folder of a COMPLETE export written to this machine's disk (``file://``)."""
+    return Path(task_location(task))
+
+
+def task_folder(ctx: Context, task: TaskInfo) -> Folder:
+    """The folder of a COMPLETE export, on disk or in an object store."""
+    return ctx.artifacts.folder(task_location(task))
 
 
 def stream_reader(ctx: Context, task: TaskInfo, name: str) -> StreamReader:
     """A reader over stream ``name`` of a COMPLETE export whose files are all in place."""
     if name not in STREAMS:
         raise NotFound("export stream", f"{name} (streams: {', '.join(STREAMS)})")
-    directory = task_directory(task)
+    folder = task_folder(ctx, task)
     manifest = records.manifest_of(ctx.store, task.org_id, task.id)
     info = StreamInfo.from_json(manifest["streams"][name])
-    missing = [f.name for f in info.files if not (directory / f.name).is_file()]
-    if missing or (info.index is not None and not (directory / info.index).is_file()):
+    wanted = [f.name for f in info.files] + ([info.index] if info.index is not None else [])
+    if folder.missing(wanted):
         raise Gone(f"the files of export {task.id} are no longer on this server")
-    return StreamReader(directory, info)
+    return StreamReader(folder, info)
 
 
 # ------------------------------------------------------------------------------- responses
@@ -169,14 +181,15 @@ def stream_source(reader: StreamReader, filename: str | None = None) -> Source:
     return Source(info.bytes, f'"{info.sha256}"', read, NDJSON, headers)
 
 
-def file_source(path: Path, media_type: str, filename: str) -> Source:
+def file_source(folder: Folder, name: str, media_type: str, filename: str) -> Source:
+    """File ``name`` of an export's folder; 404 when it is not there."""
     try:
-        stat = path.stat()
+        size, etag = folder.stat(name)
     except FileNotFoundError:
-        raise NotFound("file", path.name) from None
+        raise NotFound("file", PurePosixPath(name).name) from None
 
     def read(start: int, end: int) -> Iterator[bytes]:
-        with path.open("rb") as f:
+        with folder.open(name, size) as f:
             f.seek(start)
             left = end - start
             while left > 0:
@@ -187,11 +200,10 @@ def file_source(path: Path, media_type: str, filename: str) -> Source:
                 yield data
 
     headers = {
-        "X-Total-Bytes": str(stat.st_size),
+        "X-Total-Bytes": str(size),
         "Content-Disposition": f'attachment; filename="{_header_safe(filename)}"',
     }
-    etag = f'"{stat.st_size:x}-{stat.st_mtime_ns:x}"'
-    return Source(stat.st_size, etag, read, media_type, headers)
+    return Source(size, etag, read, media_type, headers)
 
 
 def _header_safe(name: str) -> str:
@@ -311,10 +323,10 @@ def download_manifest(
 ) -> Response:
     _checked(ctx, request, expires, signature)
     task = _task(ctx, task_id)
-    path = task_directory(task) / MANIFEST
-    if not path.is_file():
+    folder = task_folder(ctx, task)
+    if folder.missing([MANIFEST]):
         raise Gone(f"the files of export {task.id} are no longer on this server")
-    return send(request, file_source(path, "application/json", f"{task.id}-{MANIFEST}"))
+    return send(request, file_source(folder, MANIFEST, "application/json", f"{task.id}-{MANIFEST}"))
 
 
 @router.head("/exports/{task_id}/files/{name:path}", include_in_schema=False)
@@ -333,20 +345,28 @@ def download_file(
 ) -> Response:
     _checked(ctx, request, expires, signature)
     task = _task(ctx, task_id)
-    directory = task_directory(task)
-    path = inside(directory, name)
-    if not path.is_file():
+    folder = task_folder(ctx, task)
+    if folder.local is not None:
+        inside(folder.local, name)
+    else:
+        _plain_name(name)
+    if folder.missing([name]):
         raise NotFound(f"file of export {task.id}", name)
     media = "application/x-ndjson" if name.endswith((".ndjson", ".jsonl")) else None
     media = media or ("application/json" if name.endswith(".json") else "application/octet-stream")
-    return send(request, file_source(path, media, PurePosixPath(name).name))
+    return send(request, file_source(folder, name, media, PurePosixPath(name).name))
+
+
+def _plain_name(name: str) -> list[str]:
+    parts = name.split("/")
+    if "\\" in name or "\x00" in name or any(p in ("", ".", "..") for p in parts):
+        raise invalid(f"{name!r} is not a file name inside the export's folder", "path:name")
+    return parts
 
 
 def inside(directory: Path, name: str) -> Path:
     """``directory / name``, refusing any name that would leave ``directory``."""
-    parts = name.split("/")
-    if "\\" in name or "\x00" in name or any(p in ("", ".", "..") for p in parts):
-        raise invalid(f"{name!r} is not a file name inside the export's folder", "path:name")
+    parts = _plain_name(name)
     path = directory.joinpath(*parts)
     if not path.resolve().is_relative_to(directory.resolve()):
         raise invalid(f"{name!r} leads outside the export's folder", "path:name")

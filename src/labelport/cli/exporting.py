@@ -23,10 +23,11 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from labelport import services
 from labelport.cli.common import err_console, org_option, settings, store
+from labelport.export.artifacts import Artifacts, local_copy, open_folder
 from labelport.export.manifest import MANIFEST, read_manifest, stream_info, verify
 from labelport.export.sink import StreamReader
 from labelport.export.spec import Scope
-from labelport.tasks import exports_root, records
+from labelport.tasks import records
 from labelport.tasks.records import TaskInfo
 
 EPILOG_PARAMS = (
@@ -187,7 +188,7 @@ def _run_export(
     st = store()
     organization = services.find_organization(st, org)
     task = services.start_export(st, organization.id, scope, params, filters)
-    root = exports_root(settings().blob_url)
+    root = Artifacts.for_settings(settings())
     started = time.monotonic()
     with _tee(output) as tee, _bar(task.id) as progress:
         try:
@@ -210,7 +211,7 @@ def _run_export(
     echo(f"  rows      {rows:,} in {seconds:.2f}s ({rows / max(seconds, 1e-9):,.0f} rows/s)")
     echo(f"  bytes     {done.result_bytes or 0:,}")
     echo(f"  errors    {done.error_lines or 0:,}")
-    echo(f"  manifest  {Path(str(done.location)) / MANIFEST}")
+    echo(f"  manifest  {_manifest_location(str(done.location))}")
     if output and output != "-":
         echo(f"  output    {output}")
 
@@ -564,8 +565,13 @@ def exports_read(
     task = records.get(st, organization.id, task_id)
     if task.status != "COMPLETE" or task.location is None:
         raise click.ClickException(f"export {task.id} is {task.status}; it has no streams yet")
-    directory = Path(task.location)
-    reader = StreamReader(directory, stream_info(read_manifest(directory), stream))
+    folder = open_folder(task.location, settings())
+    manifest = (
+        read_manifest(folder.local)
+        if folder.local is not None
+        else records.manifest_of(st, organization.id, task.id)  # in an object store
+    )
+    reader = StreamReader(folder, stream_info(manifest, stream))
     out = sys.stdout.buffer
     if offset is not None:
         chunks = reader.iter_bytes(offset)
@@ -580,6 +586,13 @@ def exports_read(
         if limit is not None and n >= limit:
             break
         out.write(line)
+
+
+def _manifest_location(location: str) -> str:
+    """Where a finished export's manifest is: a path, or the object's URL."""
+    if "://" in location:
+        return f"{location.rstrip('/')}/{MANIFEST}"
+    return str(Path(location) / MANIFEST)
 
 
 def _split_lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
@@ -645,18 +658,23 @@ def verify_command(target: str) -> None:
       labelport verify ./.labelport/blobs/exports/ckx...
     """
     path = Path(target)
-    if not path.is_dir():
+    shown = str(path)
+    if path.is_dir():
+        outcome = verify(path)
+    else:
         task = records.find_task(store(), target)
         if task.location is None:
             raise click.ClickException(f"export {task.id} is {task.status}; it has no files")
-        path = Path(task.location)
-    outcome = verify(path)
+        folder = open_folder(task.location, settings())
+        shown = task.location
+        with local_copy(folder) as copy:  # an object store's folder: checked on a local copy
+            outcome = verify(copy)
     for line in outcome.checked:
         click.echo(f"ok       {line}")
     for problem in outcome.problems:
         click.echo(f"DIFFERS  {problem}")
     if outcome.ok:
-        click.echo(f"verified {path}: everything matches the manifest")
+        click.echo(f"verified {shown}: everything matches the manifest")
         return
-    click.echo(f"{path}: {len(outcome.problems)} difference(s)", err=True)
+    click.echo(f"{shown}: {len(outcome.problems)} difference(s)", err=True)
     raise SystemExit(1)

@@ -98,7 +98,7 @@ def resolve(uri: str, settings: Settings, *, connect: bool = True) -> Destinatio
     path = (parsed.netloc + parsed.path).rstrip("/")
     if not connect:
         return Destination(base, scheme, path=path)
-    return Destination(base, scheme, fs=_object_store(scheme, settings), path=path)
+    return Destination(base, scheme, fs=object_store(scheme, settings), path=path)
 
 
 def _local_root(netloc: str, raw_path: str, roots: tuple[Path, ...]) -> Path:
@@ -123,7 +123,8 @@ def check_inside_roots(target: Path, roots: tuple[Path, ...], given: str | None 
         )
 
 
-def _object_store(scheme: str, settings: Settings) -> FileSystem:
+def object_store(scheme: str, settings: Settings) -> FileSystem:
+    """The fsspec file system of ``gs`` or ``s3`` with the endpoint the settings give."""
     if scheme == "gs":
         # gcsfs >= 2026 asks a gRPC API for the bucket layout first; against an emulator each
         # call hangs for a minute. This must be set before gcsfs is imported.

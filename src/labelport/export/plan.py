@@ -129,7 +129,11 @@ def where(f: Filters, *, project_id: str | None = None) -> list[sa.ColumnElement
         lab = s.label
         cond = [lab.c.data_row_id == d.c.id, *_between(lab.c.created_at, f.label_created_at)]
         if project_id is not None:
-            cond.append(lab.c.project_id == project_id)
+            cond.append(lab.c.project_id == project_id)  # index (project_id, created_at)
+        else:
+            # Always true (a label is in its data row's organization); it lets PostgreSQL find
+            # the labels through the index (org_id, created_at) instead of testing every row's.
+            cond.append(lab.c.org_id == d.c.org_id)
         out.append(sa.exists(sa.select(sa.literal(1)).select_from(lab).where(*cond)))
     if f.workflow_status is not None:
         out.append(s.project_data_row.c.workflow_status == f.workflow_status)
@@ -164,11 +168,21 @@ def count(conn: sa.Connection, plan: Plan) -> int:
 FIRST_PAGE = 50  # a small first page: the first rows go out before the big pages start
 
 
-def pages(conn: sa.Connection, plan: Plan, size: int = 500) -> Iterator[list[str]]:
-    """The ids in export order from one streamed query: a short first page, then ``size``."""
+def ordered(plan: Plan, dialect: str) -> sa.Select[Any]:
+    """The row query :func:`pages` runs: the ids in export order (``created_at``, then ``id``)."""
     # Byte order of ids on both databases (PostgreSQL would otherwise use the server's locale).
-    key = d.c.id if conn.dialect.name == "sqlite" else d.c.id.collate("C")
-    query = plan.ids.order_by(d.c.created_at, key).with_only_columns(d.c.id)
+    key = d.c.id if dialect == "sqlite" else d.c.id.collate("C")
+    return plan.ids.order_by(d.c.created_at, key).with_only_columns(d.c.id)
+
+
+def pages(conn: sa.Connection, plan: Plan, size: int = 500) -> Iterator[list[str]]:
+    """The ids in export order from one streamed query: a short first page, then ``size``.
+
+    The query is streamed: on PostgreSQL through a server-side cursor (``DECLARE … CURSOR``,
+    fetched ``size`` rows at a time), on SQLite by stepping the statement; memory holds one page
+    whatever the number of rows.
+    """
+    query = ordered(plan, conn.dialect.name)
     # Options on this statement only: on the connection they would stick to every later query.
     result = conn.execute(query, execution_options={"stream_results": True, "yield_per": size})
     try:

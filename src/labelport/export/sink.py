@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import IO, Any, BinaryIO, Protocol
 
 from labelport.errors import InvalidInput, LabelportError
+from labelport.export.folders import Folder, LocalFolder
 
 __all__ = [
     "DEFAULT_SHARD_BYTES",
@@ -441,16 +442,21 @@ def _sync_directory(directory: Path) -> None:
 class StreamReader:
     """Read a stream written by :class:`StreamWriter`, by line or by byte, without scanning.
 
-    It holds no open file between calls. The iterators check their arguments when called (not
-    at the first ``next``), so a server can answer an error before it starts a response.
-    ``ValueError`` when ``info`` contradicts itself.
+    The stream's files are in ``directory``: a local directory, or any
+    :class:`~labelport.export.folders.Folder` (an export published to an object store, whose
+    reads are ranged requests: a line is found with one 8-byte read of the index). It holds no
+    open file between calls. The iterators check their arguments when called (not at the first
+    ``next``), so a server can answer an error before it starts a response. ``ValueError`` when
+    ``info`` contradicts itself.
     """
 
-    def __init__(self, directory: Path, info: StreamInfo) -> None:
+    def __init__(self, directory: Path | Folder, info: StreamInfo) -> None:
         problems = _manifest_problems(info)
         if problems:
             raise ValueError(f"inconsistent description of a stream: {'; '.join(problems)}")
-        self._directory = Path(directory)
+        self._folder: Folder = (
+            LocalFolder(directory) if isinstance(directory, (str, Path)) else directory
+        )
         self._info = info
         self._first_bytes = [f.first_byte for f in info.files]
 
@@ -468,11 +474,8 @@ class StreamReader:
         if line == info.lines:
             return info.bytes
         assert info.index is not None  # a stream with lines has an index
-        path = self._directory / info.index
         try:
-            with path.open("rb") as f:
-                f.seek(line * _ENTRY)
-                raw = f.read(_ENTRY)
+            raw = self._folder.read_range(info.index, line * _ENTRY, (line + 1) * _ENTRY)
         except FileNotFoundError:
             raise LabelportError(f"{info.index}: missing") from None
         if len(raw) != _ENTRY:
@@ -525,7 +528,7 @@ class StreamReader:
 
     def _open(self, f: FileInfo) -> BinaryIO:
         try:
-            return (self._directory / f.name).open("rb")
+            return self._folder.open(f.name, f.bytes)
         except FileNotFoundError:
             raise LabelportError(f"{f.name}: missing") from None
 

@@ -142,6 +142,7 @@ class _Loader:
         self.file = file
         self.store = store
         self.conn = conn
+        self.bulk = store.bulk(conn)  # COPY on PostgreSQL
         self.org_id = org_id
         self.default_dataset = default_dataset
         self.media_type = media_type
@@ -535,7 +536,7 @@ class _Loader:
             last = {r["id"]: i for i, r in enumerate(rows)}
             rows = [r for i, r in enumerate(rows) if last[r["id"]] == i]
             resolved = [x for i, x in enumerate(resolved) if last[x[0]] == i]
-        self.store.upsert(self.conn, s.data_row, rows, ["id"])
+        self.bulk.upsert(s.data_row, rows, ["id"])
         try:
             self._children(resolved, {str(r.id): line for line, r in batch})
         except _LineProblem as lp:
@@ -641,60 +642,34 @@ class _Loader:
                 self._collect(rid, row, media_type, b)
             except Problem as problem:
                 raise _LineProblem(lines.get(rid, 0), problem) from None
-        c = self.conn
+        c, bulk = self.conn, self.bulk
         if b.meta_replace:
             c.execute(
                 s.data_row_metadata.delete().where(
                     s.data_row_metadata.c.data_row_id.in_(b.meta_replace)
                 )
             )
-        if b.meta_rows:
-            c.execute(s.data_row_metadata.insert(), b.meta_rows)
+        bulk.insert(s.data_row_metadata, b.meta_rows)
         if b.emb_replace:
             c.execute(
                 s.data_row_embedding.delete().where(
                     s.data_row_embedding.c.data_row_id.in_(b.emb_replace)
                 )
             )
-        if b.emb_rows:
-            c.execute(s.data_row_embedding.insert(), b.emb_rows)
-        self.store.upsert(c, s.project_data_row, b.pdr_full, ["project_id", "data_row_id"])
-        self.store.upsert(
-            c, s.project_data_row, b.pdr_default, ["project_id", "data_row_id"], update=False
-        )
-        if b.history_replace:
-            h = s.workflow_history
-            c.execute(
-                h.delete().where(
-                    h.c.project_id == sa.bindparam("p"), h.c.data_row_id == sa.bindparam("d")
-                ),
-                b.history_replace,
-            )
-        if b.history_rows:
-            c.execute(s.workflow_history.insert(), b.history_rows)
-        if b.label_replace:
-            lab = s.label
-            c.execute(
-                lab.delete().where(
-                    lab.c.project_id == sa.bindparam("p"), lab.c.data_row_id == sa.bindparam("d")
-                ),
-                b.label_replace,
-            )
+        bulk.insert(s.data_row_embedding, b.emb_rows)
+        bulk.upsert(s.project_data_row, b.pdr_full, ["project_id", "data_row_id"])
+        bulk.upsert(s.project_data_row, b.pdr_default, ["project_id", "data_row_id"], update=False)
+        bulk.delete_pairs(s.workflow_history, ("project_id", "data_row_id"), b.history_replace)
+        bulk.insert(s.workflow_history, b.history_rows)
+        bulk.delete_pairs(s.label, ("project_id", "data_row_id"), b.label_replace)
         if b.label_rows:
             self._refuse_foreign_labels(b.label_rows, lines)
-            self.store.upsert(c, s.label, b.label_rows, ["id"])
-        self.store.upsert(c, s.model_run_data_row, b.mrdr_rows, ["model_run_id", "data_row_id"])
-        if b.run_replace:
-            for table in (s.model_run_label, s.prediction):
-                c.execute(
-                    table.delete().where(
-                        table.c.model_run_id == sa.bindparam("r"),
-                        table.c.data_row_id == sa.bindparam("d"),
-                    ),
-                    b.run_replace,
-                )
-        self.store.upsert(c, s.model_run_label, b.run_labels, ["model_run_id", "id"])
-        self.store.upsert(c, s.prediction, b.predictions, ["model_run_id", "id"])
+            bulk.upsert(s.label, b.label_rows, ["id"])
+        bulk.upsert(s.model_run_data_row, b.mrdr_rows, ["model_run_id", "data_row_id"])
+        for table in (s.model_run_label, s.prediction):
+            bulk.delete_pairs(table, ("model_run_id", "data_row_id"), b.run_replace)
+        bulk.upsert(s.model_run_label, b.run_labels, ["model_run_id", "id"])
+        bulk.upsert(s.prediction, b.predictions, ["model_run_id", "id"])
 
     def _refuse_foreign_labels(
         self, label_rows: list[dict[str, Any]], lines: dict[str, int]
@@ -763,7 +738,7 @@ class _Loader:
             }
             (b.pdr_full if proj.details is not None else b.pdr_default).append(pdr)
             if proj.details is not None:
-                b.history_replace.append({"p": proj.id, "d": rid})
+                b.history_replace.append((proj.id, rid))
                 for i, entry in enumerate(details.get("workflow_history") or []):
                     b.history_rows.append(
                         {
@@ -774,7 +749,7 @@ class _Loader:
                             "entry": entry,
                         }
                     )
-            b.label_replace.append({"p": proj.id, "d": rid})
+            b.label_replace.append((proj.id, rid))
             for i, lab in enumerate(proj.labels):
                 self.collect_features(ontology, lab.annotations)
                 b.label_rows.append(self._label_row(lab, proj.id, rid, i, row))
@@ -790,7 +765,7 @@ class _Loader:
                     "position": position,
                 }
             )
-            b.run_replace.append({"r": run.id, "d": rid})
+            b.run_replace.append((run.id, rid))
             for rows_out, labels in ((b.run_labels, run.labels), (b.predictions, run.predictions)):
                 for i, lab in enumerate(labels):
                     rows_out.append(
@@ -837,9 +812,7 @@ class _Loader:
 
     def finish(self) -> None:
         """Write what is collected across batches (ontology features)."""
-        self.store.upsert(
-            self.conn, s.feature, self.feature_rows, ["ontology_id", "id"], update=False
-        )
+        self.bulk.upsert(s.feature, self.feature_rows, ["ontology_id", "id"], update=False)
         self.feature_rows.clear()
 
 
@@ -853,12 +826,12 @@ class _ChildRows:
     emb_replace: list[str] = field(default_factory=list)
     pdr_full: list[dict[str, Any]] = field(default_factory=list)
     pdr_default: list[dict[str, Any]] = field(default_factory=list)
-    history_replace: list[dict[str, Any]] = field(default_factory=list)
+    history_replace: list[tuple[str, str]] = field(default_factory=list)  # (project, row)
     history_rows: list[dict[str, Any]] = field(default_factory=list)
-    label_replace: list[dict[str, Any]] = field(default_factory=list)
+    label_replace: list[tuple[str, str]] = field(default_factory=list)  # (project, row)
     label_rows: list[dict[str, Any]] = field(default_factory=list)
     mrdr_rows: list[dict[str, Any]] = field(default_factory=list)
-    run_replace: list[dict[str, Any]] = field(default_factory=list)
+    run_replace: list[tuple[str, str]] = field(default_factory=list)  # (model run, row)
     run_labels: list[dict[str, Any]] = field(default_factory=list)
     predictions: list[dict[str, Any]] = field(default_factory=list)
 

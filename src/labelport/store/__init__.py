@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from labelport.errors import ConfigurationError
 from labelport.store import migrations, schema
+from labelport.store.bulk import BulkWriter, upsert_statement
 
 __all__ = ["Store", "open_store", "schema"]
 
@@ -69,20 +69,17 @@ class Store:
         *,
         update: bool = True,
     ) -> None:
-        """Insert ``rows``; on a key conflict update the other columns (or leave the row)."""
+        """Insert ``rows``; on a key conflict update the other columns (or leave the row).
+
+        One statement per row set; bulk loads use :meth:`bulk` (``COPY`` on PostgreSQL).
+        """
         if not rows:
             return
-        dialect_insert = sqlite.insert if self.is_sqlite else postgresql.insert
-        stmt = dialect_insert(table)
-        keys = list(keys)
-        columns = [c for c in rows[0] if c not in keys]
-        if update and columns:
-            stmt = stmt.on_conflict_do_update(
-                index_elements=keys, set_={c: stmt.excluded[c] for c in columns}
-            )
-        else:
-            stmt = stmt.on_conflict_do_nothing(index_elements=keys)
-        conn.execute(stmt, list(rows))
+        conn.execute(upsert_statement(conn, table, rows[0], list(keys), update), list(rows))
+
+    def bulk(self, conn: sa.Connection) -> BulkWriter:
+        """Bulk inserts/upserts/deletes inside ``conn``'s transaction (``COPY`` on PostgreSQL)."""
+        return BulkWriter(conn)
 
     def refresh_statistics(self) -> None:
         """Refresh the planner's statistics after a bulk change (a sampled ANALYZE).

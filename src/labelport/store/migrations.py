@@ -39,6 +39,18 @@ def _server(conn: sa.Connection) -> None:
     schema.import_task.create(conn)
 
 
+def _export_indexes(conn: sa.Connection) -> None:
+    """Indexes for export at scale: labels by project and creation time; on PostgreSQL the
+    export-order indexes get their id part in byte order (``COLLATE "C"``)."""
+    for index in schema.label.indexes:
+        if index.name == "ix_label_project_id_created_at":
+            index.create(conn, checkfirst=True)
+    if conn.dialect.name == "postgresql":
+        for name, variants in schema.EXPORT_ORDER_INDEXES.items():
+            conn.execute(sa.text(f'DROP INDEX IF EXISTS "{name}"'))
+            variants["postgresql"].create(conn)
+
+
 def _timestamp(conn: sa.Connection) -> str:
     """The column type our Timestamp has on this connection's dialect."""
     return str(sa.DateTime(timezone=True).compile(dialect=conn.dialect))
@@ -52,6 +64,7 @@ MIGRATIONS: tuple[tuple[int, str, Step], ...] = (
         "server: task options, output and recovery; dataset labels and kind; import tasks",
         _server,
     ),
+    (4, "indexes for export filters and order at scale", _export_indexes),
 )
 HEAD = MIGRATIONS[-1][0]
 

@@ -132,10 +132,24 @@ data_row = sa.Table(
     sa.Column("created_by_id", ID, sa.ForeignKey("app_user.id")),
     sa.Column("last_activity_at", Timestamp, nullable=False),
     sa.UniqueConstraint("org_id", "global_key"),
-    sa.Index(None, "dataset_id", "created_at", "id"),
-    sa.Index(None, "org_id", "created_at", "id"),
     sa.Index(None, "org_id", "last_activity_at"),
 )
+
+
+# Export order is created_at, then id in byte order. On PostgreSQL the id part of these indexes
+# is COLLATE "C" (the database's own collation would not give that order), so an export of a
+# whole scope walks the index in order and never sorts — even when many rows share one
+# created_at (rows imported without one). SQLite compares text bytewise already.
+EXPORT_ORDER_INDEXES: dict[str, dict[str, sa.Index]] = {}  # name -> dialect -> index
+for _first in ("dataset_id", "org_id"):
+    _name = f"ix_data_row_{_first}_created_at_id"
+    _c = data_row.c
+    EXPORT_ORDER_INDEXES[_name] = {
+        "postgresql": sa.Index(_name, _c[_first], _c.created_at, _c.id.collate("C")).ddl_if(
+            dialect="postgresql"
+        ),
+        "sqlite": sa.Index(_name, _c[_first], _c.created_at, _c.id).ddl_if(dialect="sqlite"),
+    }
 
 data_row_metadata = sa.Table(
     "data_row_metadata",
@@ -268,6 +282,7 @@ label = sa.Table(
     sa.Column("consensus_labels", JsonText),
     sa.Index(None, "project_id", "data_row_id"),
     sa.Index(None, "org_id", "created_at"),
+    sa.Index(None, "project_id", "created_at"),  # label_created_at in a project export
     sa.Index(None, "data_row_id"),
 )
 

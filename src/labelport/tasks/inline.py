@@ -6,6 +6,7 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
+from labelport.export.artifacts import Artifacts
 from labelport.store import Store
 from labelport.tasks import records
 from labelport.tasks.records import TaskInfo
@@ -14,7 +15,7 @@ from labelport.tasks.records import TaskInfo
 class InlineRunner:
     """Runs queued export tasks on ``workers`` threads; :meth:`cancel` stops one between pages."""
 
-    def __init__(self, store: Store, root: Path, *, workers: int = 2) -> None:
+    def __init__(self, store: Store, root: Path | Artifacts, *, workers: int = 2) -> None:
         self.store = store
         self.root = root
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="labelport-export")

@@ -34,6 +34,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from labelport.export.artifacts import Artifacts
 from labelport.settings import Settings
 from labelport.store import Store
 from labelport.store import schema as s
@@ -71,7 +72,7 @@ class TaskPool:
         self,
         store: Store,
         settings: Settings,
-        root: Path,
+        root: Path | Artifacts,
         *,
         workers: int = 4,
         per_project: int = PER_PROJECT,
@@ -82,7 +83,8 @@ class TaskPool:
     ) -> None:
         self.store = store
         self.settings = settings
-        self.root = root
+        self.artifacts = root if isinstance(root, Artifacts) else Artifacts.local(root, settings)
+        self.root = self.artifacts.root
         self.workers = workers
         self.per_project = per_project
         self.per_org = per_org
@@ -293,7 +295,7 @@ class TaskPool:
             if kind is EXPORTS:
                 records.execute(
                     self.store,
-                    self.root,
+                    self.artifacts,
                     task_id,
                     cancel_event=event,
                     settings=self.settings,
@@ -388,7 +390,7 @@ class TaskPool:
                         if kind is EXPORTS and values["status"] == "FAILED":
                             gave_up.append(task_id)
         for task_id in gave_up:  # what the dead worker left half-written
-            shutil.rmtree(self.root / f"{task_id}.partial", ignore_errors=True)
+            shutil.rmtree(self.artifacts.partial(task_id), ignore_errors=True)
         if touched:
             self._wake.set()
         return touched

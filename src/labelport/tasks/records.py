@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from labelport.errors import ConfigurationError, Conflict, LabelportError, NotFound
 from labelport.export import formats
 from labelport.export import plan as planning
+from labelport.export.artifacts import Artifacts
 from labelport.export.engine import PAGE_SIZE, SHARD_BYTES, Canceled, run_export
 from labelport.export.spec import ExportSpec, Scope, parse_spec
 from labelport.ids import new_id
@@ -36,7 +37,9 @@ FINISHED = ("COMPLETE", "FAILED", "CANCELED")
 
 
 def exports_root(blob_url: str) -> Path:
-    """The local folder export artifacts go to (``<blob_url>/exports``)."""
+    """The local folder export artifacts go to (``<blob_url>/exports``), for ``file://`` only;
+    :meth:`Artifacts.for_settings <labelport.export.artifacts.Artifacts.for_settings>` takes
+    object stores too."""
     parsed = urlparse(blob_url)
     if parsed.scheme != "file":
         raise ConfigurationError(
@@ -324,7 +327,7 @@ Progress = Callable[[int, int | None], None]
 
 def execute(
     store: Store,
-    root: Path,
+    root: Path | Artifacts,
     task_id: str,
     *,
     tee: IO[bytes] | None = None,
@@ -337,7 +340,10 @@ def execute(
 ) -> TaskInfo:
     """Run a queued export task to its end and return its final record.
 
-    The task's artifacts go to ``root/<task id>``. A task that is not QUEUED (canceled before it
+    The task's artifacts go to ``root/<task id>`` (``root`` a local folder), or where
+    ``root``'s :class:`~labelport.export.artifacts.Artifacts` put them: written locally, then
+    published to the object store before the task turns COMPLETE; its ``location`` says where
+    they are. A task that is not QUEUED (canceled before it
     started, or taken by another worker) is left alone; ``claimed`` means the caller already
     moved it to IN_PROGRESS (the task pool does, to count running tasks exactly). A format other
     than the canonical NDJSON is published from the finished canonical streams
@@ -368,7 +374,9 @@ def execute(
         if progress is not None:
             progress(done, total)
 
-    directory = root / task_id
+    artifacts = root if isinstance(root, Artifacts) else Artifacts.local(root, settings)
+    directory = artifacts.directory(task_id)
+    location: str | None = None
     try:
         spec = spec_of(task, row.timezone or "UTC")
         outcome = run_export(
@@ -383,6 +391,9 @@ def execute(
             shard_bytes=shard_bytes,
         )
         output = _publish(store, settings, task, directory, on_progress)
+        if not artifacts.is_local and _status(store, task_id) != "IN_PROGRESS":
+            raise Canceled  # no upload for an export canceled meanwhile
+        location = artifacts.publish(task_id, directory)
     except Canceled:
         shutil.rmtree(directory, ignore_errors=True)
         _transition(store, task_id, ("IN_PROGRESS",), "CANCELED", finished=True)
@@ -397,6 +408,8 @@ def execute(
         )
         return get(store, task.org_id, task_id)
     except Exception as exc:
+        if not artifacts.is_local:
+            shutil.rmtree(directory, ignore_errors=True)  # the spool copy
         _transition(
             store,
             task_id,
@@ -419,12 +432,12 @@ def execute(
         result_lines=outcome.result.lines,
         error_bytes=outcome.errors.bytes,
         error_lines=outcome.errors.lines,
-        location=str(directory),
+        location=location,
         manifest=m,
         output=output,
     )
     if not won:  # canceled in the last instant: the cancel wins, the artifacts go
-        shutil.rmtree(directory, ignore_errors=True)
+        artifacts.discard(location)
     return get(store, task.org_id, task_id)
 
 

@@ -219,7 +219,7 @@ def get_export(task_id: TaskId, principal: Viewer, ctx: Ctx, request: Request) -
 @router.get("/{task_id}/manifest", summary="The manifest (check values) of a COMPLETE export")
 def get_manifest(task_id: TaskId, principal: Viewer, ctx: Ctx) -> dict[str, Any]:
     task = _get(ctx, principal.org_id, task_id)
-    downloads.task_directory(task)  # 409 unless COMPLETE
+    downloads.task_location(task)  # 409 unless COMPLETE
     return records.manifest_of(ctx.store, principal.org_id, task.id)
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import time
 from contextlib import closing
-from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -32,11 +31,12 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 
 from labelport.api.auth import BasicEditor, BasicViewer, Ctx
 from labelport.api.context import Context
-from labelport.api.downloads import export_path
+from labelport.api.downloads import export_path, file_source, send
 from labelport.compat.diffgram import catalog, exports
 from labelport.compat.diffgram.catalog import ProjectRef
 from labelport.compat.diffgram.exports import invalid
 from labelport.errors import Gone, InvalidInput
+from labelport.export.folders import Folder
 from labelport.export.formats.diffgram import FILE_NAME
 from labelport.services import Principal
 from labelport.tasks import records
@@ -184,19 +184,22 @@ def job_info(
 # ---------------------------------------------------------------------------------- exports
 
 
-def _file(ctx: Context, task: TaskInfo) -> Path:
-    path = Path(str(task.location)) / FILE_NAME
-    if not path.is_file():
+def _file(ctx: Context, task: TaskInfo) -> Folder:
+    folder = ctx.artifacts.folder(str(task.location))
+    if folder.missing([FILE_NAME]):
         raise Gone(f"the files of export {task.id} are no longer on this server")
-    return path
+    return folder
 
 
 def _deliver(ctx: Context, request: Request, task: TaskInfo, return_type: str) -> Response:
-    path = _file(ctx, task)
+    folder = _file(ctx, task)
     if return_type == "url":
         link = quote(export_path(task.id, f"files/{FILE_NAME}"))
         return JSONResponse(ctx.public_url(request) + ctx.signer.sign(link))
-    return FileResponse(path, media_type="application/json")
+    if folder.local is not None:
+        return FileResponse(folder.local / FILE_NAME, media_type="application/json")
+    # in an object store: streamed from there
+    return send(request, file_source(folder, FILE_NAME, "application/json", FILE_NAME))
 
 
 def _not_ready(task: TaskInfo, message: str = NOT_READY) -> JSONResponse:
