@@ -433,3 +433,90 @@ def test_an_export_survives_a_killed_server_process(database: Any, tmp_path: Pat
                     process.kill()
                     process.wait()
         store.dispose()
+
+
+# ------------------------------------------------------- dispatching to remote workers (Celery)
+
+
+def test_with_a_dispatcher_the_pool_sends_tasks_instead_of_running_them(
+    store: Store, org: services.Organization, make_pool: Callable[..., TaskPool]
+) -> None:
+    import_rows(store, org.id, [simple_row(n) for n in range(10)])
+    sent: list[tuple[str, str]] = []
+    server = make_pool(dispatch=lambda kind, task_id: sent.append((kind, task_id)))
+    first = queue(store, org.id, Scope("catalog"), "row-1")
+    second = queue(store, org.id, Scope("catalog"), "row-2")
+
+    assert server.run_pending() == 2 and server.running == []
+    assert sent == [("export", first.id), ("export", second.id)]
+    assert server.run_pending() == 0  # sent once, not again while it waits its turn
+    assert statuses(store, [first.id, second.id]) == {first.id: "QUEUED", second.id: "QUEUED"}
+
+    worker = make_pool(
+        dispatch=lambda kind, task_id: sent.append((kind, task_id)), dispatch_new=False
+    )
+    assert worker.run_pending() == 0  # a worker only sends what it recovers
+    assert worker.run_one("export", first.id) == "ran"  # claimed and run in this thread
+    done = records.get(store, org.id, first.id)
+    assert done.status == "COMPLETE" and done.attempts == 1 and done.result_lines == 1
+    assert worker.run_one("export", first.id) == "dropped"  # a duplicate message
+    assert records.get(store, org.id, first.id).attempts == 1
+    with pytest.raises(ValueError):
+        worker.run_one("nonsense", second.id)
+
+
+def test_a_dispatching_pool_sends_a_recovered_task_again(
+    store: Store, org: services.Organization, make_pool: Callable[..., TaskPool]
+) -> None:
+    import_rows(store, org.id, [simple_row(n) for n in range(10)])
+    sent: list[tuple[str, str]] = []
+    pool = make_pool(dispatch=lambda kind, task_id: sent.append((kind, task_id)), stale_after=10)
+    orphan = queue(store, org.id, Scope("catalog"), "row-1")
+    assert pool.run_pending() == 1
+    set_running(store, orphan.id, attempts=1, beat_age=3600)  # its worker died
+
+    assert pool.recover() == [orphan.id]
+    assert sent == [("export", orphan.id), ("export", orphan.id)]
+    assert statuses(store, [orphan.id]) == {orphan.id: "QUEUED"}
+    assert pool.run_pending() == 0  # just sent
+
+
+def test_a_task_left_queued_too_long_is_sent_again(
+    store: Store, org: services.Organization, make_pool: Callable[..., TaskPool]
+) -> None:
+    import_rows(store, org.id, [simple_row(n) for n in range(10)])
+    sent: list[str] = []
+    pool = make_pool(dispatch=lambda kind, task_id: sent.append(task_id), resend_after=0.2)
+    task = queue(store, org.id, Scope("catalog"), "row-1")
+    assert pool.run_pending() == 1
+    with store.write() as conn:  # as if its message had been lost with the broker a while ago
+        conn.execute(
+            s.export_task.update().where(s.export_task.c.id == task.id),
+            {"updated_at": utcnow() - timedelta(seconds=60)},
+        )
+    time.sleep(0.25)
+    assert pool.run_pending() == 1 and sent == [task.id, task.id]
+
+
+def test_a_worker_defers_an_export_whose_project_or_organization_is_at_its_limit(
+    store: Store, org: services.Organization, make_pool: Callable[..., TaskPool]
+) -> None:
+    import_rows(store, org.id, [simple_row(n, project=PROJECT) for n in range(5)])
+    busy = queue(store, org.id, Scope("project", PROJECT), "row-1")
+    waiting = queue(store, org.id, Scope("project", PROJECT), "row-2")
+    elsewhere = queue(store, org.id, Scope("catalog"), "row-3")
+    set_running(store, busy.id, attempts=1, beat_age=0)
+    worker = make_pool(dispatch=lambda kind, task_id: None, dispatch_new=False, per_project=1)
+
+    assert worker.at_limit(waiting.id) and not worker.at_limit(elsewhere.id)
+    assert not worker.at_limit(busy.id)  # not queued: nothing to hold back
+    assert worker.run_one("export", waiting.id) == "deferred"
+    assert statuses(store, [waiting.id]) == {waiting.id: "QUEUED"}
+    assert worker.run_one("export", elsewhere.id) == "ran"
+
+    full_org = make_pool(dispatch=lambda kind, task_id: None, per_org=1)
+    assert full_org.at_limit(waiting.id)
+    records.cancel(store, org.id, busy.id)
+    assert not full_org.at_limit(waiting.id)
+    assert worker.run_one("export", waiting.id) == "ran"
+    assert records.get(store, org.id, waiting.id).status == "COMPLETE"

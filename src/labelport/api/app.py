@@ -1,7 +1,8 @@
 """The server: one FastAPI app, every surface mounted on the same services and task pool.
 
-``create_app(settings)`` opens the catalog, the task pool (started with the app, stopped with it)
-and the link signer, and mounts the native REST API (``/api/v1``) and the compatibility surfaces
+``create_app(settings)`` opens the catalog, the task pool (started with the app, stopped with it;
+with ``LABELPORT_RUNNER=celery`` it only sends tasks to ``labelport worker`` processes) and the
+link signer, and mounts the native REST API (``/api/v1``) and the compatibility surfaces
 (``/vertex``, ``/diffgram``). OpenAPI is at ``/openapi.json`` and ``/docs``; ``/health`` answers
 without a key.
 """
@@ -24,7 +25,7 @@ from labelport.api.signing import Signer, load_secret
 from labelport.export.artifacts import Artifacts
 from labelport.settings import Settings
 from labelport.store import Store, open_store
-from labelport.tasks.pool import TaskPool
+from labelport.tasks.pool import Dispatch, TaskPool
 
 access_log = logging.getLogger("labelport.access")
 
@@ -53,6 +54,7 @@ def create_app(
         settings,
         artifacts,
         workers=workers or settings.workers,
+        dispatch=runner_dispatch(settings),
         **options,  # type: ignore[arg-type]
     )
     signer = Signer(load_secret(settings.secret_key, settings.home), ttl=settings.link_ttl)
@@ -97,6 +99,16 @@ def create_app(
     for surface in (native, downloads, vertex, diffgram, labelbox, web):  # web last: it has `/`
         app.include_router(surface.router)
     return app
+
+
+def runner_dispatch(settings: Settings) -> Dispatch | None:
+    """How the server's pool hands tasks over: None runs them on its own threads (``inline``);
+    with ``LABELPORT_RUNNER=celery`` they are sent to ``labelport worker`` processes."""
+    if settings.runner != "celery":
+        return None
+    from labelport.tasks import celery  # Celery loads only when it is the runner
+
+    return celery.dispatcher(celery.make_app(settings))
 
 
 async def _access_log(

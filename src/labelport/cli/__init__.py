@@ -14,6 +14,7 @@ from labelport.cli.exporting import export_group, exports_group, verify_command
 from labelport.cli.importing import import_group
 from labelport.cli.serving import serve
 from labelport.cli.setup import init, keys, stats
+from labelport.cli.working import worker
 
 
 @click.group(cls=LabelportGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -48,6 +49,7 @@ cli.add_command(exports_group)
 cli.add_command(verify_command)
 cli.add_command(demo)
 cli.add_command(serve)
+cli.add_command(worker)
 
 
 def main(*args: Any) -> None:

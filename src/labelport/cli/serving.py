@@ -28,6 +28,9 @@ from labelport.cli.common import settings
 def serve(host: str, port: int, workers: int | None, log_level: str) -> None:
     """Serve the REST API, the Vertex AI and Diffgram surfaces, and run export tasks.
 
+    With LABELPORT_RUNNER=celery the server only queues tasks and sends them to the broker
+    (LABELPORT_BROKER_URL); `labelport worker` processes run them.
+
     \b
     OpenAPI:   http://HOST:PORT/docs
     Health:    http://HOST:PORT/health

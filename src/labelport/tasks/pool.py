@@ -16,6 +16,15 @@ Stopping the pool without waiting (``shutdown(wait=False)``, what ``labelport se
 it is stopped) puts the exports it was running back in the queue — they stop at their next page
 and the next server to start runs them again; that run is not counted as an attempt. (Import
 tasks are still stopped as before: their runner owns what happens to a stopped import.)
+
+With a ``dispatch`` function (``LABELPORT_RUNNER=celery``: :mod:`labelport.tasks.celery`) the pool
+runs nothing on its own: its scheduler thread hands each queued task to ``dispatch(kind, id)``
+(a message to the Celery broker) instead of claiming it, keeps recovering orphaned tasks and sends
+them again, and sends again a task that stayed QUEUED for ``resend_after`` seconds (its message
+may have been lost with a broker). A Celery worker process runs the tasks it receives with
+:meth:`TaskPool.run_one`, which claims (``QUEUED → IN_PROGRESS``) exactly like the scheduler does
+and beats the heartbeat while the task runs; a message for a task that is no longer QUEUED is
+dropped, so duplicate or redelivered messages are harmless.
 """
 
 from __future__ import annotations
@@ -63,6 +72,10 @@ IMPORTS = _Kind("import", s.import_task, limited=False)
 KINDS = (EXPORTS, IMPORTS)
 
 Runner = Callable[[str, threading.Event], Any]
+Dispatch = Callable[[str, str], None]  # (kind name, task id): send the task to a remote worker
+RESEND_AFTER = 120.0  # seconds a dispatched task may stay QUEUED before it is sent again
+DISPATCH_PAGE = 500  # queued tasks read per kind in one dispatch pass
+RAN, DROPPED, DEFERRED = "ran", "dropped", "deferred"  # what run_one did with a task
 
 
 class TaskPool:
@@ -80,6 +93,9 @@ class TaskPool:
         max_attempts: int = MAX_ATTEMPTS,
         stale_after: float = STALE_AFTER,
         poll_interval: float = 1.0,
+        dispatch: Dispatch | None = None,
+        dispatch_new: bool = True,
+        resend_after: float | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
@@ -91,6 +107,13 @@ class TaskPool:
         self.max_attempts = max_attempts
         self.stale_after = stale_after
         self.poll_interval = poll_interval
+        self.dispatch = dispatch
+        self.dispatch_new = dispatch_new
+        self.resend_after = (
+            resend_after if resend_after is not None else max(RESEND_AFTER, 4 * stale_after)
+        )
+        self._sent: dict[str, float] = {}  # task id → monotonic time it was last dispatched
+        self._claim_lock = threading.Lock()
         self._executor = ThreadPoolExecutor(workers, thread_name_prefix="labelport-task")
         self._running: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
@@ -192,6 +215,8 @@ class TaskPool:
         started = 0
         if self._stop.is_set():
             return 0
+        if self.dispatch is not None:
+            return self._dispatch()
         for kind in KINDS:
             free = self.workers - len(self.running)
             if free <= 0:
@@ -266,6 +291,90 @@ class TaskPool:
                 break
             after = (queued[-1].created_at, queued[-1].id)
         return claimed
+
+    def _dispatch(self) -> int:
+        """Send queued tasks to the remote workers; how many were sent.
+
+        New tasks (not sent by this pool yet) go when ``dispatch_new``; any task that has stayed
+        QUEUED for ``resend_after`` seconds goes again (at most once per ``resend_after``).
+        """
+        assert self.dispatch is not None
+        now = time.monotonic()
+        cutoff = utcnow() - timedelta(seconds=self.resend_after)
+        queued: set[str] = set()
+        sent = 0
+        for kind in KINDS:
+            t = kind.table
+            with self.store.read() as conn:
+                rows = conn.execute(
+                    sa.select(t.c.id, t.c.updated_at)
+                    .where(t.c.status == "QUEUED")
+                    .order_by(t.c.created_at, t.c.id)
+                    .limit(DISPATCH_PAGE)
+                ).all()
+            for task_id, updated_at in rows:
+                queued.add(task_id)
+                last = self._sent.get(task_id)
+                if last is None:
+                    due = self.dispatch_new or _naive(updated_at) < _naive(cutoff)
+                else:
+                    due = now - last >= self.resend_after and _naive(updated_at) < _naive(cutoff)
+                if not due:
+                    continue
+                self.dispatch(kind.name, task_id)
+                self._sent[task_id] = now
+                sent += 1
+        for task_id in [i for i in self._sent if i not in queued]:
+            del self._sent[task_id]  # claimed, finished or canceled: forget it
+        return sent
+
+    def run_one(self, kind_name: str, task_id: str) -> str:
+        """Claim ``task_id`` and run it in the calling thread (a Celery worker's task body).
+
+        Returns ``"ran"``; ``"dropped"`` when the task is not QUEUED any more (another worker
+        took it, it finished or was canceled) or the pool is stopping: the message that asked for
+        it is simply dropped; ``"deferred"`` when the export's project or organization is at its
+        limit of running exports: it stays QUEUED, to be asked for again a little later.
+        """
+        if kind_name not in (EXPORTS.name, IMPORTS.name):
+            raise ValueError(f"unknown task kind {kind_name!r}")
+        kind = EXPORTS if kind_name == EXPORTS.name else IMPORTS
+        if self._stop.is_set():
+            return DROPPED
+        with self._claim_lock:  # the limit check and the claim, one thread at a time
+            if kind.limited and self.at_limit(task_id):
+                return DEFERRED
+            if not self._take(kind.table, task_id):
+                return DROPPED
+        event = threading.Event()
+        with self._lock:
+            self._running[task_id] = event
+        self._run(kind, task_id, event)
+        return RAN
+
+    def at_limit(self, task_id: str) -> bool:
+        """Is this queued export's organization or project running as many exports as allowed?
+
+        False for a task that is not QUEUED (there is nothing to hold back)."""
+        t = EXPORTS.table
+        running = sa.select(sa.func.count()).where(t.c.status == "IN_PROGRESS")
+        with self.store.read() as conn:
+            row = conn.execute(
+                sa.select(t.c.org_id, t.c.scope_kind, t.c.scope_id).where(
+                    t.c.id == task_id, t.c.status == "QUEUED"
+                )
+            ).one_or_none()
+            if row is None:
+                return False
+            in_org = conn.execute(running.where(t.c.org_id == row.org_id)).scalar_one()
+            if in_org >= self.per_org:
+                return True
+            if row.scope_kind != "project":
+                return False
+            in_project = conn.execute(
+                running.where(t.c.scope_kind == "project", t.c.scope_id == row.scope_id)
+            ).scalar_one()
+            return bool(in_project >= self.per_project)
 
     def _take(self, t: sa.Table, task_id: str) -> bool:
         """QUEUED → IN_PROGRESS, if nobody else took it first."""
@@ -392,8 +501,25 @@ class TaskPool:
         for task_id in gave_up:  # what the dead worker left half-written
             shutil.rmtree(self.artifacts.partial(task_id), ignore_errors=True)
         if touched:
+            if self.dispatch is not None:
+                for kind in KINDS:
+                    with self.store.read() as conn:
+                        again = conn.execute(
+                            sa.select(kind.table.c.id).where(
+                                kind.table.c.id.in_(touched), kind.table.c.status == "QUEUED"
+                            )
+                        ).scalars()
+                        requeued = list(again)
+                    for task_id in requeued:
+                        self.dispatch(kind.name, task_id)
+                        self._sent[task_id] = time.monotonic()
             self._wake.set()
         return touched
+
+
+def _naive(value: Any) -> Any:
+    """Compare timestamps whether or not the database returned them with a time zone."""
+    return value.replace(tzinfo=None) if getattr(value, "tzinfo", None) is not None else value
 
 
 def _scope_columns(kind: _Kind) -> list[Any]:

@@ -1,0 +1,312 @@
+"""The Celery runner: real ``labelport worker`` processes on the machine's Redis and RabbitMQ.
+
+The server (``LABELPORT_RUNNER=celery``) only sends tasks; the workers run them from the catalog
+on PostgreSQL. Skipped when PostgreSQL (mandatory with ``CI=true``) or a broker is unreachable.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from labelport.export.manifest import read_manifest, stream_info, verify
+from labelport.export.sink import StreamReader
+from labelport.tasks import records
+from tests.conftest import IN_CI, Database
+from tests.export.test_engine import PROJECT, import_rows, simple_row
+
+REDIS_URL = os.environ.get("LABELPORT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+AMQP_URL = os.environ.get("LABELPORT_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
+BROKERS = {"redis": REDIS_URL, "amqp": AMQP_URL}
+PORTS = {"redis": 6379, "amqp": 5672}
+
+# A worker whose pages are slow, so that an export is still running when the test acts.
+SLOW_WORKER = """
+import sys, time
+import labelport.export.engine as engine
+real = engine.fetch
+def slow(*args, **kwargs):
+    time.sleep(0.25)
+    return real(*args, **kwargs)
+engine.fetch = slow
+from labelport.cli import cli
+cli(sys.argv[1:], prog_name="labelport")
+"""
+# A slow worker that lets one export per project run at a time.
+LIMITED_WORKER = SLOW_WORKER.replace(
+    "from labelport.cli import cli",
+    "from labelport.tasks.pool import TaskPool\n"
+    "TaskPool.__init__.__kwdefaults__['per_project'] = 1\n"
+    "from labelport.cli import cli",
+)
+FAST_WORKER = "import sys\nfrom labelport.cli import cli\ncli(sys.argv[1:], prog_name='labelport')"
+
+Process = subprocess.Popen[bytes]
+
+
+def require_broker(kind: str) -> str:
+    host, port = "127.0.0.1", PORTS[kind]
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            pass
+    except OSError as exc:
+        message = f"the {kind} broker on {host}:{port} is not reachable: {exc}"
+        if IN_CI:
+            pytest.fail(f"CI=true makes the Celery tests mandatory. {message}", pytrace=False)
+        pytest.skip(message)
+    return BROKERS[kind]
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+class Workers:
+    """``labelport worker`` subprocesses (each in a session of its own, so SIGKILL takes all)."""
+
+    def __init__(self, env: dict[str, str], folder: Path) -> None:
+        self.env = env
+        self.folder = folder
+        self.processes: list[Process] = []
+        self.logs: list[Path] = []
+
+    def start(self, *, slow: bool = False, concurrency: int = 1, script: str = "") -> int:
+        n = len(self.processes)
+        log = self.folder / f"worker-{n}.log"
+        script = script or (SLOW_WORKER if slow else FAST_WORKER)
+        command = [sys.executable, "-c", script, "worker", "-c", str(concurrency)]
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [*command, "--log-level", "info"],
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.processes.append(process)
+        self.logs.append(log)
+
+        def ready() -> bool:
+            assert process.poll() is None, f"the worker exited:\n{log.read_text()}"
+            return " ready." in log.read_text()
+
+        wait_for(ready, 30, f"worker {n} to be ready")
+        return n
+
+    def ran(self, n: int, task_id: str) -> bool:
+        return f"task {task_id}: ran" in self.logs[n].read_text()
+
+    def running(self, task_id: str) -> list[int]:
+        return [
+            n
+            for n, log in enumerate(self.logs)
+            if f"task {task_id}: received" in log.read_text() and self.processes[n].poll() is None
+        ]
+
+    def kill(self, n: int) -> None:
+        os.killpg(self.processes[n].pid, signal.SIGKILL)
+        self.processes[n].wait(10)
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+@pytest.fixture
+def pg(tmp_path: Path) -> Iterator[Database]:
+    db = Database("postgres", tmp_path)
+    yield db
+    db.drop()
+
+
+@pytest.fixture
+def cluster(pg: Database, tmp_path: Path) -> Iterator[Callable[[str], tuple[Any, Workers]]]:
+    """``cluster(broker)``: a live server with RUNNER=celery and a (not yet started) worker set,
+    sharing the catalog and the home (artifacts and uploads)."""
+    from tests.live import start_server
+
+    started: list[tuple[Any, Workers]] = []
+
+    def make(broker: str) -> tuple[Any, Workers]:
+        url = require_broker(broker)
+        home = tmp_path / "home"
+        live = start_server(pg.url, home, runner="celery", broker_url=url, stale_after="2")
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("LABELPORT_")},
+            "LABELPORT_DATABASE_URL": pg.url,
+            "LABELPORT_HOME": str(home),
+            "LABELPORT_RUNNER": "celery",
+            "LABELPORT_BROKER_URL": url,
+            "LABELPORT_STALE_AFTER": "2",
+        }
+        workers = Workers(env, tmp_path)
+        started.append((live, workers))
+        return live, workers
+
+    yield make
+    for live, workers in started:
+        workers.stop()
+        live.stop()
+
+
+def wait_export(http: httpx.Client, task_id: str, timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        task: dict[str, Any] = http.get(f"/api/v1/exports/{task_id}").json()
+        if task["status"] in records.FINISHED:
+            return task
+        assert time.monotonic() < deadline, f"export {task_id} is still {task['status']}"
+        time.sleep(0.1)
+
+
+def global_keys(location: str) -> list[str]:
+    folder = Path(location)
+    reader = StreamReader(folder, stream_info(read_manifest(folder), "result"))
+    return [orjson.loads(line)["data_row"]["global_key"] for line in reader.iter_lines()]
+
+
+def test_the_celery_runner_needs_a_broker_and_the_worker_needs_the_celery_runner(
+    tmp_path: Path,
+) -> None:
+    from click.testing import CliRunner
+
+    from labelport.api.app import create_app
+    from labelport.cli import cli
+    from labelport.errors import ConfigurationError
+    from labelport.settings import load_settings
+
+    with pytest.raises(ConfigurationError, match="LABELPORT_BROKER_URL"):
+        create_app(load_settings({}, home=str(tmp_path), runner="celery"))
+    env = {"LABELPORT_HOME": str(tmp_path), "LABELPORT_RUNNER": "inline"}
+    result = CliRunner().invoke(cli, ["worker"], env=env)
+    assert result.exit_code == ConfigurationError.exit_code
+    assert "LABELPORT_RUNNER=celery" in result.output
+    help_text = CliRunner().invoke(cli, ["worker", "--help"]).output
+    assert "--concurrency" in help_text
+
+
+@pytest.mark.postgres
+def test_exports_and_imports_made_through_the_api_run_on_two_worker_processes(
+    cluster: Callable[[str], tuple[Any, Workers]],
+) -> None:
+    live, workers = cluster("redis")
+    import_rows(live.store, live.org.id, [simple_row(n) for n in range(300)])
+    workers.start(slow=True)
+    workers.start(slow=True)
+    with live.client("editor") as http:
+        ids = []
+        for params in ({}, {"label_details": True}, {"attachments": True}):
+            body = {"scope": {"kind": "catalog"}, "params": params}
+            created = http.post("/api/v1/exports", json=body)
+            assert created.status_code == 201, created.text
+            ids.append(created.json()["id"])
+        for task_id in ids:
+            done = wait_export(http, task_id)
+            assert done["status"] == "COMPLETE", done
+            task = records.get(live.store, live.org.id, task_id)
+            assert task.location is not None and verify(Path(task.location)).ok
+            assert task.result_lines == 300
+            assert set(global_keys(task.location)) == {f"row-{n}" for n in range(300)}
+        # an import, once the exports are done (it adds rows)
+        upload = b"".join(orjson.dumps(simple_row(n, prefix="new")) + b"\n" for n in range(20))
+        imported = http.post(
+            "/api/v1/imports", params={"source": "labelbox", "dataset": "up"}, content=upload
+        )
+        assert imported.status_code == 202, imported.text
+        import_id = imported.json()["id"]
+        deadline = time.monotonic() + 60
+        while (task := http.get(f"/api/v1/imports/{import_id}").json())["status"] not in (
+            "COMPLETE",
+            "FAILED",
+        ):
+            assert time.monotonic() < deadline, task
+            time.sleep(0.1)
+        assert task["status"] == "COMPLETE", task
+        assert task["summary"]["rows"] == 20
+    assert live.pool.running == []  # the server ran nothing itself
+    ran_by = {n for n in range(2) for task_id in ids if workers.ran(n, task_id)}
+    assert ran_by == {0, 1}  # both workers took exports (each runs one at a time)
+    assert any(workers.ran(n, import_id) for n in range(2))
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("broker", ["redis", "amqp"])
+def test_a_worker_killed_mid_export_loses_nothing(
+    cluster: Callable[[str], tuple[Any, Workers]], broker: str
+) -> None:
+    live, workers = cluster(broker)
+    rows = 1200
+    import_rows(live.store, live.org.id, [simple_row(n) for n in range(rows)])
+    first = workers.start(slow=True)
+    with live.client("editor") as http:
+        created = http.post("/api/v1/exports", json={"scope": {"kind": "catalog"}})
+        assert created.status_code == 201, created.text
+        task_id = created.json()["id"]
+
+        def underway() -> bool:
+            task = records.get(live.store, live.org.id, task_id)
+            assert task.status in ("QUEUED", "IN_PROGRESS"), task.status
+            return task.status == "IN_PROGRESS" and task.progress_done > 0
+
+        wait_for(underway, 30, "the export to be under way")
+        assert workers.running(task_id) == [first]
+        second = workers.start()  # a second worker, idle until the first one dies
+        workers.kill(first)
+        orphan = records.get(live.store, live.org.id, task_id)
+        assert orphan.status == "IN_PROGRESS" and orphan.attempts == 1
+        assert 0 < orphan.progress_done < rows
+
+        done = wait_export(http, task_id)
+        assert done["status"] == "COMPLETE", done
+    task = records.get(live.store, live.org.id, task_id)
+    assert task.attempts == 2 and task.result_lines == rows
+    assert workers.ran(second, task_id)
+    assert task.location is not None and verify(Path(task.location)).ok
+    assert not Path(task.location + ".partial").exists()
+    keys = global_keys(task.location)
+    assert len(keys) == rows and set(keys) == {f"row-{n}" for n in range(rows)}
+
+
+@pytest.mark.postgres
+def test_a_worker_holds_an_export_back_while_its_project_is_at_its_limit(
+    cluster: Callable[[str], tuple[Any, Workers]],
+) -> None:
+    live, workers = cluster("redis")
+    import_rows(live.store, live.org.id, [simple_row(n, project=PROJECT) for n in range(300)])
+    workers.start(script=LIMITED_WORKER, concurrency=2)
+    scope = {"kind": "project", "id": PROJECT}
+    with live.client("editor") as http:
+        ids = [
+            http.post("/api/v1/exports", json={"scope": scope, "params": params}).json()["id"]
+            for params in ({}, {"label_details": True})
+        ]
+        for task_id in ids:
+            assert wait_export(http, task_id)["status"] == "COMPLETE"
+    first, second = sorted(
+        (records.get(live.store, live.org.id, i) for i in ids), key=lambda t: t.started_at
+    )
+    assert first.finished_at is not None and second.started_at is not None
+    assert first.finished_at <= second.started_at  # one at a time, as the limit says
+    assert "at its limit; deferred" in workers.logs[0].read_text()
+    assert first.attempts == second.attempts == 1
