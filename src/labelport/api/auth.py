@@ -21,6 +21,7 @@ from labelport import services
 from labelport.api.context import Context
 from labelport.errors import AuthenticationFailed, PermissionDenied
 from labelport.services import Principal
+from labelport.store import Store
 
 ROLE_ORDER = {"viewer": 0, "editor": 1, "admin": 2}
 
@@ -31,13 +32,18 @@ def context(request: Request) -> Context:
 
 
 def _bearer(request: Request) -> Principal:
+    return bearer_principal(context(request).store, request)
+
+
+def bearer_principal(store: Store, request: Request) -> Principal:
+    """The user behind the request's ``Authorization: Bearer <API key>``."""
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if not header:
         raise AuthenticationFailed("an API key is required: send 'Authorization: Bearer <key>'")
     if scheme.lower() != "bearer" or not value.strip():
         raise AuthenticationFailed("the Authorization header must read 'Bearer <API key>'")
-    return services.authenticate(context(request).store, value.strip())
+    return services.authenticate(store, value.strip())
 
 
 def _basic(request: Request) -> Principal:

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -67,30 +69,60 @@ def run_export(
     pages; raising :class:`Canceled` (or anything) from it stops the export and removes the
     partial output.
     """
+    with writing(directory, shard_bytes=shard_bytes, tee=tee) as out:
+        with store.read() as conn:
+            snapshot_at = utcnow()
+            plan = planning.resolve(conn, org_id, spec)
+            total = _export_pages(
+                conn, plan, out.result, out.errors, out.counts, page_size, progress
+            )
+        return out.complete(plan, task_id, snapshot_at, total)
+
+
+@dataclass
+class Output:
+    """An export being written into ``<directory>.partial`` (see :func:`writing`)."""
+
+    directory: Path
+    partial: Path
+    result: StreamWriter
+    errors: StreamWriter
+    counts: Counts
+
+    def complete(
+        self, plan: planning.Plan, task_id: str | None, snapshot_at: datetime, total: int
+    ) -> Outcome:
+        """Close the streams, write the manifest and move the folder into place."""
+        result_info, error_info = self.result.close(), self.errors.close()
+        manifest = _manifest(
+            plan, task_id, snapshot_at, total, self.counts, result_info, error_info
+        )
+        write_manifest(self.partial, manifest)
+        if self.directory.exists():
+            shutil.rmtree(self.directory)
+        self.partial.rename(self.directory)
+        return Outcome(self.directory, manifest, result_info, error_info)
+
+
+@contextmanager
+def writing(
+    directory: Path, *, shard_bytes: int = SHARD_BYTES, tee: IO[bytes] | None = None
+) -> Iterator[Output]:
+    """The streams of an export of ``directory``, written in ``<directory>.partial``: a
+    folder that exists is complete. Anything raised inside removes the partial output."""
     partial = directory.with_name(directory.name + ".partial")
     if partial.exists():
         shutil.rmtree(partial)  # left by an export that died: start over
     partial.mkdir(parents=True)
     result = StreamWriter(partial, "result", shard_bytes=shard_bytes, tee=tee)
     errors = StreamWriter(partial, "errors", shard_bytes=shard_bytes)
-    counts = Counts()
     try:
-        with store.read() as conn:
-            snapshot_at = utcnow()
-            plan = planning.resolve(conn, org_id, spec)
-            total = _export_pages(conn, plan, result, errors, counts, page_size, progress)
-        result_info, error_info = result.close(), errors.close()
-        manifest = _manifest(plan, task_id, snapshot_at, total, counts, result_info, error_info)
-        write_manifest(partial, manifest)
-        if directory.exists():
-            shutil.rmtree(directory)
-        partial.rename(directory)
+        yield Output(directory, partial, result, errors, Counts())
     except BaseException:
         result.abort()
         errors.abort()
         shutil.rmtree(partial, ignore_errors=True)
         raise
-    return Outcome(directory, manifest, result_info, error_info)
 
 
 def _export_pages(

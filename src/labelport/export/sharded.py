@@ -27,7 +27,7 @@ import sqlalchemy as sa
 
 from labelport.export import engine
 from labelport.export import plan as planning
-from labelport.export.manifest import Counts, write_manifest
+from labelport.export.manifest import Counts
 from labelport.export.sink import StreamInfo, StreamReader, StreamWriter
 from labelport.export.spec import ExportSpec
 from labelport.store import Store
@@ -68,21 +68,14 @@ def run_sharded_export(
             store, org_id, spec, directory, task_id=task_id, page_size=page_size,
             shard_bytes=shard_bytes,
         )  # fmt: skip
-    partial = directory.with_name(directory.name + ".partial")
-    if partial.exists():
-        shutil.rmtree(partial)  # left by an export that died: start over
-    partial.mkdir(parents=True)
-    result = StreamWriter(partial, "result", shard_bytes=shard_bytes)
-    errors = StreamWriter(partial, "errors", shard_bytes=shard_bytes)
-    counts = Counts()
-    try:
+    with engine.writing(directory, shard_bytes=shard_bytes) as out:
         with store.read() as conn:  # the coordinator: holds the snapshot until the shards end
             snapshot_at = utcnow()
             snapshot = str(conn.execute(sa.text("SELECT pg_export_snapshot()")).scalar_one())
             plan = planning.resolve(conn, org_id, spec)
             total = planning.count(conn, plan)
             ranges = _ranges(_boundaries(conn, plan, total, shards))
-            size = page_size
+            size, partial = page_size, out.partial
             with ThreadPoolExecutor(len(ranges), thread_name_prefix="labelport-shard") as pool:
                 futures = [
                     pool.submit(_run_shard, store, snapshot, plan, span, partial / f"s{n}", size)
@@ -91,25 +84,12 @@ def run_sharded_export(
                 parts = [future.result() for future in futures]
         for part in parts:  # the finalizer: the shards' lines, in order, through one writer
             for lines in _chunks(part.directory, part.result):
-                counts.count_kinds(result.write_lines(lines))
+                out.counts.count_kinds(out.result.write_lines(lines))
             for lines in _chunks(part.directory, part.errors):
-                errors.write_lines(lines)
-            _add(counts, part.counts)
+                out.errors.write_lines(lines)
+            _add(out.counts, part.counts)
             shutil.rmtree(part.directory)
-        result_info, error_info = result.close(), errors.close()
-        manifest = engine._manifest(
-            plan, task_id, snapshot_at, total, counts, result_info, error_info
-        )
-        write_manifest(partial, manifest)
-        if directory.exists():
-            shutil.rmtree(directory)
-        partial.rename(directory)
-    except BaseException:
-        result.abort()
-        errors.abort()
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
-    return engine.Outcome(directory, manifest, result_info, error_info)
+        return out.complete(plan, task_id, snapshot_at, total)
 
 
 Key = tuple[Any, str]

@@ -485,6 +485,22 @@ class StreamReader:
             raise LabelportError(f"{info.index}: entry {line} is {offset}, not a line start")
         return offset
 
+    def line_at(self, position: int) -> int:
+        """The 0-based line holding byte ``position`` (``info.lines`` at or past the end): a
+        binary search through the line index within the shard that holds the byte."""
+        info = self._info
+        if position >= info.bytes:
+            return info.lines
+        shard = info.files[bisect_right(self._first_bytes, position) - 1]
+        low, high = shard.first_line, shard.first_line + shard.lines - 1
+        while low < high:  # the last line of the shard that starts at or before the position
+            middle = (low + high + 1) // 2
+            if self.line_offset(middle) <= position:
+                low = middle
+            else:
+                high = middle - 1
+        return low
+
     def iter_bytes(
         self, start: int = 0, end: int | None = None, chunk: int = _CHUNK
     ) -> Iterator[bytes]:

@@ -303,23 +303,9 @@ def _window(
     if limit is None:
         return start, info.bytes, info.lines
     if first < 0:
-        first = _line_at(reader, start)
+        first = reader.line_at(start)
     stop = min(first + limit, info.lines)
     return start, max(start, reader.line_offset(stop)), stop
-
-
-def _line_at(reader: StreamReader, position: int) -> int:
-    """The line holding byte ``position`` (the line count at the very end)."""
-    if position >= reader.info.bytes:
-        return reader.info.lines
-    low, high = 0, reader.info.lines - 1  # the answer is in [low, high]
-    while low < high:
-        middle = (low + high + 1) // 2
-        if reader.line_offset(middle) <= position:
-            low = middle
-        else:
-            high = middle - 1
-    return low
 
 
 # ------------------------------------------------------------------------------------ change

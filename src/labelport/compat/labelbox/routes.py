@@ -38,7 +38,7 @@ from graphql import (
 )
 
 from labelport import services
-from labelport.api.auth import context
+from labelport.api.auth import bearer_principal, context
 from labelport.api.context import Context
 from labelport.compat.labelbox.schema import SCHEMA, Caller
 from labelport.errors import (
@@ -118,13 +118,7 @@ def format_error(error: GraphQLError) -> tuple[Body, bool]:
 
 
 def _principal(ctx: Context, request: Request) -> services.Principal:
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    if not header:
-        raise AuthenticationFailed("an API key is required: send 'Authorization: Bearer <key>'")
-    if scheme.lower() != "bearer" or not value.strip():
-        raise AuthenticationFailed("the Authorization header must read 'Bearer <API key>'")
-    principal = services.authenticate(ctx.store, value.strip())
+    principal = bearer_principal(ctx.store, request)
     request.state.principal = principal
     return principal
 

@@ -46,16 +46,7 @@ def line_at_offset(reader: StreamReader, offset: int) -> int:
             f"offset {offset} is out of range: the {info.name} stream has {info.bytes} bytes "
             f"(offsets 0 to {info.bytes - 1})"
         )
-    files = info.files
-    shard = files[bisect_right([f.first_byte for f in files], offset) - 1]
-    low, high = shard.first_line, shard.first_line + shard.lines - 1
-    while low < high:  # the last line of the shard that starts at or before the offset
-        mid = (low + high + 1) // 2
-        if reader.line_offset(mid) <= offset:
-            low = mid
-        else:
-            high = mid - 1
-    return low
+    return reader.line_at(offset)
 
 
 def chunk_from_line(reader: StreamReader, line: int, limit: int = CHUNK_BYTES) -> Chunk:
