@@ -162,18 +162,21 @@ def create(
     name: str | None = None,
     options: dict[str, Any] | None = None,
     reuse_running: bool = True,
+    refused: str | None = None,
 ) -> TaskInfo:
     """Check ``spec`` against the catalog (errors come now, before any work) and queue it.
 
     Asking for an export identical to one that is queued or running (same scope, params,
     filters, format and format options) returns that task instead of starting another one.
+    ``refused`` records a request a surface answers with a failed task (Vertex's operations
+    fail rather than the request): the task is created FAILED with that message, never queued.
     """
     with store.read() as conn:
         planning.resolve(conn, org_id, spec)
     fingerprint = task_fingerprint(spec, options)
     now = utcnow()
     with store.write() as conn:
-        if reuse_running:
+        if reuse_running and refused is None:
             running = conn.execute(
                 sa.select(t.c.id)
                 .where(
@@ -203,7 +206,9 @@ def create(
                 "format": spec.format,
                 "options": options,
                 "fingerprint": fingerprint,
-                "status": "QUEUED",
+                "status": "QUEUED" if refused is None else "FAILED",
+                "error_message": refused,
+                "finished_at": None if refused is None else now,
                 "created_at": now,
                 "updated_at": now,
             },

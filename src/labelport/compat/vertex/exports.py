@@ -28,7 +28,6 @@ from labelport.export.formats.vertex_config import VertexJob, make_job, parse_ex
 from labelport.export.spec import Scope
 from labelport.settings import Settings
 from labelport.store import Store
-from labelport.store import schema as s
 from labelport.tasks import records
 from labelport.tasks.records import TaskInfo
 from labelport.times import utcnow
@@ -70,9 +69,9 @@ def start(
             "refusal": {"code": FAILED_PRECONDITION, "message": message},
         }
         task = records.create(
-            store, org_id, spec, user_id=user_id, options=options, reuse_running=False
+            store, org_id, spec, user_id=user_id, options=options, refused=message
         )
-        return Started(refuse(store, task, message), view.item_count)
+        return Started(task, view.item_count)
     destinations.resolve(config.output_uri_prefix, settings, connect=False)
     job = make_job(
         config,
@@ -93,24 +92,6 @@ def start(
     options = {"exportConfig": config.raw, "plan": job.to_json()}
     task = records.create(store, org_id, spec, user_id=user_id, options=options)
     return Started(task, view.item_count)
-
-
-def refuse(store: Store, task: TaskInfo, message: str) -> TaskInfo:
-    """Fail a task that was just queued, before any worker takes it. If one already did, the
-    publisher refuses it the same way (``refusal`` in its options)."""
-    now = utcnow()
-    t = s.export_task
-    with store.write() as conn:
-        conn.execute(
-            t.update().where(t.c.id == task.id, t.c.status == "QUEUED"),
-            {
-                "status": "FAILED",
-                "error_message": message,
-                "finished_at": now,
-                "updated_at": now,
-            },
-        )
-    return records.get(store, task.org_id, task.id)
 
 
 def wait(store: Store, task: TaskInfo, seconds: float, step: float = 0.05) -> TaskInfo:

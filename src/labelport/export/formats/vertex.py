@@ -347,9 +347,6 @@ OPTION_CHECKS["vertex"] = check_options
 @register("vertex")
 def publish(publication: Publication) -> dict[str, Any]:
     """Write the Vertex files of a finished dataset export to its destination, all at once."""
-    refusal = publication.options.get("refusal")
-    if isinstance(refusal, dict):
-        raise InvalidSpec(str(refusal.get("message") or "this export was refused"))
     check_options(publication.options)
     job = VertexJob.from_json(publication.options["plan"])
     destination = destinations.resolve(job.output_uri_prefix, publication.settings)
