@@ -50,6 +50,18 @@ SETTINGS: tuple[Setting, ...] = (
         "as dead (the process was killed or the machine restarted) and runs it again.",
     ),
     Setting(
+        "RESEND_AFTER",
+        "120",
+        "RUNNER=celery: seconds a task may stay QUEUED before the server sends it to the broker "
+        "again (its message may have been lost with a broker that keeps nothing on disk).",
+    ),
+    Setting(
+        "SHARD_ROWS",
+        "50000",
+        "RUNNER=celery on PostgreSQL: an export of more data rows than this is split into shards "
+        "of about this many rows that the workers export in parallel from one snapshot.",
+    ),
+    Setting(
         "DESTINATION_ROOTS",
         None,
         "Local folders (separated by `:`) that `file://` export destinations may write into. "
@@ -90,6 +102,8 @@ class Settings:
     gcs_endpoint: str | None = None
     s3_endpoint: str | None = None
     max_upload_bytes: int = 10 * 1024**3
+    resend_after: int = 120
+    shard_rows: int = 50_000
 
     @property
     def is_sqlite(self) -> bool:
@@ -118,6 +132,8 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: str) -> Set
     workers = _positive_int("WORKERS", raw["workers"])
     stale_after = _positive_int("STALE_AFTER", raw["stale_after"])
     max_upload_bytes = _positive_int("MAX_UPLOAD_BYTES", raw["max_upload_bytes"])
+    resend_after = _positive_int("RESEND_AFTER", raw["resend_after"])
+    shard_rows = _positive_int("SHARD_ROWS", raw["shard_rows"])
     roots = tuple(
         Path(part).expanduser().resolve()
         for part in str(raw["destination_roots"] or home / "destinations").split(":")
@@ -142,6 +158,8 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: str) -> Set
         gcs_endpoint=raw["gcs_endpoint"],
         s3_endpoint=raw["s3_endpoint"],
         max_upload_bytes=max_upload_bytes,
+        resend_after=resend_after,
+        shard_rows=shard_rows,
     )
 
 

@@ -45,8 +45,8 @@ def test_a_sharded_export_is_byte_identical_to_the_single_process_one(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     ran: list[Any] = []
-    real = sharded._run_shard
-    monkeypatch.setattr(sharded, "_run_shard", lambda *a: ran.append(a[3]) or real(*a))
+    real = sharded.export_range
+    monkeypatch.setattr(sharded, "export_range", lambda *a, **k: ran.append(a[4]) or real(*a, **k))
     rows = [simple_row(n, project=PROJECT) for n in range(250)]
     rows[17]["data_row"]["global_key"] = "odd-one"
     import_rows(store, org.id, rows)
@@ -74,18 +74,18 @@ def test_every_shard_reads_the_coordinators_snapshot(
     spec = spec_of(store, org.id)
     before = run_export(store, org.id, spec, tmp_path / "before", shard_bytes=5000)
 
-    real = sharded._run_shard
+    real = sharded.export_range
     late = {"done": False}
 
-    def shard_after_a_commit(*args: Any) -> Any:
+    def shard_after_a_commit(*args: Any, **kwargs: Any) -> Any:
         if not late["done"]:  # rows committed after the snapshot, before the shards read
             late["done"] = True
             import_rows(
                 store, org.id, [simple_row(n, project=PROJECT) for n in range(120, 160)], "late"
             )
-        return real(*args)
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(sharded, "_run_shard", shard_after_a_commit)
+    monkeypatch.setattr(sharded, "export_range", shard_after_a_commit)
     split = sharded.run_sharded_export(
         store, org.id, spec, tmp_path / "split", shards=3, shard_bytes=5000
     )

@@ -78,6 +78,7 @@ def test_a_version_1_catalog_is_brought_to_head(store, database):
         conn.execute(sa.text("ALTER TABLE dataset DROP COLUMN labels"))
         conn.execute(sa.text("ALTER TABLE dataset DROP COLUMN kind"))
         conn.execute(sa.text("DROP TABLE import_task"))
+        conn.execute(sa.text("DROP TABLE export_shard"))
         conn.execute(sa.text("UPDATE schema_version SET version = 1"))
     assert store.version() == 1
     again = open_store(database.url)
@@ -86,10 +87,11 @@ def test_a_version_1_catalog_is_brought_to_head(store, database):
         columns = {c["name"] for c in sa.inspect(conn).get_columns("export_task")}
         dataset_columns = {c["name"] for c in sa.inspect(conn).get_columns("dataset")}
         has_imports = sa.inspect(conn).has_table("import_task")
+        has_shards = sa.inspect(conn).has_table("export_shard")
     again.dispose()
     assert {"scope", "timezone", "options", "output", "attempts", "heartbeat_at"} <= columns
     assert {"labels", "kind"} <= dataset_columns
-    assert has_imports
+    assert has_imports and has_shards
 
 
 def _indexdef(conn, name):
@@ -112,6 +114,7 @@ def test_a_version_3_catalog_gets_the_export_indexes(store, database):
             name = f"ix_data_row_{first}_created_at_id"
             conn.execute(sa.text(f"DROP INDEX {name}"))
             conn.execute(sa.text(f"CREATE INDEX {name} ON data_row ({first}, created_at, id)"))
+        conn.execute(sa.text("DROP TABLE export_shard"))
         conn.execute(sa.text("UPDATE schema_version SET version = 3"))
     assert store.version() == 3
     again = open_store(database.url)

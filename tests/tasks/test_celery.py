@@ -141,14 +141,14 @@ def pg(tmp_path: Path) -> Iterator[Database]:
 
 
 @pytest.fixture
-def cluster(pg: Database, tmp_path: Path) -> Iterator[Callable[[str], tuple[Any, Workers]]]:
-    """``cluster(broker)``: a live server with RUNNER=celery and a (not yet started) worker set,
-    sharing the catalog and the home (artifacts and uploads)."""
+def cluster(pg: Database, tmp_path: Path) -> Iterator[Callable[..., tuple[Any, Workers]]]:
+    """``cluster(broker, shard_rows=...)``: a live server with RUNNER=celery and a (not yet
+    started) worker set, sharing the catalog and the home (artifacts and uploads)."""
     from tests.live import start_server
 
     started: list[tuple[Any, Workers]] = []
 
-    def make(broker: str) -> tuple[Any, Workers]:
+    def make(broker: str, shard_rows: int = 50_000) -> tuple[Any, Workers]:
         url = require_broker(broker)
         home = tmp_path / "home"
         live = start_server(pg.url, home, runner="celery", broker_url=url, stale_after="2")
@@ -159,6 +159,7 @@ def cluster(pg: Database, tmp_path: Path) -> Iterator[Callable[[str], tuple[Any,
             "LABELPORT_RUNNER": "celery",
             "LABELPORT_BROKER_URL": url,
             "LABELPORT_STALE_AFTER": "2",
+            "LABELPORT_SHARD_ROWS": str(shard_rows),
         }
         workers = Workers(env, tmp_path)
         started.append((live, workers))
@@ -258,7 +259,8 @@ def test_a_worker_killed_mid_export_loses_nothing(
     live, workers = cluster(broker)
     rows = 1200
     import_rows(live.store, live.org.id, [simple_row(n) for n in range(rows)])
-    first = workers.start(slow=True)
+    workers.start(slow=True)
+    workers.start(slow=True)  # each runs one task at a time: one runs it, one is idle
     with live.client("editor") as http:
         created = http.post("/api/v1/exports", json={"scope": {"kind": "catalog"}})
         assert created.status_code == 201, created.text
@@ -270,8 +272,9 @@ def test_a_worker_killed_mid_export_loses_nothing(
             return task.status == "IN_PROGRESS" and task.progress_done > 0
 
         wait_for(underway, 30, "the export to be under way")
-        assert workers.running(task_id) == [first]
-        second = workers.start()  # a second worker, idle until the first one dies
+        running = workers.running(task_id)
+        assert len(running) == 1
+        first, second = running[0], 1 - running[0]
         workers.kill(first)
         orphan = records.get(live.store, live.org.id, task_id)
         assert orphan.status == "IN_PROGRESS" and orphan.attempts == 1
@@ -310,3 +313,134 @@ def test_a_worker_holds_an_export_back_while_its_project_is_at_its_limit(
     assert first.finished_at <= second.started_at  # one at a time, as the limit says
     assert "at its limit; deferred" in workers.logs[0].read_text()
     assert first.attempts == second.attempts == 1
+
+
+# ------------------------------------------------------------------------------ sharded exports
+
+SHARDED_BODY = {"scope": {"kind": "catalog"}, "params": {"label_details": True}}
+
+
+def single_process_sha256(live: Any, tmp_path: Path) -> str:
+    """The RESULT hash of the same export run in this process (the data is unchanged)."""
+    from labelport import services
+    from labelport.export.engine import run_export
+    from labelport.export.spec import Scope
+
+    spec = services.export_spec(
+        live.store, live.org.id, Scope("catalog", None), SHARDED_BODY["params"], None
+    )
+    outcome = run_export(live.store, live.org.id, spec, tmp_path / "reference")
+    return str(outcome.manifest["streams"]["result"]["sha256"])
+
+
+def shards_done_by(workers: Workers, n: int, task_id: str) -> int:
+    return workers.logs[n].read_text().count(f"export {task_id}: shard ")
+
+
+def shard_workers(live: Any, task_id: str) -> dict[int, str]:
+    """Running shards of the task: n -> worker name."""
+    import sqlalchemy as sa
+
+    from labelport.store import schema as s
+
+    sh = s.export_shard
+    with live.store.read() as conn:
+        rows = conn.execute(
+            sa.select(sh.c.n, sh.c.worker).where(
+                sh.c.task_id == task_id, sh.c.status == "IN_PROGRESS"
+            )
+        ).all()
+    return {row.n: row.worker for row in rows}
+
+
+@pytest.mark.postgres
+def test_a_sharded_export_runs_on_both_workers_and_equals_the_single_process_export(
+    cluster: Callable[..., tuple[Any, Workers]], tmp_path: Path
+) -> None:
+    live, workers = cluster("redis", shard_rows=100)
+    rows = 700
+    import_rows(live.store, live.org.id, [simple_row(n) for n in range(rows)])
+    workers.start(slow=True)
+    workers.start(slow=True)
+    with live.client("editor") as http:
+        created = http.post("/api/v1/exports", json=SHARDED_BODY)
+        assert created.status_code == 201, created.text
+        task_id = created.json()["id"]
+        done = wait_export(http, task_id)
+    assert done["status"] == "COMPLETE", done
+    task = records.get(live.store, live.org.id, task_id)
+    assert task.location is not None and verify(Path(task.location)).ok
+    assert task.result_lines == rows and task.progress_done == rows
+    manifest = read_manifest(Path(task.location))
+    assert manifest["streams"]["result"]["sha256"] == single_process_sha256(live, tmp_path)
+    coordinator = workers.running(task_id)
+    assert len(coordinator) == 1
+    other = 1 - coordinator[0]
+    done_here = [shards_done_by(workers, n, task_id) for n in range(2)]
+    assert sum(done_here) == 7  # 700 rows in shards of 100, each done once
+    assert done_here[other] >= 1, workers.logs[other].read_text()  # the other worker helped
+    assert done_here[coordinator[0]] >= 1
+    assert sorted(p.name for p in Path(task.location).parent.iterdir()) == [task_id]
+
+
+@pytest.mark.postgres
+def test_a_worker_killed_mid_shard_loses_nothing(
+    cluster: Callable[..., tuple[Any, Workers]], tmp_path: Path
+) -> None:
+    live, workers = cluster("redis", shard_rows=100)
+    rows = 800
+    import_rows(live.store, live.org.id, [simple_row(n) for n in range(rows)])
+    workers.start(slow=True)
+    workers.start(slow=True)
+    with live.client("editor") as http:
+        task_id = http.post("/api/v1/exports", json=SHARDED_BODY).json()["id"]
+        wait_for(lambda: len(workers.running(task_id)) == 1, 30, "a coordinator")
+        other = 1 - workers.running(task_id)[0]
+        name = f":{workers.processes[other].pid}"
+
+        def helping() -> bool:
+            return any(w.endswith(name) for w in shard_workers(live, task_id).values())
+
+        wait_for(helping, 30, "the other worker to run a shard")
+        workers.kill(other)  # SIGKILL in the middle of its shard
+        done = wait_export(http, task_id)
+    assert done["status"] == "COMPLETE", done
+    task = records.get(live.store, live.org.id, task_id)
+    assert task.attempts == 1  # the task itself never stopped: only the shard was redone
+    coordinator_log = workers.logs[1 - other].read_text()
+    assert "queued again (its worker (" in coordinator_log
+    assert "stopped answering" in coordinator_log
+    assert task.location is not None and verify(Path(task.location)).ok
+    keys = global_keys(task.location)
+    assert len(keys) == rows and set(keys) == {f"row-{n}" for n in range(rows)}  # no duplicates
+    manifest = read_manifest(Path(task.location))
+    assert manifest["streams"]["result"]["sha256"] == single_process_sha256(live, tmp_path)
+
+
+@pytest.mark.postgres
+def test_a_coordinator_killed_mid_export_is_run_again_from_the_start(
+    cluster: Callable[..., tuple[Any, Workers]], tmp_path: Path
+) -> None:
+    live, workers = cluster("redis", shard_rows=100)
+    rows = 600
+    import_rows(live.store, live.org.id, [simple_row(n) for n in range(rows)])
+    workers.start(slow=True)
+    workers.start(slow=True)
+    with live.client("editor") as http:
+        task_id = http.post("/api/v1/exports", json=SHARDED_BODY).json()["id"]
+        wait_for(lambda: len(shard_workers(live, task_id)) == 2, 30, "two shards running")
+        coordinator = workers.running(task_id)
+        assert len(coordinator) == 1
+        workers.kill(coordinator[0])
+        done = wait_export(http, task_id)
+    assert done["status"] == "COMPLETE", done
+    task = records.get(live.store, live.org.id, task_id)
+    assert task.attempts == 2  # run again, from a new snapshot, by the surviving worker
+    assert workers.ran(1 - coordinator[0], task_id)
+    assert task.location is not None and verify(Path(task.location)).ok
+    keys = global_keys(task.location)
+    assert len(keys) == rows and set(keys) == {f"row-{n}" for n in range(rows)}
+    manifest = read_manifest(Path(task.location))
+    assert manifest["streams"]["result"]["sha256"] == single_process_sha256(live, tmp_path)
+    leftovers = [p.name for p in Path(task.location).parent.iterdir() if p.name != task_id]
+    assert leftovers == []

@@ -48,7 +48,11 @@ def create_app(
     own_store = store is None
     st = store if store is not None else open_store(settings.database_url)
     artifacts = Artifacts.for_settings(settings)
-    options = {"stale_after": float(settings.stale_after), **(pool_options or {})}
+    options = {
+        "stale_after": float(settings.stale_after),
+        "resend_after": float(settings.resend_after),
+        **(pool_options or {}),
+    }
     pool = TaskPool(
         st,
         settings,

@@ -73,7 +73,7 @@ def run_export(
         with store.read() as conn:
             snapshot_at = utcnow()
             plan = planning.resolve(conn, org_id, spec)
-            total = _export_pages(
+            total = export_pages(
                 conn, plan, out.result, out.errors, out.counts, page_size, progress
             )
         return out.complete(plan, task_id, snapshot_at, total)
@@ -125,7 +125,7 @@ def writing(
         raise
 
 
-def _export_pages(
+def export_pages(
     conn: sa.Connection,
     plan: planning.Plan,
     result: StreamWriter,

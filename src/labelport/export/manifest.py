@@ -68,6 +68,33 @@ class Counts:
             },
         }
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Counts:
+        """The counts of a manifest's ``counts`` (what :meth:`to_json` wrote)."""
+        return cls(
+            data_rows=int(data["data_rows"]),
+            errors=int(data["errors"]),
+            labels=Counter(data["labels"]),
+            model_run_labels=Counter(data["model_run_labels"]),
+            predictions=Counter(data["predictions"]),
+            annotations=Counter(data["annotations"]),
+            workflow_status=defaultdict(
+                Counter, {pid: Counter(c) for pid, c in data["workflow_status"].items()}
+            ),
+        )
+
+    def add(self, other: Counts) -> None:
+        """Add another part's counts to these (a shard's, when shards are stitched)."""
+        other._merge_kinds()
+        self.data_rows += other.data_rows
+        self.errors += other.errors
+        self.labels.update(other.labels)
+        self.model_run_labels.update(other.model_run_labels)
+        self.predictions.update(other.predictions)
+        self.annotations.update(other.annotations)
+        for project, statuses in other.workflow_status.items():
+            self.workflow_status[project].update(statuses)
+
 
 def write_manifest(directory: Path, manifest: dict[str, Any]) -> None:
     path = directory / MANIFEST

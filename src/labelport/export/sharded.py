@@ -1,25 +1,31 @@
 """One export split into keyset-range shards that read the same PostgreSQL snapshot.
 
 The coordinator opens the export's read transaction, publishes its snapshot
-(``pg_export_snapshot()``), counts the rows and picks ``shards - 1`` boundary keys
-(``created_at``, ``id`` in byte order) that split them into contiguous ranges of the export order.
-Each shard runs in a transaction of its own that imports that snapshot
-(``SET TRANSACTION SNAPSHOT``) while the coordinator's transaction holds it, and exports its range
-into a scratch stream. The finalizer writes the shards' lines, in order, through the ordinary
-stream writer and adds up their check values, so the RESULT and ERRORS streams (files, offsets,
-line index, hashes) and the manifest's counts are exactly those of :func:`run_export` over the same
-snapshot. This first version runs the shards on threads of one process; SQLite, which cannot
-share a snapshot, gets the single-process export.
+(``pg_export_snapshot()``), counts the rows and picks the boundary keys (``created_at``, ``id`` in
+byte order) that cut them into contiguous ranges of the export order (:func:`boundaries`, one
+scan). Each shard (:func:`export_range`) runs in a transaction of its own that imports that
+snapshot (``SET TRANSACTION SNAPSHOT``) while the coordinator's transaction holds it, and exports
+its range into a *part*: an export folder of its own (one file per stream, and a manifest with the
+part's check values). :func:`stitch` then writes the parts' lines, in order, through the export's
+ordinary stream writer and adds up their counts, so the RESULT and ERRORS streams (files, offsets,
+line index, hashes) and the manifest are exactly those of
+:func:`~labelport.export.engine.run_export` over the same snapshot.
+
+:func:`run_sharded_export` runs the shards on threads of one process (the library entry point);
+:mod:`labelport.tasks.shards` runs them on Celery workers. SQLite, which cannot share a snapshot,
+gets the single-process export.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import re
 import shutil
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,25 +33,21 @@ import sqlalchemy as sa
 
 from labelport.export import engine
 from labelport.export import plan as planning
-from labelport.export.manifest import Counts
-from labelport.export.sink import StreamInfo, StreamReader, StreamWriter
+from labelport.export.folders import Folder
+from labelport.export.manifest import Counts, stream_info
+from labelport.export.sink import StreamInfo, StreamReader
 from labelport.export.spec import ExportSpec
 from labelport.store import Store
 from labelport.store import schema as s
 from labelport.times import utcnow
 
-SCRATCH_BYTES = 1 << 62  # a shard's scratch stream is one file
+SCRATCH_BYTES = 1 << 62  # a part's stream is one file
 STITCH_LINES = 2000  # lines copied per write while stitching
 _SNAPSHOT_ID = re.compile(r"^[0-9A-Fa-f-]+$")
 d = s.data_row
 
-
-@dataclasses.dataclass
-class _Part:
-    result: StreamInfo
-    errors: StreamInfo
-    counts: Counts
-    directory: Path
+Key = tuple[datetime, str]  # (created_at, id): a position in export order
+Span = tuple[Key | None, Key | None]  # rows after the first key, up to and including the second
 
 
 def run_sharded_export(
@@ -71,111 +73,124 @@ def run_sharded_export(
     with engine.writing(directory, shard_bytes=shard_bytes) as out:
         with store.read() as conn:  # the coordinator: holds the snapshot until the shards end
             snapshot_at = utcnow()
-            snapshot = str(conn.execute(sa.text("SELECT pg_export_snapshot()")).scalar_one())
+            snapshot = export_snapshot(conn)
             plan = planning.resolve(conn, org_id, spec)
             total = planning.count(conn, plan)
-            ranges = _ranges(_boundaries(conn, plan, total, shards))
-            size, partial = page_size, out.partial
-            with ThreadPoolExecutor(len(ranges), thread_name_prefix="labelport-shard") as pool:
+            spans = ranges(boundaries(conn, plan, total, shards))
+            with ThreadPoolExecutor(len(spans), thread_name_prefix="labelport-shard") as pool:
+                run = functools.partial(
+                    export_range, store, snapshot, org_id, spec,
+                    snapshot_at=snapshot_at, page_size=page_size,
+                )  # fmt: skip
                 futures = [
-                    pool.submit(_run_shard, store, snapshot, plan, span, partial / f"s{n}", size)
-                    for n, span in enumerate(ranges)
+                    pool.submit(run, span, out.partial / f"s{n}") for n, span in enumerate(spans)
                 ]
                 parts = [future.result() for future in futures]
-        for part in parts:  # the finalizer: the shards' lines, in order, through one writer
-            for lines in _chunks(part.directory, part.result):
-                out.counts.count_kinds(out.result.write_lines(lines))
-            for lines in _chunks(part.directory, part.errors):
-                out.errors.write_lines(lines)
-            _add(out.counts, part.counts)
+        for part in parts:
+            stitch(out, part.manifest, part.directory)
             shutil.rmtree(part.directory)
         return out.complete(plan, task_id, snapshot_at, total)
 
 
-Key = tuple[Any, str]
+def export_snapshot(conn: sa.Connection) -> str:
+    """Publish the snapshot of ``conn``'s transaction for other transactions to import."""
+    return str(conn.execute(sa.text("SELECT pg_export_snapshot()")).scalar_one())
 
 
-def _key_columns() -> tuple[Any, Any]:
-    return d.c.created_at, d.c.id.collate("C")
+def boundaries(conn: sa.Connection, plan: planning.Plan, total: int, shards: int) -> list[Key]:
+    """The last key of each shard but the last: ``shards`` ranges of (nearly) equal size,
+    found in one scan of the export order (``row_number()`` over it)."""
+    at = sorted({n * total // shards for n in range(1, shards)} - {0})
+    if not at:
+        return []
+    key = d.c.id if conn.dialect.name == "sqlite" else d.c.id.collate("C")
+    number = sa.func.row_number().over(order_by=(d.c.created_at, key)).label("n")
+    numbered = plan.ids.with_only_columns(d.c.created_at, d.c.id, number).subquery()
+    rows = conn.execute(
+        sa.select(numbered.c.created_at, numbered.c.id)
+        .where(numbered.c.n.in_(at))
+        .order_by(numbered.c.n)
+    ).all()
+    return [(row[0], row[1]) for row in rows]
 
 
-def _boundaries(conn: sa.Connection, plan: planning.Plan, total: int, shards: int) -> list[Key]:
-    """The last key of each shard but the last: ``shards`` ranges of (nearly) equal size."""
-    keys: list[Key] = []
-    query = planning.ordered(plan, conn.dialect.name).with_only_columns(d.c.created_at, d.c.id)
-    for n in range(1, shards):
-        at = n * total // shards
-        if at == 0:
-            continue
-        row = conn.execute(query.offset(at - 1).limit(1)).one_or_none()
-        if row is not None and (not keys or (row[0], row[1]) != keys[-1]):
-            keys.append((row[0], row[1]))
-    return keys
-
-
-def _ranges(bounds: list[Key]) -> list[tuple[Key | None, Key | None]]:
+def ranges(bounds: list[Key]) -> list[Span]:
     edges: list[Key | None] = [None, *bounds, None]
     return list(itertools.pairwise(edges))
 
 
-def _run_shard(
+def key_to_json(key: Key | None) -> list[str] | None:
+    """A key as JSON, to the microsecond (whatever precision the catalog holds)."""
+    return None if key is None else [key[0].isoformat(), key[1]]
+
+
+def key_from_json(value: Any) -> Key | None:
+    if value is None:
+        return None
+    created, rid = value
+    return datetime.fromisoformat(str(created)), str(rid)
+
+
+def export_range(
     store: Store,
     snapshot: str,
-    plan: planning.Plan,
-    span: tuple[Key | None, Key | None],
+    org_id: str,
+    spec: ExportSpec,
+    span: Span,
     directory: Path,
-    page_size: int,
-) -> _Part:
-    """Export the rows after ``low`` up to ``high`` (keys in export order) as of ``snapshot``."""
-    low, high = span
+    *,
+    snapshot_at: datetime,
+    task_id: str | None = None,
+    page_size: int = engine.PAGE_SIZE,
+    progress: engine.Progress | None = None,
+) -> engine.Outcome:
+    """Export the rows of ``span`` (keys in export order) as of ``snapshot`` into the part
+    folder ``directory``: one file per stream and a manifest with the part's check values.
+
+    Like every export it is written as ``<directory>.partial`` and renamed when complete, so a
+    part that exists is whole, and running a shard again simply replaces what a dead run left.
+    """
     if not _SNAPSHOT_ID.match(snapshot):
         raise ValueError(f"not a snapshot id: {snapshot!r}")
-    columns = sa.tuple_(*_key_columns())
-    ids = plan.ids
-    if low is not None:
-        ids = ids.where(columns > _key(low))
-    if high is not None:
-        ids = ids.where(columns <= _key(high))
-    part_plan = dataclasses.replace(plan, ids=ids)
-    directory.mkdir()
-    result = StreamWriter(directory, "result", shard_bytes=SCRATCH_BYTES)
-    errors = StreamWriter(directory, "errors", shard_bytes=SCRATCH_BYTES)
-    counts = Counts()
+    low, high = span
     conn = store.engine.connect().execution_options(isolation_level="REPEATABLE READ")
     try:
-        with conn.begin():
+        with engine.writing(directory, shard_bytes=SCRATCH_BYTES) as out, conn.begin():
             conn.execute(sa.text(f"SET TRANSACTION SNAPSHOT '{snapshot}'"))
-            engine._export_pages(conn, part_plan, result, errors, counts, page_size, None)
-    except BaseException:
-        result.abort()
-        errors.abort()
-        raise
+            plan = planning.resolve(conn, org_id, spec)
+            columns = sa.tuple_(d.c.created_at, d.c.id.collate("C"))
+            ids = plan.ids
+            if low is not None:
+                ids = ids.where(columns > _key(low))
+            if high is not None:
+                ids = ids.where(columns <= _key(high))
+            part = dataclasses.replace(plan, ids=ids)
+            total = engine.export_pages(
+                conn, part, out.result, out.errors, out.counts, page_size, progress
+            )
+            return out.complete(part, task_id, snapshot_at, total)
     finally:
         conn.close()
-    return _Part(result.close(), errors.close(), counts, directory)
+
+
+def stitch(out: engine.Output, manifest: dict[str, Any], folder: Path | Folder) -> None:
+    """Append a finished part (its manifest and folder) to the export being written."""
+    for name, writer in (("result", out.result), ("errors", out.errors)):
+        for lines in _chunks(folder, stream_info(manifest, name)):
+            writer.write_lines(lines)
+    out.counts.add(Counts.from_json(manifest["counts"]))
 
 
 def _key(key: Key) -> Any:
     return sa.tuple_(sa.literal(key[0], d.c.created_at.type), sa.literal(key[1], d.c.id.type))
 
 
-def _chunks(directory: Path, info: StreamInfo) -> Iterator[list[bytes]]:
+def _chunks(folder: Path | Folder, info: StreamInfo) -> Iterator[list[bytes]]:
     batch: list[bytes] = []
-    for line in StreamReader(directory, info).iter_lines():
+    for line in StreamReader(folder, info).iter_lines():
         batch.append(line)
         if len(batch) >= STITCH_LINES:
             yield batch
             batch = []
     if batch:
         yield batch
-
-
-def _add(total: Counts, part: Counts) -> None:
-    """Add a shard's check values (all but the annotation kinds, counted while stitching)."""
-    total.data_rows += part.data_rows
-    total.errors += part.errors
-    total.labels.update(part.labels)
-    total.model_run_labels.update(part.model_run_labels)
-    total.predictions.update(part.predictions)
-    for project, statuses in part.workflow_status.items():
-        total.workflow_status[project].update(statuses)

@@ -51,6 +51,10 @@ def _export_indexes(conn: sa.Connection) -> None:
             variants["postgresql"].create(conn)
 
 
+def _export_shards(conn: sa.Connection) -> None:
+    schema.export_shard.create(conn)
+
+
 def _timestamp(conn: sa.Connection) -> str:
     """The column type our Timestamp has on this connection's dialect."""
     return str(sa.DateTime(timezone=True).compile(dialect=conn.dialect))
@@ -65,6 +69,7 @@ MIGRATIONS: tuple[tuple[int, str, Step], ...] = (
         _server,
     ),
     (4, "indexes for export filters and order at scale", _export_indexes),
+    (5, "shards of sharded exports", _export_shards),
 )
 HEAD = MIGRATIONS[-1][0]
 

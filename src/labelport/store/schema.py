@@ -425,6 +425,32 @@ export_task = sa.Table(
     sa.Index(None, "fingerprint"),
 )
 
+# The shards of a sharded export (RUNNER=celery on PostgreSQL), while it runs: the coordinator
+# (the worker running the task) writes them, any worker claims one, exports its key range from
+# the coordinator's snapshot into a part folder and records it here; the coordinator stitches
+# the parts in order. ``run`` is the task's attempt they belong to: a re-run makes new ones.
+export_shard = sa.Table(
+    "export_shard",
+    metadata,
+    sa.Column("task_id", ID, primary_key=True),
+    sa.Column("n", sa.Integer, primary_key=True),  # 0-based position in export order
+    sa.Column("run", sa.Integer, nullable=False),
+    sa.Column("shards", sa.Integer, nullable=False),  # how many the export has
+    sa.Column("snapshot", sa.String(64), nullable=False),  # pg_export_snapshot() of the run
+    sa.Column("snapshot_at", Timestamp, nullable=False),
+    sa.Column("low", JsonText),  # [created_at, id] the range starts after (null: the start)
+    sa.Column("high", JsonText),  # [created_at, id] it ends with (null: the end)
+    sa.Column("status", sa.String(16), nullable=False),  # TASK_STATUSES
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("worker", sa.String(255)),
+    sa.Column("rows_done", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("location", sa.Text),  # the finished part folder
+    sa.Column("part", JsonText),  # the part's manifest
+    sa.Column("error_message", sa.Text),
+    sa.Column("heartbeat_at", Timestamp),
+    sa.Column("updated_at", Timestamp, nullable=False),
+)
+
 IMPORT_SOURCES = ("labelbox", "vertex", "diffgram", "rows")
 
 import_task = sa.Table(

@@ -30,10 +30,12 @@ from labelport.export.artifacts import Artifacts
 from labelport.settings import Settings
 from labelport.store import Store
 from labelport.tasks.pool import DEFERRED, RAN, Dispatch, TaskPool
+from labelport.tasks.shards import Sharding
 
 log = logging.getLogger("labelport.tasks")
 
 TASK_NAME = "labelport.run"
+SHARD_TASK = "labelport.shard"
 QUEUE = "labelport"
 DEFER_SECONDS = 2.0  # how soon an export held back by its limits is asked for again
 
@@ -75,6 +77,12 @@ class Dispatcher:
             producer = self.app.amqp.Producer(conn)
             self.app.send_task(TASK_NAME, args=[kind, task_id], queue=QUEUE, producer=producer)
 
+    def send_shard(self, task_id: str, run: int, n: int) -> None:
+        """Ask the workers to run shard ``n`` of run ``run`` of a sharded export."""
+        with self.app.connection_for_write() as conn:
+            producer = self.app.amqp.Producer(conn)
+            self.app.send_task(SHARD_TASK, args=[task_id, run, n], queue=QUEUE, producer=producer)
+
 
 def dispatcher(app: Celery) -> Dispatch:
     """A ``dispatch(kind, task_id)`` that sends the task to the workers."""
@@ -97,17 +105,36 @@ def register(app: Celery, pool: TaskPool) -> None:
             log.info("%s task %s is not queued any more; message dropped", kind, task_id)
         return outcome
 
+    @app.task(name=SHARD_TASK, ignore_result=True)  # type: ignore[untyped-decorator]
+    def shard(task_id: str, run: int, n: int) -> str:
+        outcome = pool.run_shard(task_id, run, n)
+        log.info("export %s shard %d (run %d): %s", task_id, n + 1, run, outcome)
+        return outcome
+
 
 def worker_pool(store: Store, settings: Settings, app: Celery, concurrency: int) -> TaskPool:
-    """The pool a worker process runs its tasks on (it dispatches only what it recovers)."""
+    """The pool a worker process runs its tasks on (it dispatches only what it recovers).
+
+    On PostgreSQL its exports are sharded: more than ``SHARD_ROWS`` rows are split into shards
+    that every worker helps with (:mod:`labelport.tasks.shards`)."""
+    send = Dispatcher(app)
+    sharding = None
+    if not store.is_sqlite:
+        sharding = Sharding(
+            shard_rows=settings.shard_rows,
+            send=send.send_shard,
+            worker=f"{socket.gethostname()}:{os.getpid()}",
+            stale_after=float(settings.stale_after),
+        )
     return TaskPool(
         store,
         settings,
         Artifacts.for_settings(settings),
         workers=concurrency,
         stale_after=float(settings.stale_after),
-        dispatch=dispatcher(app),
+        dispatch=send,
         dispatch_new=False,
+        sharding=sharding,
     )
 
 

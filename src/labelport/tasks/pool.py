@@ -47,7 +47,8 @@ from labelport.export.artifacts import Artifacts
 from labelport.settings import Settings
 from labelport.store import Store
 from labelport.store import schema as s
-from labelport.tasks import records
+from labelport.tasks import records, shards
+from labelport.tasks.shards import Sharding
 from labelport.times import utcnow
 
 log = logging.getLogger("labelport.tasks")
@@ -96,6 +97,7 @@ class TaskPool:
         dispatch: Dispatch | None = None,
         dispatch_new: bool = True,
         resend_after: float | None = None,
+        sharding: Sharding | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
@@ -109,6 +111,7 @@ class TaskPool:
         self.poll_interval = poll_interval
         self.dispatch = dispatch
         self.dispatch_new = dispatch_new
+        self.sharding = sharding
         self.resend_after = (
             resend_after if resend_after is not None else max(RESEND_AFTER, 4 * stale_after)
         )
@@ -352,6 +355,21 @@ class TaskPool:
         self._run(kind, task_id, event)
         return RAN
 
+    def run_shard(self, task_id: str, run: int, n: int) -> str:
+        """Run shard ``n`` of run ``run`` of a sharded export in the calling thread (a Celery
+        worker's ``labelport.shard`` body); ``"dropped"`` when it is not queued any more."""
+        if self._stop.is_set() or self.sharding is None:
+            return DROPPED  # the coordinator runs what nobody else takes
+        return shards.execute_shard(
+            self.store,
+            self.artifacts,
+            task_id,
+            run,
+            n,
+            self.sharding.worker,
+            page_size=self.sharding.page_size,
+        )
+
     def at_limit(self, task_id: str) -> bool:
         """Is this queued export's organization or project running as many exports as allowed?
 
@@ -409,6 +427,7 @@ class TaskPool:
                     cancel_event=event,
                     settings=self.settings,
                     claimed=True,
+                    sharding=self.sharding,
                 )
             else:
                 from labelport.tasks import imports  # the import side loads only when used
@@ -500,6 +519,7 @@ class TaskPool:
                             gave_up.append(task_id)
         for task_id in gave_up:  # what the dead worker left half-written
             shutil.rmtree(self.artifacts.partial(task_id), ignore_errors=True)
+            shards.clear(self.store, self.artifacts, task_id)
         if touched:
             if self.dispatch is not None:
                 for kind in KINDS:

@@ -30,6 +30,8 @@ from labelport.ids import new_id
 from labelport.settings import Settings
 from labelport.store import Store
 from labelport.store import schema as s
+from labelport.tasks import shards
+from labelport.tasks.shards import Sharding
 from labelport.times import format_timestamp, utcnow
 
 t = s.export_task
@@ -342,6 +344,7 @@ def execute(
     shard_bytes: int = SHARD_BYTES,
     settings: Settings | None = None,
     claimed: bool = False,
+    sharding: Sharding | None = None,
 ) -> TaskInfo:
     """Run a queued export task to its end and return its final record.
 
@@ -353,7 +356,8 @@ def execute(
     moved it to IN_PROGRESS (the task pool does, to count running tasks exactly). A format other
     than the canonical NDJSON is published from the finished canonical streams
     (``labelport.export.formats``); its output is stored on the task, and a publishing failure
-    fails the task.
+    fails the task. With ``sharding`` (a Celery worker on PostgreSQL) a large export is split
+    into shards that any worker runs (:mod:`labelport.tasks.shards`); the output is the same.
     """
     with store.read() as conn:
         row = conn.execute(_select().where(t.c.id == task_id)).one_or_none()
@@ -384,17 +388,24 @@ def execute(
     location: str | None = None
     try:
         spec = spec_of(task, row.timezone or "UTC")
-        outcome = run_export(
-            store,
-            task.org_id,
-            spec,
-            directory,
-            task_id=task_id,
-            tee=tee,
-            progress=on_progress,
-            page_size=page_size,
-            shard_bytes=shard_bytes,
-        )
+        if sharding is not None and not store.is_sqlite:
+            run = max(task.attempts, 1)
+            outcome = shards.coordinate(
+                store, artifacts, task_id, run, task.org_id, spec, directory, sharding,
+                progress=on_progress, shard_bytes=shard_bytes,
+            )  # fmt: skip
+        else:
+            outcome = run_export(
+                store,
+                task.org_id,
+                spec,
+                directory,
+                task_id=task_id,
+                tee=tee,
+                progress=on_progress,
+                page_size=page_size,
+                shard_bytes=shard_bytes,
+            )
         output = _publish(store, settings, task, directory, on_progress)
         if not artifacts.is_local and _status(store, task_id) != "IN_PROGRESS":
             raise Canceled  # no upload for an export canceled meanwhile

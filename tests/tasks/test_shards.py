@@ -1,0 +1,209 @@
+"""Sharded export tasks (``labelport.tasks.shards``) on PostgreSQL, without a broker.
+
+The coordinator runs as ``records.execute(..., sharding=...)`` does in a Celery worker; "other
+workers" are threads that run :func:`shards.execute_shard` for the shards ``send`` hands them.
+The real multi-process runs (Celery workers, SIGKILL) are in ``test_celery.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from labelport import services
+from labelport.export.artifacts import Artifacts
+from labelport.export.engine import run_export
+from labelport.export.manifest import read_manifest, verify
+from labelport.export.spec import Scope
+from labelport.store import Store
+from labelport.store import schema as s
+from labelport.tasks import records, shards
+from labelport.tasks.shards import Sharding
+from tests.export.test_engine import PROJECT, import_rows, simple_row
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.parametrize("database", ["postgres"], indirect=True),
+]
+
+ROWS = 230
+PARAMS = {"label_details": True, "project_details": True}
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.name != "manifest.json"}
+
+
+def stable(manifest: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in manifest.items() if k not in ("snapshot_at", "finished_at", "task_id")}
+
+
+@pytest.fixture
+def catalog(store: Store, org: services.Organization) -> Store:
+    rows = [simple_row(n, project=PROJECT) for n in range(ROWS)]
+    rows[11]["data_row"]["global_key"] = "ünïcode-key"
+    import_rows(store, org.id, rows)
+    return store
+
+
+@pytest.fixture
+def helpers() -> Iterator[ThreadPoolExecutor]:
+    with ThreadPoolExecutor(2, thread_name_prefix="other-worker") as pool:
+        yield pool
+
+
+def new_task(store: Store, org_id: str) -> records.TaskInfo:
+    spec = services.export_spec(store, org_id, Scope("project", PROJECT), PARAMS, None)
+    task = records.create(store, org_id, spec)
+    with store.write() as conn:  # what the pool's claim does
+        conn.execute(
+            s.export_task.update()
+            .where(s.export_task.c.id == task.id)
+            .values(status="IN_PROGRESS", attempts=1)
+        )
+    return records.get(store, org_id, task.id)
+
+
+def single(store: Store, org_id: str, folder: Path) -> Any:
+    spec = services.export_spec(store, org_id, Scope("project", PROJECT), PARAMS, None)
+    return run_export(store, org_id, spec, folder, shard_bytes=20_000)
+
+
+def shard_rows(store: Store) -> int:
+    with store.read() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(s.export_shard)).scalar())
+
+
+def test_a_sharded_task_equals_the_single_process_export_byte_for_byte(
+    catalog: Store, org: services.Organization, tmp_path: Path, helpers: ThreadPoolExecutor
+) -> None:
+    artifacts = Artifacts.local(tmp_path / "exports")
+    others: list[Future[str]] = []
+
+    def send(task_id: str, run: int, n: int) -> None:
+        others.append(
+            helpers.submit(shards.execute_shard, catalog, artifacts, task_id, run, n, "other")
+        )
+
+    task = new_task(catalog, org.id)
+    sharding = Sharding(shard_rows=40, send=send, worker="coordinator", poll=0.01)
+    done = records.execute(
+        catalog, artifacts, task.id, claimed=True, sharding=sharding, shard_bytes=20_000
+    )
+    assert done.status == "COMPLETE", done.error_message
+    assert len(others) == 5  # 230 rows in 6 shards: the coordinator keeps the first
+    outcomes = [future.result() for future in others]
+    assert set(outcomes) <= {shards.RAN, shards.DROPPED}
+
+    reference = single(catalog, org.id, tmp_path / "single")
+    assert done.location is not None
+    out = Path(done.location)
+    assert len(reference.result.files) > 2  # stitched output crosses file boundaries
+    assert files(out) == files(tmp_path / "single")
+    assert stable(read_manifest(out)) == stable(reference.manifest)
+    assert read_manifest(out)["task_id"] == task.id
+    assert verify(out).ok
+    assert done.result_lines == ROWS and done.progress_done == ROWS
+    assert shard_rows(catalog) == 0  # the records go with the run
+    assert sorted(p.name for p in (tmp_path / "exports").iterdir()) == [task.id]  # no parts
+
+
+def test_one_worker_alone_runs_every_shard(
+    catalog: Store, org: services.Organization, tmp_path: Path
+) -> None:
+    artifacts = Artifacts.local(tmp_path / "exports")
+    sent: list[int] = []
+    task = new_task(catalog, org.id)
+    sharding = Sharding(
+        shard_rows=50, send=lambda _t, _r, n: sent.append(n), worker="alone", poll=0.01
+    )
+    done = records.execute(catalog, artifacts, task.id, claimed=True, sharding=sharding)
+    assert done.status == "COMPLETE", done.error_message
+    assert sent == [1, 2, 3, 4]  # nobody took them: the coordinator did
+    reference = single(catalog, org.id, tmp_path / "single")
+    assert done.location is not None
+    assert (
+        read_manifest(Path(done.location))["streams"]["result"]["sha256"]
+        == (reference.manifest["streams"]["result"]["sha256"])
+    )
+
+
+def test_a_small_export_is_not_sharded(
+    catalog: Store, org: services.Organization, tmp_path: Path
+) -> None:
+    sent: list[int] = []
+    task = new_task(catalog, org.id)
+    sharding = Sharding(shard_rows=ROWS, send=lambda _t, _r, n: sent.append(n), worker="w")
+    done = records.execute(
+        catalog, Artifacts.local(tmp_path / "e"), task.id, claimed=True, sharding=sharding
+    )
+    assert done.status == "COMPLETE" and done.result_lines == ROWS
+    assert sent == []
+
+
+def test_a_shard_that_keeps_failing_fails_the_task_with_its_reason(
+    catalog: Store, org: services.Organization, tmp_path: Path
+) -> None:
+    """Shard 3 names a snapshot PostgreSQL does not know: every run of it fails."""
+    artifacts = Artifacts.local(tmp_path / "exports")
+    sent: list[int] = []
+
+    def send(task_id: str, run: int, n: int) -> None:
+        sent.append(n)
+        if n == 2 and sent.count(2) == 1:
+            with catalog.write() as conn:
+                conn.execute(
+                    s.export_shard.update()
+                    .where(s.export_shard.c.task_id == task_id, s.export_shard.c.n == 2)
+                    .values(snapshot="00000003-0000BAD0-1")
+                )
+
+    task = new_task(catalog, org.id)
+    sharding = Sharding(shard_rows=60, send=send, worker="w", poll=0.01, max_attempts=3)
+    done = records.execute(catalog, artifacts, task.id, claimed=True, sharding=sharding)
+    assert done.status == "FAILED"
+    assert done.error_message is not None
+    assert done.error_message.startswith("shard 3 of 4 failed 3 times; the last time: ")
+    assert "snapshot" in done.error_message  # PostgreSQL's own reason
+    assert sent.count(2) == 3  # sent once, and again after each of the first two failures
+    assert done.location is None
+    assert shard_rows(catalog) == 0
+    assert list((tmp_path / "exports").iterdir()) == []  # no parts, no partial export
+
+
+def test_a_canceled_task_stops_its_shards(
+    catalog: Store, org: services.Organization, tmp_path: Path
+) -> None:
+    artifacts = Artifacts.local(tmp_path / "exports")
+    task = new_task(catalog, org.id)
+
+    def send(task_id: str, run: int, n: int) -> None:
+        if n == 3:
+            records.cancel(catalog, org.id, task_id)
+
+    sharding = Sharding(shard_rows=40, send=send, worker="w", poll=0.01)
+    done = records.execute(catalog, artifacts, task.id, claimed=True, sharding=sharding)
+    assert done.status == "CANCELED"
+    assert shard_rows(catalog) == 0
+    assert list((tmp_path / "exports").iterdir()) == []
+
+
+def test_a_shard_message_of_an_earlier_run_is_dropped(
+    catalog: Store, org: services.Organization, tmp_path: Path
+) -> None:
+    artifacts = Artifacts.local(tmp_path / "exports")
+    stale: list[str] = []
+    task = new_task(catalog, org.id)
+
+    def send(task_id: str, run: int, n: int) -> None:
+        stale.append(shards.execute_shard(catalog, artifacts, task_id, run - 1, n, "late"))
+
+    sharding = Sharding(shard_rows=80, send=send, worker="w", poll=0.01)
+    done = records.execute(catalog, artifacts, task.id, claimed=True, sharding=sharding)
+    assert done.status == "COMPLETE" and done.result_lines == ROWS
+    assert stale == [shards.DROPPED, shards.DROPPED]
