@@ -12,6 +12,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 import sqlalchemy as sa
 
@@ -24,6 +25,8 @@ from labelport.store import Store
 from labelport.store import schema as s
 from labelport.tasks import records, shards
 from labelport.tasks.shards import Sharding
+from labelport.settings import load_settings
+from tests.export.object_stores import BlobStore
 from tests.export.test_engine import PROJECT, import_rows, simple_row
 
 pytestmark = [
@@ -207,3 +210,41 @@ def test_a_shard_message_of_an_earlier_run_is_dropped(
     done = records.execute(catalog, artifacts, task.id, claimed=True, sharding=sharding)
     assert done.status == "COMPLETE" and done.result_lines == ROWS
     assert stale == [shards.DROPPED, shards.DROPPED]
+
+
+def test_parts_travel_through_the_object_store_and_are_removed(
+    catalog: Store,
+    org: services.Organization,
+    tmp_path: Path,
+    helpers: ThreadPoolExecutor,
+    blob_store: BlobStore,
+) -> None:
+    """With LABELPORT_BLOB_URL on S3 or GCS, workers on other machines share parts through it."""
+    cfg = load_settings({}, home=str(tmp_path / "home"), **blob_store.overrides)
+    artifacts = Artifacts.for_settings(cfg)
+    seen: list[str] = []
+
+    def send(task_id: str, run: int, n: int) -> None:
+        def other() -> str:
+            outcome = shards.execute_shard(catalog, artifacts, task_id, run, n, "other")
+            seen.extend(blob_store.files("exports"))  # what is in the bucket meanwhile
+            return outcome
+
+        helpers.submit(other)
+
+    task = new_task(catalog, org.id)
+    sharding = Sharding(shard_rows=60, send=send, worker="coordinator", poll=0.01)
+    done = records.execute(
+        catalog, artifacts, task.id, claimed=True, sharding=sharding, settings=cfg
+    )
+    assert done.status == "COMPLETE", done.error_message
+    assert done.location == f"{blob_store.url}/exports/{task.id}"
+    assert any(f"{task.id}.part-1-" in name for name in seen)  # parts went through the bucket
+    reference = single(catalog, org.id, tmp_path / "single")
+    published = blob_store.files("exports")
+    assert {name.split("/")[1] for name in published} == {task.id}  # no part is left
+    manifest = orjson.loads(published[f"exports/{task.id}/manifest.json"])
+    assert manifest["streams"]["result"]["sha256"] == (
+        reference.manifest["streams"]["result"]["sha256"]
+    )
+    assert list(artifacts.root.iterdir()) == []  # nor anything in the spool
