@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from labelport.errors import InvalidInput, NotFound
+from labelport.export import cache
 from labelport.ids import new_id
 from labelport.imports.base import Problem
 from labelport.imports.canonical import WORKFLOW_STATUSES, check_annotations
@@ -24,12 +25,20 @@ from labelport.times import format_timestamp, utcnow
 
 
 def _touch(
-    conn: sa.Connection, data_row_id: str, at: datetime, *, row_changed: bool = False
+    conn: sa.Connection,
+    org_id: str,
+    data_row_id: str,
+    at: datetime,
+    *,
+    row_changed: bool = False,
 ) -> None:
+    """Move the row's activity time (the last change of every function here), and build its
+    export-ready entry again in the same transaction."""
     values: dict[str, Any] = {"last_activity_at": at}
     if row_changed:
         values["updated_at"] = at
     conn.execute(s.data_row.update().where(s.data_row.c.id == data_row_id), values)
+    cache.fill(conn, org_id, [data_row_id])
 
 
 def _row(conn: sa.Connection, org_id: str, data_row_id: str) -> None:
@@ -88,7 +97,7 @@ def update_data_row(
             if taken is not None:
                 raise InvalidInput(f"global key {global_key!r} already belongs to data row {taken}")
         conn.execute(s.data_row.update().where(s.data_row.c.id == data_row_id), values)
-        _touch(conn, data_row_id, at, row_changed=True)
+        _touch(conn, org_id, data_row_id, at, row_changed=True)
     return at
 
 
@@ -132,7 +141,7 @@ def set_metadata(
                 m.update().where(m.c.data_row_id == data_row_id, m.c.position == position),
                 {"value": value},
             )
-        _touch(conn, data_row_id, at)
+        _touch(conn, org_id, data_row_id, at)
     return at
 
 
@@ -191,7 +200,7 @@ def set_workflow_status(
                 "entry": entry,
             },
         )
-        _touch(conn, data_row_id, at)
+        _touch(conn, org_id, data_row_id, at)
     return at
 
 
@@ -265,7 +274,7 @@ def save_label(
             )
             if done.rowcount == 0:
                 raise NotFound("label", label_id)
-        _touch(conn, data_row_id, at)
+        _touch(conn, org_id, data_row_id, at)
     return label_id, at
 
 
@@ -303,5 +312,5 @@ def add_review(
             lab.update().where(lab.c.id == label_id),
             {"reviews": [*(found.reviews or []), review], "updated_at": at},
         )
-        _touch(conn, found.data_row_id, at)
+        _touch(conn, org_id, found.data_row_id, at)
     return at

@@ -101,6 +101,29 @@ def test_db_upgrade(run_cli):
     result = run_cli("db", "upgrade")
     assert result.exit_code == 0
     assert f"version {migrations.HEAD}" in result.output
+    assert "export-ready rows: up to date" in result.output
+
+
+def test_db_upgrade_builds_the_export_ready_rows_an_older_catalog_lacks(run_cli, database):
+    import sqlalchemy as sa
+
+    from labelport.store import open_store
+    from labelport.store import schema as s
+
+    run_cli("init")
+    path = run_cli.env["LABELPORT_HOME"] + "/rows.csv"
+    with open(path, "w") as f:
+        f.write("row_data,global_key\n" + "".join(f"https://x/{n}.jpg,k{n}\n" for n in range(7)))
+    assert run_cli("import", "rows", path, "--dataset", "plain").exit_code == 0
+    store = open_store(database.url)
+    with store.write() as conn:  # what a catalog from before migration 6 looks like
+        conn.execute(s.export_cache.delete())
+    result = run_cli("db", "upgrade")
+    assert result.exit_code == 0, result.output
+    assert "built 7 export-ready row(s)" in result.output
+    with store.read() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(s.export_cache)).scalar() == 7
+    store.dispose()
 
 
 def _commands(group: click.Group, prefix: tuple[str, ...] = ()):

@@ -35,11 +35,11 @@ PORTS = {"redis": 6379, "amqp": 5672}
 SLOW_WORKER = """
 import sys, time
 import labelport.export.engine as engine
-real = engine.fetch
+real = engine.page_lines
 def slow(*args, **kwargs):
     time.sleep(0.25)
     return real(*args, **kwargs)
-engine.fetch = slow
+engine.page_lines = slow
 from labelport.cli import cli
 cli(sys.argv[1:], prog_name="labelport")
 """

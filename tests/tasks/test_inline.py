@@ -31,14 +31,14 @@ def test_runner_runs_queued_exports_and_cancels_a_running_one(
         gate, resume = threading.Event(), threading.Event()
         import labelport.export.engine as engine
 
-        real = engine.fetch
+        real = engine.page_lines
 
         def slow_fetch(*args, **kwargs):  # type: ignore[no-untyped-def]
             gate.set()
             resume.wait(10)
             return real(*args, **kwargs)
 
-        monkeypatch.setattr(engine, "fetch", slow_fetch)
+        monkeypatch.setattr(engine, "page_lines", slow_fetch)
         third = services.start_export(store, org.id, Scope("catalog"))
         future = runner.submit(third.id)
         assert gate.wait(10)

@@ -43,18 +43,17 @@ class Gate:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         import labelport.export.engine as engine
-        from labelport.export import assemble
 
         self.reached = threading.Semaphore(0)
         self.open = threading.Event()
-        real = assemble.fetch  # what the engine calls
+        real = engine.page_lines  # each page of an export
 
         def held(*args: Any, **kwargs: Any) -> Any:
             self.reached.release()
             self.open.wait(30)
             return real(*args, **kwargs)
 
-        monkeypatch.setattr(engine, "fetch", held)
+        monkeypatch.setattr(engine, "page_lines", held)
 
     def wait_reached(self, n: int = 1) -> None:
         for _ in range(n):
@@ -318,11 +317,11 @@ def test_a_stopped_server_puts_its_running_exports_back_in_the_queue(
 SLOW_SERVE = """
 import sys, time
 import labelport.export.engine as engine
-real = engine.fetch
+real = engine.page_lines
 def slow(*args, **kwargs):
     time.sleep(0.4)
     return real(*args, **kwargs)
-engine.fetch = slow
+engine.page_lines = slow
 from labelport.cli import cli
 cli(sys.argv[1:], prog_name="labelport")
 """

@@ -21,11 +21,11 @@ from labelport.export.artifacts import Artifacts
 from labelport.export.engine import run_export
 from labelport.export.manifest import read_manifest, verify
 from labelport.export.spec import Scope
+from labelport.settings import load_settings
 from labelport.store import Store
 from labelport.store import schema as s
 from labelport.tasks import records, shards
 from labelport.tasks.shards import Sharding
-from labelport.settings import load_settings
 from tests.export.object_stores import BlobStore
 from tests.export.test_engine import PROJECT, import_rows, simple_row
 
@@ -244,7 +244,8 @@ def test_parts_travel_through_the_object_store_and_are_removed(
     published = blob_store.files("exports")
     assert {name.split("/")[1] for name in published} == {task.id}  # no part is left
     manifest = orjson.loads(published[f"exports/{task.id}/manifest.json"])
-    assert manifest["streams"]["result"]["sha256"] == (
-        reference.manifest["streams"]["result"]["sha256"]
+    assert (
+        manifest["streams"]["result"]["sha256"]
+        == (reference.manifest["streams"]["result"]["sha256"])
     )
     assert list(artifacts.root.iterdir()) == []  # nor anything in the spool

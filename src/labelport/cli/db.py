@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
+import sqlalchemy as sa
 
 from labelport.cli.common import settings
-from labelport.store import migrations, open_store
+from labelport.export import cache
+from labelport.store import Store, migrations, open_store
+from labelport.store import schema as s
 
 
 @click.group()
@@ -15,7 +20,11 @@ def db() -> None:
 
 @db.command()
 def upgrade() -> None:
-    """Apply pending schema migrations (they are also applied on every start).
+    """Apply pending schema migrations and build missing export-ready rows.
+
+    Migrations are also applied on every start. Export-ready rows (each data row's export,
+    kept encoded) are built by imports; a catalog from before schema version 6 has none, and
+    its exports take the slower live path until this command builds them.
 
     \b
     Example:
@@ -25,11 +34,37 @@ def upgrade() -> None:
     try:
         applied = store.upgrade()
         version = store.version()
+        if applied:
+            click.echo(
+                f"applied migration(s) {', '.join(map(str, applied))}; schema at version {version}"
+            )
+        else:
+            click.echo(f"schema already at version {version} (head {migrations.HEAD})")
+        missing = _missing(store)
+        built = 0
+        if missing:
+            with click.progressbar(
+                length=missing, label="building export-ready rows", file=sys.stderr
+            ) as bar:
+                seen = [0]
+
+                def advance(written: int) -> None:
+                    bar.update(written - seen[0])
+                    seen[0] = written
+
+                built = cache.fill_catalog(store, advance)
     finally:
         store.dispose()
-    if applied:
-        click.echo(
-            f"applied migration(s) {', '.join(map(str, applied))}; schema at version {version}"
-        )
-    else:
-        click.echo(f"schema already at version {version} (head {migrations.HEAD})")
+    click.echo(f"built {built:,} export-ready row(s)" if built else "export-ready rows: up to date")
+
+
+def _missing(store: Store) -> int:
+    """Data rows without an export-ready entry (catalogs from before migration 6)."""
+    d, c = s.data_row, s.export_cache
+    query = (
+        sa.select(sa.func.count())
+        .select_from(d.outerjoin(c, c.c.data_row_id == d.c.id))
+        .where(c.c.data_row_id.is_(None))
+    )
+    with store.read() as conn:
+        return int(conn.execute(query).scalar_one())

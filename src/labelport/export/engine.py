@@ -23,6 +23,7 @@ import orjson
 import sqlalchemy as sa
 
 from labelport import __version__
+from labelport.export import cache
 from labelport.export import plan as planning
 from labelport.export.assemble import Include, Page, build_row, fetch
 from labelport.export.manifest import Counts, write_manifest
@@ -141,8 +142,7 @@ def export_pages(
     done = 0
     last = time.monotonic()
     for ids in planning.pages(conn, plan, page_size):
-        page = fetch(conn, plan.org_id, ids, include)
-        lines, failed = _encode(page, ids, include, counts)
+        lines, failed = page_lines(conn, plan.org_id, ids, include, counts)
         counts.count_kinds(result.write_lines(lines))
         if failed:
             errors.write_lines(failed)
@@ -161,6 +161,36 @@ def export_pages(
     if progress:
         progress(done, total)
     return total
+
+
+def page_lines(
+    conn: sa.Connection, org_id: str, ids: list[str], include: Include, counts: Counts
+) -> tuple[list[bytes], list[bytes]]:
+    """The lines of one page: export-ready rows joined from their pieces, the others (no
+    entry, or labels to interpolate) read and built by the live path."""
+    entries = cache.read(conn, org_id, ids)
+    live = [rid for rid in ids if (e := entries.get(rid)) is None or cache.live_only(e, include)]
+    if not live:
+        compose, count = cache.compose, cache.count
+        lines = []
+        for rid in ids:
+            entry = entries[rid]
+            lines.append(compose(entry, include))
+            count(entry, include, counts)
+        return lines, []
+    page = fetch(conn, org_id, live, include)
+    if len(live) == len(ids):
+        return _encode(page, ids, include, counts)
+    lines, failed = [], []
+    for rid in ids:
+        if rid in page.rows:
+            built, errors = _encode(page, [rid], include, counts)
+            lines += built
+            failed += errors
+        elif (ready := entries.get(rid)) is not None:
+            lines.append(cache.compose(ready, include))
+            cache.count(ready, include, counts)
+    return lines, failed
 
 
 def _encode(

@@ -21,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from labelport.errors import InvalidRecords, RecordError
+from labelport.export import cache
 from labelport.ids import derived_id, new_id
 from labelport.imports.base import AnnotationSetSpec, Item, ParsedRow, Problem
 from labelport.imports.canonical import (
@@ -121,6 +122,7 @@ def import_items(
         flush()
         if not errors.total:
             loader.finish()
+            cache.fill(conn, org_id)  # export-ready rows, in the import's own commit
         if errors.total:
             raise InvalidRecords(file, errors.listed, errors.total)
     if result.rows >= STATISTICS_AFTER:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
-from labelport.store import schema
+from labelport.store import schema, triggers
 from labelport.times import utcnow
 
 Step = Callable[[sa.Connection], None]
@@ -55,6 +55,11 @@ def _export_shards(conn: sa.Connection) -> None:
     schema.export_shard.create(conn)
 
 
+def _export_cache(conn: sa.Connection) -> None:
+    schema.export_cache.create(conn)
+    triggers.install(conn)
+
+
 def _timestamp(conn: sa.Connection) -> str:
     """The column type our Timestamp has on this connection's dialect."""
     return str(sa.DateTime(timezone=True).compile(dialect=conn.dialect))
@@ -70,6 +75,7 @@ MIGRATIONS: tuple[tuple[int, str, Step], ...] = (
     ),
     (4, "indexes for export filters and order at scale", _export_indexes),
     (5, "shards of sharded exports", _export_shards),
+    (6, "export-ready rows, kept by triggers", _export_cache),
 )
 HEAD = MIGRATIONS[-1][0]
 
@@ -86,6 +92,7 @@ def upgrade(conn: sa.Connection) -> list[int]:
     version = current_version(conn)
     if version is None:
         schema.metadata.create_all(conn)
+        triggers.install(conn)
         conn.execute(schema.schema_version.insert(), {"version": HEAD, "applied_at": utcnow()})
         return [HEAD]
     applied = []

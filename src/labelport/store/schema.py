@@ -451,6 +451,16 @@ export_shard = sa.Table(
     sa.Column("updated_at", Timestamp, nullable=False),
 )
 
+# Export-ready rows (see labelport.export.cache): each data row's export, encoded in pieces.
+# Triggers (store/triggers.py) delete an entry when anything it is made of changes.
+export_cache = sa.Table(
+    "export_cache",
+    metadata,
+    sa.Column("data_row_id", ID, primary_key=True),
+    sa.Column("org_id", ID, nullable=False),
+    sa.Column("body", sa.LargeBinary, nullable=False),
+)
+
 IMPORT_SOURCES = ("labelbox", "vertex", "diffgram", "rows")
 
 import_task = sa.Table(

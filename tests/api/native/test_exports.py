@@ -315,17 +315,16 @@ def test_identical_requests_share_a_task_cancel_and_archive(server: Any) -> None
 
 def test_cancel_stops_a_running_export(server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     import labelport.export.engine as engine
-    from labelport.export import assemble
 
     reached, release = threading.Event(), threading.Event()
-    real = assemble.fetch  # what the engine calls
+    real = engine.page_lines  # each page of an export
 
     def held(*args: Any, **kwargs: Any) -> Any:
         reached.set()
         release.wait(30)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(engine, "fetch", held)
+    monkeypatch.setattr(engine, "page_lines", held)
     import_rows(server.store, server.org.id, project_rows(20))
     with server.client("editor") as http:
         task_id = http.post(API, json={"scope": {"kind": "catalog"}}).json()["id"]
