@@ -163,28 +163,45 @@ def fill(conn: sa.Connection, org_id: str, ids: Iterable[str] | None = None) -> 
 def _missing(
     conn: sa.Connection, org_id: str, ids: Iterable[str] | None, after: str | None = None
 ) -> Iterator[list[str]]:
-    """Pages of rows without an entry: of ``ids``, or of the whole organization (walked by id,
-    a page at a time, so memory holds one page whatever the catalog's size)."""
+    """Pages of rows without an entry: of ``ids``, or of the whole organization, walked by id
+    a page at a time (each step reads a page of ids and the entries among them, so the walk is
+    linear and memory holds one page whatever the catalog's size)."""
     d = s.data_row
-    query = (
-        sa.select(d.c.id)
-        .select_from(d.outerjoin(c, c.c.data_row_id == d.c.id))
-        .where(d.c.org_id == org_id, c.c.data_row_id.is_(None))
-    )
     if ids is None:
         while True:
-            page = query if after is None else query.where(d.c.id > after)
-            found = list(conn.execute(page.order_by(d.c.id).limit(FILL_PAGE)).scalars())
-            if not found:
+            query = sa.select(d.c.id).where(d.c.org_id == org_id)
+            if after is not None:
+                query = query.where(d.c.id > after)
+            page = list(conn.execute(query.order_by(d.c.id).limit(FILL_PAGE)).scalars())
+            if not page:
                 return
-            yield found
-            after = found[-1]
+            have = set(
+                conn.execute(sa.select(c.c.data_row_id).where(c.c.data_row_id.in_(page))).scalars()
+            )
+            found = [rid for rid in page if rid not in have]
+            if found:
+                yield found
+            after = page[-1]
     wanted = list(dict.fromkeys(ids))
     for at in range(0, len(wanted), FILL_PAGE):
         chunk = wanted[at : at + FILL_PAGE]
-        found = list(conn.execute(query.where(d.c.id.in_(chunk))).scalars())
+        have = set(
+            conn.execute(sa.select(c.c.data_row_id).where(c.c.data_row_id.in_(chunk))).scalars()
+        )
+        found = [rid for rid in chunk if rid not in have]
         if found:
             yield found
+
+
+def incomplete(conn: sa.Connection, org_id: str) -> bool:
+    """Has any of the organization's rows no entry? (Two counts, no walk.)"""
+    rows = conn.execute(
+        sa.select(sa.func.count()).select_from(s.data_row).where(s.data_row.c.org_id == org_id)
+    ).scalar_one()
+    ready = conn.execute(
+        sa.select(sa.func.count()).select_from(c).where(c.c.org_id == org_id)
+    ).scalar_one()
+    return bool(ready < rows)
 
 
 def fill_catalog(store: Store, progress: Callable[[int], None] | None = None) -> int:

@@ -122,7 +122,8 @@ def import_items(
         flush()
         if not errors.total:
             loader.finish()
-            cache.fill(conn, org_id)  # export-ready rows, in the import's own commit
+            if cache.incomplete(conn, org_id):  # e.g. a renamed project: its rows forgot theirs
+                cache.fill(conn, org_id)
         if errors.total:
             raise InvalidRecords(file, errors.listed, errors.total)
     if result.rows >= STATISTICS_AFTER:
@@ -543,6 +544,9 @@ class _Loader:
             self._children(resolved, {str(r.id): line for line, r in batch})
         except _LineProblem as lp:
             return [RecordError(self.file, lp.line, lp.problem.field, lp.problem.reason)]
+        # Export-ready rows of this batch, in the import's own commit (a later batch that writes
+        # one of these rows again forgets its entry through the triggers and builds it again).
+        cache.fill(self.conn, self.org_id, [r["id"] for r in rows])
         return []
 
     def _existing(self, batch: list[tuple[int, CheckedRow]]) -> dict[str, Any]:
