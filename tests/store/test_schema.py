@@ -79,6 +79,7 @@ def test_a_version_1_catalog_is_brought_to_head(store, database):
         conn.execute(sa.text("ALTER TABLE dataset DROP COLUMN kind"))
         conn.execute(sa.text("DROP TABLE import_task"))
         conn.execute(sa.text("DROP TABLE export_shard"))
+        conn.execute(sa.text("DROP TABLE export_cache"))
         conn.execute(sa.text("UPDATE schema_version SET version = 1"))
     assert store.version() == 1
     again = open_store(database.url)
@@ -88,10 +89,11 @@ def test_a_version_1_catalog_is_brought_to_head(store, database):
         dataset_columns = {c["name"] for c in sa.inspect(conn).get_columns("dataset")}
         has_imports = sa.inspect(conn).has_table("import_task")
         has_shards = sa.inspect(conn).has_table("export_shard")
+        has_cache = sa.inspect(conn).has_table("export_cache")
     again.dispose()
     assert {"scope", "timezone", "options", "output", "attempts", "heartbeat_at"} <= columns
     assert {"labels", "kind"} <= dataset_columns
-    assert has_imports and has_shards
+    assert has_imports and has_shards and has_cache
 
 
 def _indexdef(conn, name):
@@ -115,6 +117,7 @@ def test_a_version_3_catalog_gets_the_export_indexes(store, database):
             conn.execute(sa.text(f"DROP INDEX {name}"))
             conn.execute(sa.text(f"CREATE INDEX {name} ON data_row ({first}, created_at, id)"))
         conn.execute(sa.text("DROP TABLE export_shard"))
+        conn.execute(sa.text("DROP TABLE export_cache"))
         conn.execute(sa.text("UPDATE schema_version SET version = 3"))
     assert store.version() == 3
     again = open_store(database.url)

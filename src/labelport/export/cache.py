@@ -37,6 +37,7 @@ import sqlalchemy as sa
 from labelport.export.assemble import Include, Page, build_row, fetch
 from labelport.store import Store
 from labelport.store import schema as s
+from labelport.store.bulk import BulkWriter
 
 FORMAT = 1
 FILL_PAGE = 500
@@ -155,7 +156,7 @@ def fill(conn: sa.Connection, org_id: str, ids: Iterable[str] | None = None) -> 
             values.append({"data_row_id": rid, "org_id": org_id, "body": body})
         if values:
             conn.execute(c.delete().where(c.c.data_row_id.in_([v["data_row_id"] for v in values])))
-            conn.execute(c.insert(), values)
+            BulkWriter(conn).insert(c, values)  # COPY on PostgreSQL
             written += len(values)
     return written
 
