@@ -25,7 +25,7 @@ from labelport.errors import (
     NotFound,
     RecordError,
 )
-from labelport.export import spec
+from labelport.export import cache, spec
 from labelport.ids import new_id
 from labelport.imports import base, load
 from labelport.imports.vertex import OBJECTIVES
@@ -340,6 +340,8 @@ def update_dataset(store: Store, org_id: str, dataset_id: str, changes: dict[str
         done = conn.execute(
             d.update().where(d.c.id == dataset_id, d.c.org_id == org_id), values
         ).rowcount
+        if done and cache.incomplete(conn, org_id):  # a new name: its rows' entries again
+            cache.fill(conn, org_id)
     if not done:
         raise NotFound("dataset", dataset_id)
 

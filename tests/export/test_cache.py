@@ -211,6 +211,12 @@ def test_a_change_to_anything_a_row_shows_forgets_or_rebuilds_its_entry(
     assert entry_of(store, rid) is None
     details = read_one(store, org.id, tmp_path / "d", rid)["data_row"]["details"]
     assert details["dataset_name"] == "Another name"
+    # a rename through the service builds the forgotten entries again in its transaction
+    dataset_id = simple_row(0)["data_row"]["details"]["dataset_id"]
+    services.update_dataset(store, org.id, dataset_id, {"name": "Third name"})
+    assert entries(store) == 4
+    details = read_one(store, org.id, tmp_path / "e2", rid)["data_row"]["details"]
+    assert details["dataset_name"] == "Third name"
 
 
 def test_a_failed_import_leaves_the_entries_as_they_were(

@@ -444,3 +444,47 @@ def test_a_coordinator_killed_mid_export_is_run_again_from_the_start(
     assert manifest["streams"]["result"]["sha256"] == single_process_sha256(live, tmp_path)
     leftovers = [p.name for p in Path(task.location).parent.iterdir() if p.name != task_id]
     assert leftovers == []
+
+
+@pytest.mark.postgres
+def test_a_shard_that_keeps_failing_fails_the_task_with_the_reason(
+    cluster: Callable[..., tuple[Any, Workers]],
+) -> None:
+    """The last shard names a snapshot PostgreSQL does not know: every run of it fails, on
+    whichever worker takes it, and after three the export fails with PostgreSQL's reason."""
+    import sqlalchemy as sa
+
+    from labelport.store import schema as s
+
+    live, workers = cluster("redis", shard_rows=100)
+    import_rows(live.store, live.org.id, [simple_row(n) for n in range(600)])
+    workers.start(slow=True)
+    workers.start(slow=True)
+    sh = s.export_shard
+    with live.client("editor") as http:
+        task_id = http.post("/api/v1/exports", json=SHARDED_BODY).json()["id"]
+
+        def planned() -> bool:
+            with live.store.write() as conn:
+                return bool(
+                    conn.execute(
+                        sh.update()
+                        .where(sh.c.task_id == task_id, sh.c.n == 5, sh.c.status == "QUEUED")
+                        .values(snapshot="00000003-0000BAD0-1")
+                    ).rowcount
+                )
+
+        wait_for(planned, 30, "the shards to be planned")
+        done = wait_export(http, task_id)
+    assert done["status"] == "FAILED", done
+    message = records.get(live.store, live.org.id, task_id).error_message
+    assert message is not None
+    assert message.startswith("shard 6 of 6 failed 3 times; the last time: ")
+    assert "snapshot" in message
+    logs = "".join(log.read_text() for log in workers.logs)
+    assert logs.count(f"export {task_id}: shard 6 failed") == 3
+    with live.store.read() as conn:
+        left = conn.execute(sa.select(sa.func.count()).where(sh.c.task_id == task_id)).scalar()
+    assert left == 0
+    home = Path(live.settings.home)
+    assert not [p for p in home.rglob(f"{task_id}*")]  # no export folder, no part

@@ -28,13 +28,15 @@ be interpolated (``interpolated_frames`` on video or DICOM) always take the live
 from __future__ import annotations
 
 import marshal
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import orjson
 import sqlalchemy as sa
 
+from labelport.export import plan as planning
 from labelport.export.assemble import Include, Page, build_row, fetch
+from labelport.export.plan import Plan
 from labelport.store import Store
 from labelport.store import schema as s
 from labelport.store.bulk import BulkWriter
@@ -228,30 +230,19 @@ def fill_catalog(store: Store, progress: Callable[[int], None] | None = None) ->
 # ------------------------------------------------------------------------------- reading
 
 
-def read(conn: sa.Connection, org_id: str, ids: Sequence[str]) -> dict[str, Entry]:
-    """The usable entries of ``ids`` (one query): data-row id → entry."""
-    sqlite = conn.dialect.name == "sqlite"
-    bound: Any = orjson.dumps(list(ids)).decode() if sqlite else list(ids)
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.execute(_READ[sqlite], (bound, org_id))
-        found = cursor.fetchall()
-    finally:
-        cursor.close()
-    out: dict[str, Entry] = {}
+def pages(conn: sa.Connection, plan: Plan, size: int) -> Iterator[list[tuple[str, Entry | None]]]:
+    """The plan's rows in export order, a page at a time, each with its entry (None: none, or
+    one of another format) — read in the same streamed query as the ids themselves."""
+    d = s.data_row
+    query = planning.ordered(plan, conn.dialect.name)
+    query = query.outerjoin(c, c.c.data_row_id == d.c.id).add_columns(c.c.body)
     loads = marshal.loads
-    for rid, body in found:
-        entry = loads(body)
-        if entry[0] == FORMAT:
-            out[rid] = entry
-    return out
-
-
-_READ = {
-    True: "SELECT data_row_id, body FROM export_cache"
-    " WHERE data_row_id IN (SELECT value FROM json_each(?)) AND org_id = ?",
-    False: "SELECT data_row_id, body FROM export_cache WHERE data_row_id = ANY(%s) AND org_id = %s",
-}
+    for part in planning.stream(conn, query, size):
+        page: list[tuple[str, Entry | None]] = []
+        for rid, body in part:
+            entry = None if body is None else loads(body)
+            page.append((rid, entry if entry is not None and entry[0] == FORMAT else None))
+        yield page
 
 
 def live_only(entry: Entry, include: Include) -> bool:

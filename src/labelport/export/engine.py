@@ -13,6 +13,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -135,27 +136,37 @@ def export_pages(
     page_size: int,
     progress: Progress | None,
 ) -> int:
-    # One thread does it all: reading pages on a second thread was measured and gained nothing
-    # (the work left once the database has answered holds the GIL).
+    # The RESULT stream is written on a thread of its own, a page behind: hashing and writing
+    # release the GIL, so they overlap with reading and joining the next page. (Reading pages
+    # on a second thread was measured and gained nothing: that work holds the GIL.)
     include = plan.include
     total: int | None = None
     done = 0
     last = time.monotonic()
-    for ids in planning.pages(conn, plan, page_size):
-        lines, failed = page_lines(conn, plan.org_id, ids, include, counts)
-        counts.count_kinds(result.write_lines(lines))
-        if failed:
-            errors.write_lines(failed)
-        done += len(ids)
-        if total is None:
-            result.flush()  # the first rows are readable before the count is known
-            total = planning.count(conn, plan)
-            if progress:
+    with ThreadPoolExecutor(1, thread_name_prefix="labelport-write") as writer:
+        behind: Future[bytes] | None = None
+        for ready in cache.pages(conn, plan, page_size):
+            lines, failed = page_lines(conn, plan.org_id, ready, include, counts)
+            data = b"".join(lines)
+            if behind is not None:
+                behind.result()  # at most one page in flight; its error surfaces here
+            behind = writer.submit(result.write_lines, lines, data)
+            counts.count_kinds(data)
+            if failed:
+                errors.write_lines(failed)
+            done += len(ready)
+            if total is None:
+                behind.result()
+                result.flush()  # the first rows are readable before the count is known
+                total = planning.count(conn, plan)
+                if progress:
+                    progress(done, total)
+                last = time.monotonic()
+            elif progress and time.monotonic() - last >= PROGRESS_EVERY:
                 progress(done, total)
-            last = time.monotonic()
-        elif progress and time.monotonic() - last >= PROGRESS_EVERY:
-            progress(done, total)
-            last = time.monotonic()
+                last = time.monotonic()
+        if behind is not None:
+            behind.result()
     if total is None:
         total = 0
     if progress:
@@ -164,32 +175,37 @@ def export_pages(
 
 
 def page_lines(
-    conn: sa.Connection, org_id: str, ids: list[str], include: Include, counts: Counts
+    conn: sa.Connection,
+    org_id: str,
+    ready: list[tuple[str, cache.Entry | None]],
+    include: Include,
+    counts: Counts,
 ) -> tuple[list[bytes], list[bytes]]:
-    """The lines of one page: export-ready rows joined from their pieces, the others (no
-    entry, or labels to interpolate) read and built by the live path."""
-    entries = cache.read(conn, org_id, ids)
-    live = [rid for rid in ids if (e := entries.get(rid)) is None or cache.live_only(e, include)]
+    """The lines of one page of (data-row id, export-ready entry or None): entries joined from
+    their pieces, the other rows (no entry, or labels to interpolate) read and built by the
+    live path."""
+    live_only = cache.live_only
+    live = [rid for rid, e in ready if e is None or live_only(e, include)]
     if not live:
         compose, count = cache.compose, cache.count
         lines = []
-        for rid in ids:
-            entry = entries[rid]
+        for _, entry in ready:
+            assert entry is not None
             lines.append(compose(entry, include))
             count(entry, include, counts)
         return lines, []
     page = fetch(conn, org_id, live, include)
-    if len(live) == len(ids):
-        return _encode(page, ids, include, counts)
+    if len(live) == len(ready):
+        return _encode(page, live, include, counts)
     lines, failed = [], []
-    for rid in ids:
+    for rid, entry in ready:
         if rid in page.rows:
             built, errors = _encode(page, [rid], include, counts)
             lines += built
             failed += errors
-        elif (ready := entries.get(rid)) is not None:
-            lines.append(cache.compose(ready, include))
-            cache.count(ready, include, counts)
+        elif entry is not None and not live_only(entry, include):
+            lines.append(cache.compose(entry, include))
+            cache.count(entry, include, counts)
     return lines, failed
 
 

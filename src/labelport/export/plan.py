@@ -182,13 +182,18 @@ def pages(conn: sa.Connection, plan: Plan, size: int = 500) -> Iterator[list[str
     fetched ``size`` rows at a time), on SQLite by stepping the statement; memory holds one page
     whatever the number of rows.
     """
-    query = ordered(plan, conn.dialect.name)
+    for part in stream(conn, ordered(plan, conn.dialect.name), size):
+        yield [r[0] for r in part]
+
+
+def stream(conn: sa.Connection, query: sa.Select[Any], size: int = 500) -> Iterator[list[Any]]:
+    """The rows of ``query`` streamed in pages (a short first one), as :func:`pages` does."""
     # Options on this statement only: on the connection they would stick to every later query.
     result = conn.execute(query, execution_options={"stream_results": True, "yield_per": size})
     try:
         want = min(size, FIRST_PAGE)
         while part := result.fetchmany(want):
-            yield [r[0] for r in part]
+            yield list(part)
             want = size
     finally:
         result.close()
