@@ -104,7 +104,17 @@ def test_ready_rows_are_the_live_rows_for_every_type_and_param(
     projects = sorted({p for r in rows for p in r.get("projects", {})})
     if projects and data.draw(st.booleans(), label="some projects"):
         params["all_projects"] = False
-        params["project_ids"] = projects[: data.draw(st.integers(1, len(projects)))]
+        params["project_ids"] = data.draw(
+            st.lists(st.sampled_from(projects), min_size=1, unique=True), label="project_ids"
+        )
+    runs = sorted(
+        {run for r in rows for model in r.get("experiments", {}).values() for run in model["runs"]}
+    )
+    if runs and data.draw(st.booleans(), label="some model runs"):
+        params["all_model_runs"] = False
+        params["model_run_ids"] = data.draw(
+            st.lists(st.sampled_from(runs), min_size=1, unique=True), label="model_run_ids"
+        )
     folder = tmp_path_factory.mktemp("both")
     ready, live = both_ways(store, org.id, Scope("data_rows", data_row_ids=ids), params, folder)
     assert_same(ready, live)

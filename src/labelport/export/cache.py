@@ -41,7 +41,7 @@ from labelport.store import Store
 from labelport.store import schema as s
 from labelport.store.bulk import BulkWriter
 
-FORMAT = 1
+FORMAT = 2  # a new layout ships with a migration that empties export_cache
 FILL_PAGE = 500
 EVERYTHING = Include()  # every param, every project and model run, no interpolation
 _VIDEO_LIKE = ("VIDEO", "DICOM")
@@ -49,15 +49,32 @@ _VIDEO_LIKE = ("VIDEO", "DICOM")
 c = s.export_cache
 dumps = orjson.dumps
 
-# An entry: (FORMAT, media_type, dr_head, dr_details, media, attachments, metadata, embeddings,
-#            projects, runs)
-# project: (id, key, workflow_status, label_count, head, labels, details, tags)
-#          label: (head, label_details, performance_details, tail)
-# run: (model key, model head, run id, run key, head, predictions, split, label_count, pred_count)
+# An entry: (FORMAT, media_type, line, cuts, projects, models, runs). ``line`` is the row
+# exported with every param, every project and model run (no newline); the rest says where the
+# parts a param can leave out are in it, as (start, end) byte ranges:
+#   cuts:     (details, attachments, metadata_fields, embeddings, projects, experiments), each
+#             with its leading ``,"key":``
+#   project:  (id, start, end, workflow_status, label_count, label_cuts, project_details): the
+#             range ``"id":{...}``; label_cuts: per label (label_details, performance_details)
+#   model:    (head start, head end): ``"id":{"name":...,"runs":{``
+#   run:      (id, model index, start, end, predictions, split, label_count, prediction_count,
+#             position among the row's model runs)
 Entry = tuple[Any, ...]
+Range = tuple[int, int]
 
 
-# ------------------------------------------------------------------------------ building
+class _Line:
+    """Bytes appended piece by piece, remembering where the pieces are."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.at = 0
+
+    def add(self, piece: bytes) -> Range:
+        start = self.at
+        self.parts.append(piece)
+        self.at += len(piece)
+        return start, self.at
 
 
 def encode(page: Page, rid: str) -> bytes:
@@ -65,78 +82,96 @@ def encode(page: Page, rid: str) -> bytes:
     row = build_row(page, rid, EVERYTHING)
     data_row = dict(row["data_row"])
     details = data_row.pop("details")
+    out = _Line()
+    out.add(b'{"data_row":' + dumps(data_row)[:-1])
+    cut_details = out.add(b',"details":' + dumps(details))
+    out.add(b'},"media_attributes":' + dumps(row["media_attributes"]))
+    cut_attachments = out.add(b',"attachments":' + dumps(row["attachments"]))
+    cut_metadata = out.add(b',"metadata_fields":' + dumps(row["metadata_fields"]))
+    cut_embeddings = out.add(b',"embeddings":' + dumps(row["embeddings"]))
+
     projects = []
-    labels_of = page.labels
-    for p in page.projects.get(rid, ()):
+    start_projects = out.add(b',"projects":{')[0]
+    for n, p in enumerate(page.projects.get(rid, ())):
         pid, status = p[1], p[2]
         entry = row["projects"][pid]
-        labels = []
-        for label in entry["labels"]:
+        if n:
+            out.add(b",")
+        start = out.add(dumps(pid) + b':{"name":' + dumps(entry["name"]) + b',"labels":[')[0]
+        label_cuts = []
+        for k, label in enumerate(entry["labels"]):
             rest = dict(label)
             label_details = rest.pop("label_details")
             performance = rest.pop("performance_details")
             annotations = rest.pop("annotations")
-            labels.append(
+            out.add((b"," if k else b"") + dumps(rest)[:-1])
+            label_cuts.append(
                 (
-                    dumps(rest)[:-1],
-                    b',"label_details":' + dumps(label_details),
-                    b',"performance_details":' + dumps(performance),
-                    b',"annotations":' + dumps(annotations) + b"}",
+                    out.add(b',"label_details":' + dumps(label_details)),
+                    out.add(b',"performance_details":' + dumps(performance)),
                 )
             )
-        tags = (
-            b',"project_tags":' + dumps(entry["project_tags"]) if "project_tags" in entry else b""
-        )
-        projects.append(
-            (
-                pid,
-                dumps(pid),
-                status,
-                len(labels_of.get((pid, rid), ())),
-                b'{"name":' + dumps(entry["name"]) + b',"labels":[',
-                tuple(labels),
-                b',"project_details":' + dumps(entry["project_details"]),
-                tags,
-            )
-        )
+            out.add(b',"annotations":' + dumps(annotations) + b"}")
+        out.add(b"]")
+        cut_project_details = out.add(b',"project_details":' + dumps(entry["project_details"]))
+        if "project_tags" in entry:
+            out.add(b',"project_tags":' + dumps(entry["project_tags"]))
+        end = out.add(b"}")[1]
+        labels = len(page.labels.get((pid, rid), ()))
+        projects.append((pid, start, end, status, labels, tuple(label_cuts), cut_project_details))
+    cut_projects = (start_projects, out.add(b"}")[1])
+
+    models: list[Range] = []
     runs = []
-    for run in page.runs.get(rid, ()):
-        run_id, model_id = run[1], run[5]
-        model = row["experiments"][model_id]
-        entry = model["runs"][run_id]
-        key = (run_id, rid)
-        runs.append(
-            (
-                dumps(model_id),
-                b'{"name":' + dumps(model["name"]) + b',"runs":{',
-                run_id,
-                dumps(run_id),
-                b'{"name":'
+    position = {run[1]: n for n, run in enumerate(page.runs.get(rid, ()))}
+    start_experiments = out.add(b',"experiments":{')[0]
+    for model_id, model in row["experiments"].items():
+        if models:
+            out.add(b",")
+        models.append(out.add(dumps(model_id) + b':{"name":' + dumps(model["name"]) + b',"runs":{'))
+        for k, (run_id, entry) in enumerate(model["runs"].items()):
+            if k:
+                out.add(b",")
+            start = out.add(
+                dumps(run_id)
+                + b':{"name":'
                 + dumps(entry["name"])
                 + b',"run_data_row_id":'
                 + dumps(entry["run_data_row_id"])
                 + b',"labels":'
-                + dumps(entry["labels"]),
-                b',"predictions":' + dumps(entry["predictions"]),
-                b',"split":' + dumps(entry["split"]),
-                len(page.run_labels.get(key, ())),
-                len(page.predictions.get(key, ())),
+                + dumps(entry["labels"])
+            )[0]
+            cut_predictions = out.add(b',"predictions":' + dumps(entry["predictions"]))
+            cut_split = out.add(b',"split":' + dumps(entry["split"]))
+            end = out.add(b"}")[1]
+            key = (run_id, rid)
+            runs.append(
+                (
+                    run_id,
+                    len(models) - 1,
+                    start,
+                    end,
+                    cut_predictions,
+                    cut_split,
+                    len(page.run_labels.get(key, ())),
+                    len(page.predictions.get(key, ())),
+                    position[run_id],
+                )
             )
-        )
-    media_type = page.rows[rid][5]
+        out.add(b"}}")
+    cut_experiments = (start_experiments, out.add(b"}")[1])
+    out.add(b"}")
+    cuts = (
+        cut_details,
+        cut_attachments,
+        cut_metadata,
+        cut_embeddings,
+        cut_projects,
+        cut_experiments,
+    )
+    line = b"".join(out.parts)
     return marshal.dumps(
-        (
-            FORMAT,
-            media_type,
-            dumps(data_row)[:-1],
-            b',"details":' + dumps(details),
-            dumps(row["media_attributes"]),
-            dumps(row["attachments"]),
-            dumps(row["metadata_fields"]),
-            dumps(row["embeddings"]),
-            tuple(projects),
-            tuple(runs),
-        )
+        (FORMAT, page.rows[rid][5], line, cuts, tuple(projects), tuple(models), tuple(runs))
     )
 
 
@@ -251,68 +286,105 @@ def live_only(entry: Entry, include: Include) -> bool:
 
 
 def compose(entry: Entry, include: Include) -> bytes:
-    """The export line of a row (with its newline), as the live path would write it."""
-    _, _, head, details, media, attachments, metadata, embeddings, projects, runs = entry
-    parts = [b'{"data_row":', head]
-    if include.data_row_details:
-        parts.append(details)
-    parts += (b'},"media_attributes":', media)
-    if include.attachments:
-        parts += (b',"attachments":', attachments)
-    if include.metadata_fields:
-        parts += (b',"metadata_fields":', metadata)
-    if include.embeddings:
-        parts += (b',"embeddings":', embeddings)
+    """The export line of a row (with its newline), as the live path would write it: the
+    stored line with the parts the params leave out cut away."""
+    _, _, line, cuts, projects, models, runs = entry
+    line = bytes(line)
+    details, attachments, metadata, embeddings, all_projects, experiments = cuts
+    edits: list[tuple[Range, bytes]] = []  # ranges left out (b"") or written anew
+    if not include.data_row_details:
+        edits.append((details, b""))
+    if not include.attachments:
+        edits.append((attachments, b""))
+    if not include.metadata_fields:
+        edits.append((metadata, b""))
+    if not include.embeddings:
+        edits.append((embeddings, b""))
     wanted = include.projects
-    if wanted != ():
-        parts.append(b',"projects":{')
-        first = True
-        ld, pd, pdet = include.label_details, include.performance_details, include.project_details
-        for pid, key, _status, _n, phead, labels, pdetails, tags in projects:
-            if wanted is not None and pid not in wanted:
-                continue
-            if not first:
-                parts.append(b",")
-            first = False
-            parts += (key, b":", phead)
-            for i, (lhead, ldet, lperf, ltail) in enumerate(labels):
-                if i:
-                    parts.append(b",")
-                parts.append(lhead)
-                if ld:
-                    parts.append(ldet)
-                if pd:
-                    parts.append(lperf)
-                parts.append(ltail)
-            parts.append(b"]")
-            if pdet:
-                parts.append(pdetails)
-            parts += (tags, b"}")
-        parts.append(b"}")
+    if wanted == ():
+        edits.append((all_projects, b""))
+    elif projects:
+        inner = _project_cuts(include)
+        if wanted is None or all(p[0] in wanted for p in projects):
+            for p in projects:
+                edits += [(r, b"") for r in inner(p)]
+        else:
+            body = b",".join(_slice(line, p[1], p[2], inner(p)) for p in projects if p[0] in wanted)
+            start, end = all_projects
+            edits.append(((start + len(b',"projects":{'), end - 1), body))
     runs_wanted = include.model_runs
-    if runs_wanted != ():
-        parts.append(b',"experiments":{')
-        models: dict[bytes, list[bytes]] = {}
-        heads: dict[bytes, bytes] = {}
-        for mkey, mhead, run_id, rkey, rhead, preds, split, _nl, _np in runs:
-            if runs_wanted is not None and run_id not in runs_wanted:
-                continue
-            body = [rkey, b":", rhead]
-            if include.predictions:
-                body.append(preds)
-            if include.model_run_details:
-                body.append(split)
-            body.append(b"}")
-            heads.setdefault(mkey, mhead)
-            models.setdefault(mkey, []).append(b"".join(body))
-        parts.append(
-            b",".join(
-                mkey + b":" + heads[mkey] + b",".join(rs) + b"}}" for mkey, rs in models.items()
+    if runs_wanted == ():
+        edits.append((experiments, b""))
+    elif runs:
+        inner_run = _run_cuts(include)
+        if runs_wanted is None or all(r[0] in runs_wanted for r in runs):
+            for r in runs:
+                edits += [(c, b"") for c in inner_run(r)]
+        else:
+            grouped: dict[int, list[bytes]] = {}  # models in the order of their first run kept
+            for r in sorted((r for r in runs if r[0] in runs_wanted), key=lambda r: r[8]):
+                grouped.setdefault(r[1], []).append(_slice(line, r[2], r[3], inner_run(r)))
+            body = b",".join(
+                line[models[m][0] : models[m][1]] + b",".join(parts) + b"}}"
+                for m, parts in grouped.items()
             )
-        )
-        parts.append(b"}")
-    parts.append(b"}\n")
-    return b"".join(parts)
+            start, end = experiments
+            edits.append(((start + len(b',"experiments":{'), end - 1), body))
+    if not edits:
+        return line + b"\n"
+    edits.sort()
+    out: list[bytes] = []
+    at = 0
+    for (start, end), replacement in edits:
+        out += (line[at:start], replacement)
+        at = end
+    out += (line[at:], b"\n")
+    return b"".join(out)
+
+
+def _project_cuts(include: Include) -> Callable[[Entry], list[Range]]:
+    ld, pd, pdet = include.label_details, include.performance_details, include.project_details
+
+    def cuts(p: Entry) -> list[Range]:
+        out: list[Range] = []
+        if not (ld and pd):
+            for label_details, performance in p[5]:
+                if not ld:
+                    out.append(label_details)
+                if not pd:
+                    out.append(performance)
+        if not pdet:
+            out.append(p[6])
+        return out
+
+    return cuts
+
+
+def _run_cuts(include: Include) -> Callable[[Entry], list[Range]]:
+    predictions, details = include.predictions, include.model_run_details
+
+    def cuts(r: Entry) -> list[Range]:
+        out: list[Range] = []
+        if not predictions:
+            out.append(r[4])
+        if not details:
+            out.append(r[5])
+        return out
+
+    return cuts
+
+
+def _slice(line: bytes, start: int, end: int, drop: list[Range]) -> bytes:
+    """``line[start:end]`` without the ``drop`` ranges (which lie inside it)."""
+    if not drop:
+        return line[start:end]
+    out: list[bytes] = []
+    at = start
+    for a, b in sorted(drop):
+        out.append(line[at:a])
+        at = b
+    out.append(line[at:end])
+    return b"".join(out)
 
 
 def count(entry: Entry, include: Include, counts: Any) -> None:
@@ -320,15 +392,18 @@ def count(entry: Entry, include: Include, counts: Any) -> None:
     counts.data_rows += 1
     wanted = include.projects
     if wanted != ():
-        for pid, _key, status, n, *_ in entry[8]:
+        for p in entry[4]:
+            pid = p[0]
             if wanted is not None and pid not in wanted:
                 continue
-            counts.labels[pid] += n
-            counts.workflow_status[pid][status] += 1
+            counts.labels[pid] += p[4]
+            counts.workflow_status[pid][p[3]] += 1
     runs_wanted = include.model_runs
     if runs_wanted != ():
-        for _mkey, _mhead, run_id, *_, n_labels, n_preds in entry[9]:
+        predictions = include.predictions
+        for r in entry[6]:
+            run_id = r[0]
             if runs_wanted is not None and run_id not in runs_wanted:
                 continue
-            counts.model_run_labels[run_id] += n_labels
-            counts.predictions[run_id] += n_preds if include.predictions else 0
+            counts.model_run_labels[run_id] += r[6]
+            counts.predictions[run_id] += r[7] if predictions else 0
