@@ -1,28 +1,31 @@
-"""Export-ready rows: each data row's export, kept encoded, in pieces, beside the catalog.
+"""Export-ready rows: each data row's export, kept encoded beside the catalog.
 
 Reading a row for export means six or more joined queries (the row, metadata, embeddings,
 projects, labels, workflow history, model runs…) and building a dict; most of an export's time
-went there. So the catalog keeps, per data row, the pieces of its export already encoded by the
-same code (:func:`labelport.export.assemble.build_row` with everything included, then
-``orjson``): the data row with and without details, media attributes, attachments, metadata,
-embeddings, and per project and per model run the parts each parameter adds. An export reads one
-blob per row and joins the pieces its parameters ask for (:func:`compose`) — byte for byte the
-row the live path builds, which the tests check for every data type and parameter.
+went there. So the catalog keeps, per data row, its export line with every param, every project
+and every model run, encoded by the same code (:func:`labelport.export.assemble.build_row`,
+then ``orjson``), and the byte ranges of each part a param can leave out (details, attachments,
+metadata, embeddings, each project and model run, label and performance details, project
+details, predictions, split). An export reads the entries in the same streamed query as the row
+ids; an export of everything writes the stored line as it is, any other cuts the ranges its
+params leave out (:func:`compose`) — byte for byte the row the live path builds, which the tests
+check for every data type and parameter.
 
 Correctness does not depend on anyone remembering the cache:
 
 * **Triggers** (SQLite and PostgreSQL, :mod:`labelport.store.triggers`) delete a row's entry
-  whenever anything its export is made of changes: the row itself, its metadata, embeddings, project
-  memberships, labels, workflow history, model-run rows, labels and predictions, and the names
-  that appear in it (dataset, project, batch, metadata field, embedding, model, model run, user
-  e-mail). A row without an entry is exported by the live path, so a stale entry cannot exist.
+  whenever anything its export is made of changes: the row itself, its metadata, embeddings,
+  project memberships, labels, workflow history, model-run rows, labels and predictions, and the
+  names that appear in it (dataset, project, batch, metadata field, embedding, model, model run,
+  user e-mail). A row without an entry is exported by the live path: no entry is ever stale.
 * **Filling** (:func:`fill`) builds the entries of rows that have none, in the writer's own
-  transaction: imports call it when they finish, so the entries are part of the same commit
-  and every snapshot sees rows and entries that agree.
+  transaction: imports do it for each batch they write, so the entries are part of the same
+  commit and every snapshot sees rows and entries that agree.
 
-Entries are ``marshal``-encoded tuples of bytes, written and read only by this module, and
-carry :data:`FORMAT`; an entry of another format is treated as missing. Rows whose labels must
-be interpolated (``interpolated_frames`` on video or DICOM) always take the live path.
+Entries are ``marshal``-encoded tuples (bytes, strings, integers), written and read only by
+this module, and carry :data:`FORMAT`; an entry of another format is treated as missing. Rows
+whose labels must be interpolated (``interpolated_frames`` on video or DICOM) always take the
+live path.
 """
 
 from __future__ import annotations
@@ -267,17 +270,39 @@ def fill_catalog(store: Store, progress: Callable[[int], None] | None = None) ->
 
 def pages(conn: sa.Connection, plan: Plan, size: int) -> Iterator[list[tuple[str, Entry | None]]]:
     """The plan's rows in export order, a page at a time, each with its entry (None: none, or
-    one of another format) — read in the same streamed query as the ids themselves."""
+    one of another format).
+
+    SQLite reads the entries in the same streamed query as the ids (a lookup per row along the
+    export-order index). PostgreSQL streams the ids down the export-order index as before and
+    reads a page's entries with one primary-key lookup: joined into the row query, the planner
+    would rather hash-join and sort the whole export before the first row.
+    """
     d = s.data_row
-    query = planning.ordered(plan, conn.dialect.name)
-    query = query.outerjoin(c, c.c.data_row_id == d.c.id).add_columns(c.c.body)
     loads = marshal.loads
-    for part in planning.stream(conn, query, size):
-        page: list[tuple[str, Entry | None]] = []
-        for rid, body in part:
-            entry = None if body is None else loads(body)
-            page.append((rid, entry if entry is not None and entry[0] == FORMAT else None))
-        yield page
+    if conn.dialect.name == "sqlite":
+        query = planning.ordered(plan, "sqlite")
+        query = query.outerjoin(c, c.c.data_row_id == d.c.id).add_columns(c.c.body)
+        for part in planning.stream(conn, query, size):
+            page: list[tuple[str, Entry | None]] = []
+            for rid, body in part:
+                page.append((rid, None if body is None else _usable(loads(body))))
+            yield page
+        return
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        for ids in planning.pages(conn, plan, size):
+            cursor.execute(_BY_IDS, (ids,))
+            found = {rid: loads(body) for rid, body in cursor.fetchall()}
+            yield [(rid, _usable(found.get(rid))) for rid in ids]
+    finally:
+        cursor.close()
+
+
+_BY_IDS = "SELECT data_row_id, body FROM export_cache WHERE data_row_id = ANY(%s)"
+
+
+def _usable(entry: Entry | None) -> Entry | None:
+    return entry if entry is not None and entry[0] == FORMAT else None
 
 
 def live_only(entry: Entry, include: Include) -> bool:
