@@ -288,7 +288,8 @@ def pages(conn: sa.Connection, plan: Plan, size: int) -> Iterator[list[tuple[str
                 page.append((rid, None if body is None else _usable(loads(body))))
             yield page
         return
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    # Binary results: bytea as it is, not hex text to decode.
+    cursor = conn.connection.driver_connection.cursor(binary=True)  # type: ignore[union-attr]
     try:
         for ids in planning.pages(conn, plan, size):
             cursor.execute(_BY_IDS, (ids,))
