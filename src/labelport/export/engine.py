@@ -135,7 +135,12 @@ def export_pages(
     counts: Counts,
     page_size: int,
     progress: Progress | None,
+    *,
+    count_rows: bool = True,
 ) -> int:
+    """Export the plan's rows into the streams; returns the rows planned. Without
+    ``count_rows`` (a shard's key range, whose count would cost a scan of its own) that is
+    the rows read."""
     # The RESULT stream is written on a thread of its own, a page behind: hashing and writing
     # release the GIL, so they overlap with reading and joining the next page. (Reading pages
     # on a second thread was measured and gained nothing: that work holds the GIL.)
@@ -155,7 +160,7 @@ def export_pages(
             if failed:
                 errors.write_lines(failed)
             done += len(ready)
-            if total is None:
+            if total is None and count_rows:
                 behind.result()
                 result.flush()  # the first rows are readable before the count is known
                 total = planning.count(conn, plan)
@@ -168,7 +173,7 @@ def export_pages(
         if behind is not None:
             behind.result()
     if total is None:
-        total = 0
+        total = done
     if progress:
         progress(done, total)
     return total

@@ -166,8 +166,9 @@ def export_range(
                 ids = ids.where(columns <= _key(high))
             part = dataclasses.replace(plan, ids=ids)
             total = engine.export_pages(
-                conn, part, out.result, out.errors, out.counts, page_size, progress
-            )
+                conn, part, out.result, out.errors, out.counts, page_size, progress,
+                count_rows=False,
+            )  # fmt: skip
             return out.complete(part, task_id, snapshot_at, total)
     finally:
         conn.close()
