@@ -353,15 +353,30 @@ def shard_workers(live: Any, task_id: str) -> dict[int, str]:
     return {row.n: row.worker for row in rows}
 
 
+def two_slow_workers(cluster: Callable[..., tuple[Any, Workers]], rows: int) -> tuple[Any, Workers]:
+    """A cluster with shards of 100 rows, ``rows`` rows and two slow workers running."""
+    live, workers = cluster("redis", shard_rows=100)
+    import_rows(live.store, live.org.id, [simple_row(n) for n in range(rows)])
+    workers.start(slow=True)
+    workers.start(slow=True)
+    return live, workers
+
+
+def assert_whole(live: Any, task: records.TaskInfo, rows: int, tmp_path: Path) -> None:
+    """Every row once, verified, and the bytes of the single-process export."""
+    assert task.location is not None and verify(Path(task.location)).ok
+    keys = global_keys(task.location)
+    assert len(keys) == rows and set(keys) == {f"row-{n}" for n in range(rows)}  # no duplicates
+    manifest = read_manifest(Path(task.location))
+    assert manifest["streams"]["result"]["sha256"] == single_process_sha256(live, tmp_path)
+
+
 @pytest.mark.postgres
 def test_a_sharded_export_runs_on_both_workers_and_equals_the_single_process_export(
     cluster: Callable[..., tuple[Any, Workers]], tmp_path: Path
 ) -> None:
-    live, workers = cluster("redis", shard_rows=100)
     rows = 700
-    import_rows(live.store, live.org.id, [simple_row(n) for n in range(rows)])
-    workers.start(slow=True)
-    workers.start(slow=True)
+    live, workers = two_slow_workers(cluster, rows)
     with live.client("editor") as http:
         created = http.post("/api/v1/exports", json=SHARDED_BODY)
         assert created.status_code == 201, created.text
@@ -387,11 +402,8 @@ def test_a_sharded_export_runs_on_both_workers_and_equals_the_single_process_exp
 def test_a_worker_killed_mid_shard_loses_nothing(
     cluster: Callable[..., tuple[Any, Workers]], tmp_path: Path
 ) -> None:
-    live, workers = cluster("redis", shard_rows=100)
     rows = 800
-    import_rows(live.store, live.org.id, [simple_row(n) for n in range(rows)])
-    workers.start(slow=True)
-    workers.start(slow=True)
+    live, workers = two_slow_workers(cluster, rows)
     with live.client("editor") as http:
         task_id = http.post("/api/v1/exports", json=SHARDED_BODY).json()["id"]
         wait_for(lambda: len(workers.running(task_id)) == 1, 30, "a coordinator")
@@ -410,22 +422,15 @@ def test_a_worker_killed_mid_shard_loses_nothing(
     coordinator_log = workers.logs[1 - other].read_text()
     assert "queued again (its worker (" in coordinator_log
     assert "stopped answering" in coordinator_log
-    assert task.location is not None and verify(Path(task.location)).ok
-    keys = global_keys(task.location)
-    assert len(keys) == rows and set(keys) == {f"row-{n}" for n in range(rows)}  # no duplicates
-    manifest = read_manifest(Path(task.location))
-    assert manifest["streams"]["result"]["sha256"] == single_process_sha256(live, tmp_path)
+    assert_whole(live, task, rows, tmp_path)
 
 
 @pytest.mark.postgres
 def test_a_coordinator_killed_mid_export_is_run_again_from_the_start(
     cluster: Callable[..., tuple[Any, Workers]], tmp_path: Path
 ) -> None:
-    live, workers = cluster("redis", shard_rows=100)
     rows = 600
-    import_rows(live.store, live.org.id, [simple_row(n) for n in range(rows)])
-    workers.start(slow=True)
-    workers.start(slow=True)
+    live, workers = two_slow_workers(cluster, rows)
     with live.client("editor") as http:
         task_id = http.post("/api/v1/exports", json=SHARDED_BODY).json()["id"]
         wait_for(lambda: len(shard_workers(live, task_id)) == 2, 30, "two shards running")
@@ -437,11 +442,7 @@ def test_a_coordinator_killed_mid_export_is_run_again_from_the_start(
     task = records.get(live.store, live.org.id, task_id)
     assert task.attempts == 2  # run again, from a new snapshot, by the surviving worker
     assert workers.ran(1 - coordinator[0], task_id)
-    assert task.location is not None and verify(Path(task.location)).ok
-    keys = global_keys(task.location)
-    assert len(keys) == rows and set(keys) == {f"row-{n}" for n in range(rows)}
-    manifest = read_manifest(Path(task.location))
-    assert manifest["streams"]["result"]["sha256"] == single_process_sha256(live, tmp_path)
+    assert_whole(live, task, rows, tmp_path)
     leftovers = [p.name for p in Path(task.location).parent.iterdir() if p.name != task_id]
     assert leftovers == []
 
