@@ -31,7 +31,6 @@ import os
 import random
 import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,7 +42,7 @@ from typing import Any
 import orjson
 
 from labelport.export.spec import every_param
-from pgschema import drop_schema, postgres_url
+from pgschema import child_result, drop_schema, postgres_url
 
 GENERATOR_VERSION = 1  # bump when the generated rows change: cached files of another version
 SEED = 20250301
@@ -369,13 +368,7 @@ def child_baseline(path: str, out_path: str) -> dict[str, Any]:
 
 
 def run_child(*args: str) -> dict[str, Any]:
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", *args], capture_output=True, text=True
-    )
-    if out.returncode != 0:
-        sys.stderr.write(out.stderr)
-        raise SystemExit(f"child {args[0]} failed (exit {out.returncode})")
-    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    return child_result(__file__, *args)
 
 
 def child_main(args: list[str]) -> None:

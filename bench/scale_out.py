@@ -52,7 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from export_rows import GENERATOR_VERSION, PARAMS, PROJECT_ID, run_child, write_rows
-from pgschema import drop_schema, kept_schema_url, postgres_url
+from pgschema import child_result, drop_schema, kept_schema_url, postgres_url
 
 DEFAULT_POSTGRES = "postgresql+psycopg://127.0.0.1:5432/test"
 DEFAULT_BROKER = "redis://127.0.0.1:6379/15"
@@ -254,13 +254,7 @@ def _outcome(task: Any) -> dict[str, Any]:
 
 
 def run_local_child(*args: str) -> dict[str, Any]:
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", *args], capture_output=True, text=True
-    )
-    if out.returncode != 0:
-        sys.stderr.write(out.stderr)
-        raise SystemExit(f"child {args[0]} failed (exit {out.returncode})")
-    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    return child_result(__file__, *args)
 
 
 # ------------------------------------------------------------------------------ Celery workers
