@@ -13,7 +13,6 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
 
 import pytest
 
@@ -53,11 +52,25 @@ def running_emulator() -> Iterator[str]:
         "--default-bucket",
         BUCKET,
     ]
+    with serving(args, f"{url}/storage/v1/b", "gcp-storage-emulator", timeout=20):
+        yield url
+
+
+@contextmanager
+def serving(args: list[str], probe: str, name: str, *, timeout: float) -> Iterator[None]:
+    """Run ``args`` until the block ends, once ``probe`` answers 200 (its output is shown
+    when it fails to start within ``timeout`` seconds)."""
     with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=log)
+        process = subprocess.Popen(args, stdout=log, stderr=log)
         try:
-            _wait_until_up(url, process, log)
-            yield url
+            deadline = time.monotonic() + timeout
+            while not _answers(probe):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    err = log.read().decode(errors="replace")
+                    raise RuntimeError(f"{name} did not start: {err[-2000:]}")
+                time.sleep(0.1)
+            yield
         finally:
             process.terminate()
             try:
@@ -67,20 +80,12 @@ def running_emulator() -> Iterator[str]:
                 process.wait()
 
 
-def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: IO[bytes]) -> None:
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/storage/v1/b", timeout=1) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            log.seek(0)
-            err = log.read().decode(errors="replace")
-            raise RuntimeError(f"gcp-storage-emulator did not start: {err[-2000:]}")
-        time.sleep(0.1)
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as answer:
+            return bool(answer.status == 200)
+    except OSError:
+        return False
 
 
 os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")

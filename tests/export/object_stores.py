@@ -7,18 +7,14 @@
 from __future__ import annotations
 
 import secrets
-import subprocess
 import sys
-import tempfile
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from .gcs_emulator import BUCKET, free_port
+from .gcs_emulator import BUCKET, free_port, serving
 
 AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -33,31 +29,9 @@ def moto_server() -> Iterator[str]:
     pytest.importorskip("moto.server")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=log,
-            stderr=log,
-        )
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{url}/moto-api/", timeout=1):
-                        break
-                except OSError:
-                    if process.poll() is not None or time.monotonic() > deadline:
-                        log.seek(0)
-                        raise RuntimeError(f"moto did not start: {log.read()[-2000:]!r}") from None
-                    time.sleep(0.1)
-            yield url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    args = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    with serving(args, f"{url}/moto-api/", "moto", timeout=30):
+        yield url
 
 
 @dataclass(frozen=True)

@@ -182,23 +182,24 @@ def fill(conn: sa.Connection, org_id: str, ids: Iterable[str] | None = None) -> 
     """Build the entries of ``org_id``'s rows that have none (of ``ids``, or of all its rows)
     in ``conn``'s transaction; returns how many were written. A row that cannot be built gets
     no entry: its export error comes from the live path."""
-    written = 0
-    for page_ids in _missing(conn, org_id, ids):
-        page = fetch(conn, org_id, page_ids, EVERYTHING)
-        values = []
-        for rid in page_ids:
-            if rid not in page.rows:
-                continue
-            try:
-                body = encode(page, rid)
-            except Exception:
-                continue
-            values.append({"data_row_id": rid, "org_id": org_id, "body": body})
-        if values:
-            conn.execute(c.delete().where(c.c.data_row_id.in_([v["data_row_id"] for v in values])))
-            BulkWriter(conn).insert(c, values)  # COPY on PostgreSQL
-            written += len(values)
-    return written
+    return sum(_build(conn, org_id, page_ids) for page_ids in _missing(conn, org_id, ids))
+
+
+def _build(conn: sa.Connection, org_id: str, page_ids: list[str]) -> int:
+    """Write the entries of rows known to have none (found so in this transaction)."""
+    page = fetch(conn, org_id, page_ids, EVERYTHING)
+    values = []
+    for rid in page_ids:
+        if rid not in page.rows:
+            continue
+        try:
+            body = encode(page, rid)
+        except Exception:
+            continue
+        values.append({"data_row_id": rid, "org_id": org_id, "body": body})
+    if values:
+        BulkWriter(conn).insert(c, values)  # COPY on PostgreSQL
+    return len(values)
 
 
 def _missing(
@@ -258,7 +259,7 @@ def fill_catalog(store: Store, progress: Callable[[int], None] | None = None) ->
                 ids = next(_missing(conn, org_id, None, after), None)
                 if ids is None:
                     break
-                written += fill(conn, org_id, ids)  # a row that cannot be built gets none
+                written += _build(conn, org_id, ids)  # a row that cannot be built gets none
             after = ids[-1]
             if progress is not None:
                 progress(written)
@@ -314,8 +315,8 @@ def live_only(entry: Entry, include: Include) -> bool:
 def compose(entry: Entry, include: Include) -> bytes:
     """The export line of a row (with its newline), as the live path would write it: the
     stored line with the parts the params leave out cut away."""
-    _, _, line, cuts, projects, models, runs = entry
-    line = bytes(line)
+    _, _, _, cuts, projects, models, runs = entry
+    line: bytes = entry[2]
     details, attachments, metadata, embeddings, all_projects, experiments = cuts
     edits: list[tuple[Range, bytes]] = []  # ranges left out (b"") or written anew
     if not include.data_row_details:
