@@ -87,7 +87,7 @@ def import_items(
     started = time.perf_counter()
     result = ImportResult(file=file)
     errors = _Errors(file)
-    with store.write() as conn:
+    with store.write(large=True) as conn:
         loader = _Loader(store, conn, org_id, default_dataset, media_type, file)
         pending: list[tuple[int, CheckedRow]] = []
 
