@@ -141,9 +141,10 @@ def export_pages(
     """Export the plan's rows into the streams; returns the rows planned. Without
     ``count_rows`` (a shard's key range, whose count would cost a scan of its own) that is
     the rows read."""
-    # The RESULT stream is written on a thread of its own, a page behind: hashing and writing
-    # release the GIL, so they overlap with reading and joining the next page. (Reading pages
-    # on a second thread was measured and gained nothing: that work holds the GIL.)
+    # The RESULT stream is written on a thread of its own, a page behind: joining a page's
+    # lines, hashing and writing release the GIL, so they overlap with reading the next page.
+    # (Reading pages on a second thread was measured and gained nothing: that work holds the
+    # GIL.)
     composer = cache.Composer(plan.include)
     total: int | None = None
     done = 0
@@ -152,10 +153,9 @@ def export_pages(
         behind: Future[bytes] | None = None
         for ready in cache.pages(conn, plan, page_size):
             lines, failed = page_lines(conn, plan.org_id, ready, composer, counts)
-            data = b"".join(lines)
             if behind is not None:
                 behind.result()  # at most one page in flight; its error surfaces here
-            behind = writer.submit(result.write_lines, lines, data)
+            behind = writer.submit(result.write_lines, lines)
             if failed:
                 errors.write_lines(failed)
             done += len(ready)
