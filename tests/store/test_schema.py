@@ -143,3 +143,47 @@ def test_a_new_catalog_has_the_export_order_indexes(store, database):
         label_index = _indexdef(conn, "ix_label_project_id_created_at")
     assert definition is not None and label_index is not None
     assert ('COLLATE "C"' in definition) == (database.kind == "postgres"), definition
+
+
+def test_a_version_6_catalog_drops_its_old_entries_and_keeps_forgetting(store, database, org):
+    from tests.export.test_engine import import_rows, simple_row
+
+    import_rows(store, org.id, [simple_row(n) for n in range(3)])
+    with store.write() as conn:  # export_cache as version 6 made it, with an entry of then
+        conn.execute(sa.text("DROP TABLE export_cache"))
+        conn.execute(
+            sa.text(
+                "CREATE TABLE export_cache (data_row_id VARCHAR(64) PRIMARY KEY,"
+                f" org_id VARCHAR(64) NOT NULL, body {_binary(conn)} NOT NULL)"
+            )
+        )
+        first = conn.execute(sa.select(s.data_row.c.id).order_by(s.data_row.c.id)).scalar()
+        conn.execute(
+            sa.text("INSERT INTO export_cache VALUES (:r, :o, :b)"),
+            {"r": first, "o": org.id, "b": b"old layout"},
+        )
+        conn.execute(sa.text("UPDATE schema_version SET version = 6"))
+    again = open_store(database.url)
+    try:
+        assert again.version() == migrations.HEAD
+        with again.read() as conn:
+            columns = {c["name"] for c in sa.inspect(conn).get_columns("export_cache")}
+            assert columns == {"data_row_id", "org_id", "tally", "layout", "line"}
+            emptied = conn.execute(sa.select(sa.func.count()).select_from(s.export_cache))
+            assert emptied.scalar() == 0
+        with again.write() as conn:  # an entry of the new layout, then its row changes
+            conn.execute(
+                s.export_cache.insert(),
+                {"data_row_id": first, "org_id": org.id, "tally": b"", "layout": b"", "line": b""},
+            )
+            conn.execute(
+                s.data_row.update().where(s.data_row.c.id == first).values(global_key="renamed")
+            )
+            left = conn.execute(sa.select(sa.func.count()).select_from(s.export_cache)).scalar()
+        assert left == 0  # the triggers still forget it
+    finally:
+        again.dispose()
+
+
+def _binary(conn: sa.Connection) -> str:
+    return "BLOB" if conn.dialect.name == "sqlite" else "BYTEA"

@@ -22,8 +22,14 @@ Correctness does not depend on anyone remembering the cache:
   transaction: imports do it for each batch they write, so the entries are part of the same
   commit and every snapshot sees rows and entries that agree.
 
-Entries are ``marshal``-encoded tuples (bytes, strings, integers), written and read only by
-this module, and carry :data:`FORMAT`; an entry of another format is treated as missing. Rows
+An entry is three columns: ``line``, the row's export line as it is written (newline
+included); ``tally``, what the check values count in each part (projects, model runs, annotation
+kinds), so no export scans its lines to count them; and ``layout``, where the parts are. Both are
+``marshal``-encoded tuples (strings, integers), written and read only by this module; ``tally``
+carries :data:`FORMAT`, and an entry of another format is treated as missing. A row whose export
+keeps every part is its stored ``line`` as is: no decoding of the layout, no copy. Rows tally
+alike (same project, status, label and kind counts), so an export decodes each distinct tally
+once. Rows
 whose labels must be interpolated (``interpolated_frames`` on video or DICOM) always take the
 live path.
 """
@@ -31,6 +37,7 @@ live path.
 from __future__ import annotations
 
 import marshal
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -39,12 +46,13 @@ import sqlalchemy as sa
 
 from labelport.export import plan as planning
 from labelport.export.assemble import Include, Page, build_row, fetch
+from labelport.export.manifest import Counts, kinds_in
 from labelport.export.plan import Plan
 from labelport.store import Store
 from labelport.store import schema as s
 from labelport.store.bulk import BulkWriter
 
-FORMAT = 2  # a new layout ships with a migration that empties export_cache
+FORMAT = 3  # a new layout ships with a migration that empties export_cache
 FILL_PAGE = 500
 EVERYTHING = Include()  # every param, every project and model run, no interpolation
 _VIDEO_LIKE = ("VIDEO", "DICOM")
@@ -52,16 +60,19 @@ _VIDEO_LIKE = ("VIDEO", "DICOM")
 c = s.export_cache
 dumps = orjson.dumps
 
-# An entry: (FORMAT, media_type, line, cuts, projects, models, runs). ``line`` is the row
-# exported with every param, every project and model run (no newline); the rest says where the
-# parts a param can leave out are in it, as (start, end) byte ranges:
+# An entry's line is the row exported with every param, every project and model run, with its
+# newline. Its tally: (FORMAT, media_type, projects, runs, kinds of the rest of the line)
+#   project:  (id, workflow_status, label_count, kinds)
+#   run:      (id, label_count, prediction_count, kinds without the predictions, their kinds)
+#   kinds:    ((annotation_kind, count), ...)
+# Its layout: (cuts, projects, models, runs), where the parts a param can leave out are in the
+# line, as (start, end) byte ranges; projects and runs in the tally's order:
 #   cuts:     (details, attachments, metadata_fields, embeddings, projects, experiments), each
 #             with its leading ``,"key":``
-#   project:  (id, start, end, workflow_status, label_count, label_cuts, project_details): the
-#             range ``"id":{...}``; label_cuts: per label (label_details, performance_details)
+#   project:  (start, end, label_cuts, project_details): the range ``"id":{...}``; label_cuts:
+#             per label (label_details, performance_details)
 #   model:    (head start, head end): ``"id":{"name":...,"runs":{``
-#   run:      (id, model index, start, end, predictions, split, label_count, prediction_count,
-#             position among the row's model runs)
+#   run:      (model index, start, end, predictions, split, position among the row's runs)
 Entry = tuple[Any, ...]
 Range = tuple[int, int]
 
@@ -80,8 +91,8 @@ class _Line:
         return start, self.at
 
 
-def encode(page: Page, rid: str) -> bytes:
-    """The entry of one row of a page read with :data:`EVERYTHING`."""
+def encode(page: Page, rid: str) -> tuple[bytes, bytes, bytes]:
+    """The entry (tally, layout, line) of one row of a page read with :data:`EVERYTHING`."""
     row = build_row(page, rid, EVERYTHING)
     data_row = dict(row["data_row"])
     details = data_row.pop("details")
@@ -121,7 +132,7 @@ def encode(page: Page, rid: str) -> bytes:
             out.add(b',"project_tags":' + dumps(entry["project_tags"]))
         end = out.add(b"}")[1]
         labels = len(page.labels.get((pid, rid), ()))
-        projects.append((pid, start, end, status, labels, tuple(label_cuts), cut_project_details))
+        projects.append((pid, status, labels, start, end, tuple(label_cuts), cut_project_details))
     cut_projects = (start_projects, out.add(b"}")[1])
 
     models: list[Range] = []
@@ -151,13 +162,13 @@ def encode(page: Page, rid: str) -> bytes:
             runs.append(
                 (
                     run_id,
+                    len(page.run_labels.get(key, ())),
+                    len(page.predictions.get(key, ())),
                     len(models) - 1,
                     start,
                     end,
                     cut_predictions,
                     cut_split,
-                    len(page.run_labels.get(key, ())),
-                    len(page.predictions.get(key, ())),
                     position[run_id],
                 )
             )
@@ -172,10 +183,40 @@ def encode(page: Page, rid: str) -> bytes:
         cut_projects,
         cut_experiments,
     )
+    out.add(b"\n")
     line = b"".join(out.parts)
-    return marshal.dumps(
-        (FORMAT, page.rows[rid][5], line, cuts, tuple(projects), tuple(models), tuple(runs))
+    rest = kinds_in(line)  # what is left once each project and run took its own
+
+    def kinds(start: int, end: int) -> Counter[bytes]:
+        found = kinds_in(line[start:end])
+        rest.subtract(found)
+        return found
+
+    tally_projects, tally_runs = [], []
+    for p in projects:
+        tally_projects.append((*p[:3], _pairs(kinds(p[3], p[4]))))
+    for r in runs:
+        whole = kinds(r[4], r[5])
+        predicted = kinds_in(line[r[6][0] : r[6][1]])
+        tally_runs.append((*r[:3], _pairs(whole - predicted), _pairs(predicted)))
+    tally = (
+        FORMAT,
+        page.rows[rid][5],
+        tuple(tally_projects),
+        tuple(tally_runs),
+        _pairs(rest),
     )
+    layout = (
+        cuts,
+        tuple(p[3:] for p in projects),
+        tuple(models),
+        tuple(r[3:] for r in runs),
+    )
+    return marshal.dumps(tally), marshal.dumps(layout), line
+
+
+def _pairs(kinds: Counter[bytes]) -> tuple[tuple[bytes, int], ...]:
+    return tuple(sorted((k, n) for k, n in kinds.items() if n))
 
 
 def fill(conn: sa.Connection, org_id: str, ids: Iterable[str] | None = None) -> int:
@@ -193,10 +234,12 @@ def _build(conn: sa.Connection, org_id: str, page_ids: list[str]) -> int:
         if rid not in page.rows:
             continue
         try:
-            body = encode(page, rid)
+            tally, layout, line = encode(page, rid)
         except Exception:
             continue
-        values.append({"data_row_id": rid, "org_id": org_id, "body": body})
+        values.append(
+            {"data_row_id": rid, "org_id": org_id, "tally": tally, "layout": layout, "line": line}
+        )
     if values:
         BulkWriter(conn).insert(c, values)  # COPY on PostgreSQL
     return len(values)
@@ -269,9 +312,14 @@ def fill_catalog(store: Store, progress: Callable[[int], None] | None = None) ->
 # ------------------------------------------------------------------------------- reading
 
 
-def pages(conn: sa.Connection, plan: Plan, size: int) -> Iterator[list[tuple[str, Entry | None]]]:
-    """The plan's rows in export order, a page at a time, each with its entry (None: none, or
-    one of another format).
+# (data-row id, tally or None, layout, line): tally None when the row has no entry (or one of
+# another format); the layout is still encoded (:meth:`Composer.line` decodes it when it cuts)
+Ready = tuple[str, Entry | None, bytes, bytes]
+MEMO = 4096  # distinct tallies kept decoded while reading
+
+
+def pages(conn: sa.Connection, plan: Plan, size: int) -> Iterator[list[Ready]]:
+    """The plan's rows in export order, a page at a time, each with its entry.
 
     SQLite reads the entries in the same streamed query as the ids (a lookup per row along the
     export-order index). PostgreSQL streams the ids down the export-order index as before and
@@ -279,44 +327,140 @@ def pages(conn: sa.Connection, plan: Plan, size: int) -> Iterator[list[tuple[str
     would rather hash-join and sort the whole export before the first row.
     """
     d = s.data_row
-    loads = marshal.loads
+    memo: dict[bytes, Entry | None] = {}
+
+    def tally(blob: bytes | None) -> Entry | None:
+        if blob is None:
+            return None
+        try:
+            return memo[blob]
+        except KeyError:
+            if len(memo) >= MEMO:
+                memo.clear()
+            found = marshal.loads(blob)
+            memo[blob] = found = found if found[0] == FORMAT else None
+            return found
+
     if conn.dialect.name == "sqlite":
         query = planning.ordered(plan, "sqlite")
-        query = query.outerjoin(c, c.c.data_row_id == d.c.id).add_columns(c.c.body)
+        query = query.outerjoin(c, c.c.data_row_id == d.c.id)
+        query = query.add_columns(c.c.tally, c.c.layout, c.c.line)
         for part in planning.stream(conn, query, size):
-            page: list[tuple[str, Entry | None]] = []
-            for rid, body in part:
-                page.append((rid, None if body is None else _usable(loads(body))))
-            yield page
+            yield [(rid, tally(t), layout, line) for rid, t, layout, line in part]
         return
     # Binary results: bytea as it is, not hex text to decode.
     cursor = conn.connection.driver_connection.cursor(binary=True)  # type: ignore[union-attr]
     try:
         for ids in planning.pages(conn, plan, size):
             cursor.execute(_BY_IDS, (ids,))
-            found = {rid: loads(body) for rid, body in cursor.fetchall()}
-            yield [(rid, _usable(found.get(rid))) for rid in ids]
+            found = {row[0]: row for row in cursor.fetchall()}
+            page: list[Ready] = []
+            for rid in ids:
+                row = found.get(rid)
+                if row is None:
+                    page.append((rid, None, b"", b""))
+                else:
+                    page.append((rid, tally(row[1]), row[2], row[3]))
+            yield page
     finally:
         cursor.close()
 
 
-_BY_IDS = "SELECT data_row_id, body FROM export_cache WHERE data_row_id = ANY(%s)"
+_BY_IDS = "SELECT data_row_id, tally, layout, line FROM export_cache WHERE data_row_id = ANY(%s)"
 
 
-def _usable(entry: Entry | None) -> Entry | None:
-    return entry if entry is not None and entry[0] == FORMAT else None
-
-
-def live_only(entry: Entry, include: Include) -> bool:
+def live_only(tally: Entry, include: Include) -> bool:
     """Must this row be built by the live path (its labels are interpolated)?"""
-    return include.interpolated_frames and (include.media_type_override or entry[1]) in _VIDEO_LIKE
+    return include.interpolated_frames and (include.media_type_override or tally[1]) in _VIDEO_LIKE
 
 
-def compose(entry: Entry, include: Include) -> bytes:
-    """The export line of a row (with its newline), as the live path would write it: the
-    stored line with the parts the params leave out cut away."""
-    _, _, _, cuts, projects, models, runs = entry
-    line: bytes = entry[2]
+_NO_RUNS = b',"experiments":{}}\n'  # how the line of a row in no model run ends
+
+
+class Composer:
+    """The export lines and check values of entries, for one export's params."""
+
+    def __init__(self, include: Include) -> None:
+        self.include = include
+        every_param = (
+            include.data_row_details
+            and include.attachments
+            and include.metadata_fields
+            and include.embeddings
+            and include.label_details
+            and include.performance_details
+            and include.project_details
+            and include.projects != ()
+        )
+        # every part kept; or every part but the model runs (a project's export)
+        self.every_part = (
+            every_param
+            and include.predictions
+            and include.model_run_details
+            and include.model_runs != ()
+        )
+        self.all_but_runs = every_param and include.model_runs == ()
+        self.projects = None if include.projects is None else frozenset(include.projects)
+        self.runs = None if include.model_runs is None else frozenset(include.model_runs)
+
+    def line(self, tally: Entry, layout: bytes, line: bytes) -> bytes:
+        """The row's export line (with its newline), as the live path would write it: the
+        stored line, or (when the params leave parts out) the line with those parts cut away."""
+        if self.every_part and self._every_project_and_run(tally):
+            return line
+        if (
+            self.all_but_runs
+            and not tally[3]
+            and line.endswith(_NO_RUNS)
+            and self._every_project_and_run(tally)
+        ):
+            return line[: -len(_NO_RUNS)] + b"}\n"  # the end of the line, cut without a layout
+        return compose(tally, marshal.loads(layout), line, self.include)
+
+    def _every_project_and_run(self, tally: Entry) -> bool:
+        projects, runs = self.projects, self.runs
+        if projects is not None:
+            for p in tally[2]:
+                if p[0] not in projects:
+                    return False
+        if runs is not None:
+            for r in tally[3]:
+                if r[0] not in runs:
+                    return False
+        return True
+
+    def count(self, tally: Entry, counts: Counts) -> None:
+        """Add a row's check values (as the live path counts them from its line)."""
+        counts.data_rows += 1
+        add_kinds = counts.add_kinds
+        add_kinds(tally[4])
+        include = self.include
+        wanted = self.projects
+        if include.projects != ():
+            for pid, status, labels, kinds in tally[2]:
+                if wanted is not None and pid not in wanted:
+                    continue
+                counts.labels[pid] += labels
+                counts.workflow_status[pid][status] += 1
+                add_kinds(kinds)
+        runs_wanted = self.runs
+        if include.model_runs != ():
+            predictions = include.predictions
+            for run_id, labels, predicted, kinds, predicted_kinds in tally[3]:
+                if runs_wanted is not None and run_id not in runs_wanted:
+                    continue
+                counts.model_run_labels[run_id] += labels
+                add_kinds(kinds)
+                counts.predictions[run_id] += predicted if predictions else 0
+                if predictions:
+                    add_kinds(predicted_kinds)
+
+
+def compose(tally: Entry, layout: Entry, line: bytes, include: Include) -> bytes:
+    """``line`` with the parts ``include`` leaves out cut away."""
+    cuts, project_places, models, run_places = layout
+    projects = [(p[0], *place) for p, place in zip(tally[2], project_places, strict=True)]
+    runs = [(r[0], *place) for r, place in zip(tally[3], run_places, strict=True)]
     details, attachments, metadata, embeddings, all_projects, experiments = cuts
     edits: list[tuple[Range, bytes]] = []  # ranges left out (b"") or written anew
     if not include.data_row_details:
@@ -349,7 +493,7 @@ def compose(entry: Entry, include: Include) -> bytes:
                 edits += [(c, b"") for c in inner_run(r)]
         else:
             grouped: dict[int, list[bytes]] = {}  # models in the order of their first run kept
-            for r in sorted((r for r in runs if r[0] in runs_wanted), key=lambda r: r[8]):
+            for r in sorted((r for r in runs if r[0] in runs_wanted), key=lambda r: r[6]):
                 grouped.setdefault(r[1], []).append(_slice(line, r[2], r[3], inner_run(r)))
             body = b",".join(
                 line[models[m][0] : models[m][1]] + b",".join(parts) + b"}}"
@@ -358,14 +502,14 @@ def compose(entry: Entry, include: Include) -> bytes:
             start, end = experiments
             edits.append(((start + len(b',"experiments":{'), end - 1), body))
     if not edits:
-        return line + b"\n"
+        return line
     edits.sort()
     out: list[bytes] = []
     at = 0
     for (start, end), replacement in edits:
         out += (line[at:start], replacement)
         at = end
-    out += (line[at:], b"\n")
+    out.append(line[at:])
     return b"".join(out)
 
 
@@ -375,13 +519,13 @@ def _project_cuts(include: Include) -> Callable[[Entry], list[Range]]:
     def cuts(p: Entry) -> list[Range]:
         out: list[Range] = []
         if not (ld and pd):
-            for label_details, performance in p[5]:
+            for label_details, performance in p[3]:
                 if not ld:
                     out.append(label_details)
                 if not pd:
                     out.append(performance)
         if not pdet:
-            out.append(p[6])
+            out.append(p[4])
         return out
 
     return cuts
@@ -412,25 +556,3 @@ def _slice(line: bytes, start: int, end: int, drop: list[Range]) -> bytes:
         at = b
     out.append(line[at:end])
     return b"".join(out)
-
-
-def count(entry: Entry, include: Include, counts: Any) -> None:
-    """Add a row's check values (as the live path counts them)."""
-    counts.data_rows += 1
-    wanted = include.projects
-    if wanted != ():
-        for p in entry[4]:
-            pid = p[0]
-            if wanted is not None and pid not in wanted:
-                continue
-            counts.labels[pid] += p[4]
-            counts.workflow_status[pid][p[3]] += 1
-    runs_wanted = include.model_runs
-    if runs_wanted != ():
-        predictions = include.predictions
-        for r in entry[6]:
-            run_id = r[0]
-            if runs_wanted is not None and run_id not in runs_wanted:
-                continue
-            counts.model_run_labels[run_id] += r[6]
-            counts.predictions[run_id] += r[7] if predictions else 0

@@ -141,22 +141,21 @@ def export_pages(
     """Export the plan's rows into the streams; returns the rows planned. Without
     ``count_rows`` (a shard's key range, whose count would cost a scan of its own) that is
     the rows read."""
-    # The RESULT stream is written on a thread of its own, a page behind: hashing and writing
-    # release the GIL, so they overlap with reading and joining the next page. (Reading pages
-    # on a second thread was measured and gained nothing: that work holds the GIL.)
-    include = plan.include
+    # The RESULT stream is written on a thread of its own, a page behind: joining a page's
+    # lines, hashing and writing release the GIL, so they overlap with reading the next page.
+    # (Reading pages on a second thread was measured and gained nothing: that work holds the
+    # GIL.)
+    composer = cache.Composer(plan.include)
     total: int | None = None
     done = 0
     last = time.monotonic()
     with ThreadPoolExecutor(1, thread_name_prefix="labelport-write") as writer:
         behind: Future[bytes] | None = None
         for ready in cache.pages(conn, plan, page_size):
-            lines, failed = page_lines(conn, plan.org_id, ready, include, counts)
-            data = b"".join(lines)
+            lines, failed = page_lines(conn, plan.org_id, ready, composer, counts)
             if behind is not None:
                 behind.result()  # at most one page in flight; its error surfaces here
-            behind = writer.submit(result.write_lines, lines, data)
-            counts.count_kinds(data)
+            behind = writer.submit(result.write_lines, lines)
             if failed:
                 errors.write_lines(failed)
             done += len(ready)
@@ -182,35 +181,36 @@ def export_pages(
 def page_lines(
     conn: sa.Connection,
     org_id: str,
-    ready: list[tuple[str, cache.Entry | None]],
-    include: Include,
+    ready: list[cache.Ready],
+    composer: cache.Composer,
     counts: Counts,
 ) -> tuple[list[bytes], list[bytes]]:
-    """The lines of one page of (data-row id, export-ready entry or None): entries joined from
-    their pieces, the other rows (no entry, or labels to interpolate) read and built by the
-    live path."""
+    """The lines of one page of export-ready rows (:data:`cache.Ready`), and the page's check
+    values counted: entries cut from their stored lines, the other rows (no entry, or labels to
+    interpolate) read and built by the live path."""
+    include = composer.include
     live_only = cache.live_only
-    live = [rid for rid, e in ready if e is None or live_only(e, include)]
+    live = [r[0] for r in ready if r[1] is None or live_only(r[1], include)]
     if not live:
-        compose, count = cache.compose, cache.count
+        line, count = composer.line, composer.count
         lines = []
-        for _, entry in ready:
-            assert entry is not None
-            lines.append(compose(entry, include))
-            count(entry, include, counts)
+        for _, tally, layout, stored in ready:
+            assert tally is not None
+            lines.append(line(tally, layout, stored))
+            count(tally, counts)
         return lines, []
     page = fetch(conn, org_id, live, include)
     if len(live) == len(ready):
         return _encode(page, live, include, counts)
     lines, failed = [], []
-    for rid, entry in ready:
+    for rid, tally, layout, stored in ready:
         if rid in page.rows:
             built, errors = _encode(page, [rid], include, counts)
             lines += built
             failed += errors
-        elif entry is not None and not live_only(entry, include):
-            lines.append(cache.compose(entry, include))
-            cache.count(entry, include, counts)
+        elif tally is not None and not live_only(tally, include):
+            lines.append(composer.line(tally, layout, stored))
+            composer.count(tally, counts)
     return lines, failed
 
 
@@ -232,6 +232,7 @@ def _encode(
             continue
         lines.append(line)
         _count(page, rid, include, counts)
+        counts.count_kinds(line)
     return lines, failed
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,11 @@ STREAMS = ("result", "errors")
 # Every object of a row carries ``"annotation_kind":"<Kind>"``. Stored JSON is compact (orjson),
 # and a quote inside a JSON string is always escaped, so this pattern only matches the key itself.
 _KIND = re.compile(rb'"annotation_kind":"([^"\\]*)"')
+
+
+def kinds_in(lines: bytes) -> Counter[bytes]:
+    """The ``annotation_kind`` values in encoded rows, counted."""
+    return Counter(_KIND.findall(lines))
 
 
 @dataclass(slots=True)
@@ -46,8 +52,13 @@ class Counts:
     _kinds: Counter[bytes] = field(default_factory=Counter)
 
     def count_kinds(self, lines: bytes) -> None:
-        """Count the ``annotation_kind`` values in encoded rows (one call per page)."""
+        """Count the ``annotation_kind`` values in encoded rows."""
         self._kinds.update(_KIND.findall(lines))
+
+    def add_kinds(self, kinds: Iterable[tuple[bytes, int]]) -> None:
+        """Add (annotation kind, count) pairs counted before (export-ready rows)."""
+        for kind, n in kinds:
+            self._kinds[kind] += n
 
     def _merge_kinds(self) -> None:
         for kind, n in self._kinds.items():

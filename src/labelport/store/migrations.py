@@ -60,6 +60,14 @@ def _export_cache(conn: sa.Connection) -> None:
     triggers.install(conn)
 
 
+def _export_cache_lines(conn: sa.Connection) -> None:
+    """Entries keep their line, tally and layout in columns of their own (FORMAT 3): the old
+    entries go, and ``labelport db upgrade`` builds the new ones."""
+    conn.execute(sa.text("DROP TABLE export_cache"))
+    schema.export_cache.create(conn)
+    triggers.install(conn)
+
+
 def _timestamp(conn: sa.Connection) -> str:
     """The column type our Timestamp has on this connection's dialect."""
     return str(sa.DateTime(timezone=True).compile(dialect=conn.dialect))
@@ -76,6 +84,7 @@ MIGRATIONS: tuple[tuple[int, str, Step], ...] = (
     (4, "indexes for export filters and order at scale", _export_indexes),
     (5, "shards of sharded exports", _export_shards),
     (6, "export-ready rows, kept by triggers", _export_cache),
+    (7, "export-ready rows keep line, tally and layout apart", _export_cache_lines),
 )
 HEAD = MIGRATIONS[-1][0]
 

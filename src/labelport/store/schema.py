@@ -458,7 +458,9 @@ export_cache = sa.Table(
     metadata,
     sa.Column("data_row_id", ID, primary_key=True),
     sa.Column("org_id", ID, nullable=False),
-    sa.Column("body", sa.LargeBinary, nullable=False),
+    sa.Column("tally", sa.LargeBinary, nullable=False),  # what the check values count
+    sa.Column("layout", sa.LargeBinary, nullable=False),  # where the parts are in the line
+    sa.Column("line", sa.LargeBinary, nullable=False),  # the export line with every part
 )
 
 IMPORT_SOURCES = ("labelbox", "vertex", "diffgram", "rows")
