@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
+from labelport import services
 from labelport.store import migrations, open_store
 from labelport.store import schema as s
 
@@ -67,6 +69,31 @@ def test_write_rolls_back_on_error(store):
         assert (
             conn.execute(sa.select(sa.func.count()).select_from(s.organization)).scalar_one() == 0
         )
+
+
+def test_a_large_write_has_a_large_sqlite_page_cache_and_gives_it_back(store, monkeypatch):
+    import labelport.store as store_module
+
+    sizes = []
+    real = store_module.Store.write
+
+    def write(self, **kw):  # the cache size inside each write transaction
+        with real(self, **kw) as conn:
+            if self.is_sqlite:
+                sizes.append(conn.exec_driver_sql("PRAGMA cache_size").scalar())
+            yield conn
+
+    monkeypatch.setattr(store_module.Store, "write", contextmanager(write))
+    from tests.export.test_engine import import_rows, simple_row
+
+    org = services.create_organization(store, "acme")
+    import_rows(store, org.id, [simple_row(0)])  # imports write large
+    with store.write():
+        pass
+    if store.is_sqlite:
+        assert -store_module.LARGE_CACHE_KIB in sizes
+        assert sizes[-1] == store_module.SQLITE_DEFAULT_CACHE  # given back
+        assert store_module.LARGE_CACHE_KIB > -store_module.SQLITE_DEFAULT_CACHE
 
 
 def test_a_version_1_catalog_is_brought_to_head(store, database):
