@@ -261,13 +261,10 @@ class StreamWriter:
         """Bytes written so far."""
         return self._bytes
 
-    def write_lines(
-        self, lines: Sequence[builtins.bytes], joined: builtins.bytes | None = None
-    ) -> builtins.bytes:
+    def write_lines(self, lines: Sequence[builtins.bytes]) -> builtins.bytes:
         """Append complete lines: each ends with ``b"\\n"`` and holds no other ``b"\\n"``.
 
-        ``joined``, when the caller has it already, is ``b"".join(lines)``. Returns the bytes
-        written (the lines joined), for callers that look at them too.
+        Returns the bytes written (the lines joined), for callers that look at them too.
         """
         self._check_writable()
         count = len(lines)
@@ -276,7 +273,7 @@ class StreamWriter:
         if not all(map(builtins.bytes.endswith, lines, repeat(b"\n"))):
             bad = next(i for i, line in enumerate(lines) if not line.endswith(b"\n"))
             raise ValueError(f"line {bad} of the page does not end with a newline")
-        data = b"".join(lines) if joined is None else joined
+        data = b"".join(lines)  # on a large page, without the GIL
         if data.count(b"\n") != count:
             raise ValueError("a line of the page holds a newline before its end")
 
