@@ -5,7 +5,8 @@ classification, two metadata fields, label, performance and project details) as 
 export-v2 NDJSON, imports them through ``services.import_labelbox`` and times
 ``services.start_export`` + ``records.execute`` of the project with every param on. In the same
 run, the baseline: ``orjson.dumps`` of the same rows, already decoded in memory, written to a file.
-Import, export and baseline each run in a fresh interpreter, so each peak RSS is its own.
+Import, export and baseline each run in a fresh interpreter, so each peak RSS is its own, and
+each starts after an ``os.sync()``, so none pays for writing back another's output.
 
 Prints a markdown table (rows/s, MB/s, time to first row, peak RSS, ratio to the baseline) and
 the targets with PASS/MISS: >= 0.3x the baseline's rows/s, first row < 200 ms, peak RSS < 200 MB.
@@ -368,6 +369,9 @@ def child_baseline(path: str, out_path: str) -> dict[str, Any]:
 
 
 def run_child(*args: str) -> dict[str, Any]:
+    # Each phase starts with no other phase's writes pending: the baseline's gigabytes left to
+    # write back would otherwise slow the export that follows (and the other way round).
+    os.sync()
     return child_result(__file__, *args)
 
 

@@ -497,6 +497,7 @@ class Catalog:
         lines = list(StreamReader(directory, info).iter_lines())
         assert done.result_lines == len(lines) == manifest["counts"]["data_rows"]
         assert manifest["counts"]["errors"] == 0
+        assert manifest["rows_planned"] == len(lines)  # counted apart from the rows read
         for line in lines:
             row = orjson.loads(line)
             assert "media_attributes" in row  # always, whatever the params
@@ -1130,3 +1131,22 @@ def test_an_export_matching_nothing_is_complete_and_empty(cat):
         assert [p.name for p in got.directory.glob("result*")] == []
         assert got.lines == []
         assert verify(got.directory).ok
+
+
+def test_a_project_or_model_run_counts_its_rows_from_memberships_when_only_they_narrow(cat):
+    from labelport.export import plan as planning
+
+    cases = [
+        (project(P1), None, True),
+        (project(P2), {"workflow_status": "Done"}, True),
+        (project(P1), {"last_activity_at": ["2000-01-01", None]}, False),
+        (project(P1), {"global_keys": ["nope"]}, False),
+        (model_run(RUN1), None, True),
+    ]
+    for scope, filters, from_memberships in cases:
+        spec = services.export_spec(cat.store, cat.org.id, scope, None, filters)
+        with cat.store.read() as conn:
+            plan = planning.resolve(conn, cat.org.id, spec)
+            counted = planning.count(conn, plan)
+        assert (plan.counted is not None) == from_memberships, (scope, filters)
+        assert counted == len(cat.ids(scope, None, filters)), (scope, filters)

@@ -10,7 +10,7 @@ carries (:class:`~labelport.export.assemble.Include`). :func:`where` turns filte
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import sqlalchemy as sa
@@ -38,6 +38,8 @@ class Plan:
     include: Include
     ids: sa.Select[Any]  # data_row.id (and created_at) in scope and filters, unordered
     scope_name: str | None  # the project's, dataset's, slice's or model run's name
+    # How many rows ``ids`` gives, when a cheaper query than counting it says so
+    counted: sa.Select[Any] | None = None
 
 
 def resolve(conn: sa.Connection, org_id: str, spec: ExportSpec) -> Plan:
@@ -91,7 +93,37 @@ def resolve(conn: sa.Connection, org_id: str, spec: ExportSpec) -> Plan:
         )
     for clause in where(filters, project_id=project_id):
         query = query.where(clause)
-    return Plan(org_id=org_id, spec=spec, include=include, ids=query, scope_name=name)
+    counted = _memberships(scope, filters) if scope.kind in ("project", "model_run") else None
+    return Plan(
+        org_id=org_id, spec=spec, include=include, ids=query, scope_name=name, counted=counted
+    )
+
+
+_MEMBERSHIP_FILTERS = {"workflow_status", "batch_ids"}  # filters on a project's memberships
+
+
+def _memberships(scope: Scope, f: Filters) -> sa.Select[Any] | None:
+    """The count of a project's or model run's rows from its memberships alone, when nothing
+    narrows them by the data row itself. (A project or model run of the organization holds only
+    the organization's rows, each once.) Counting the row query instead looks up every row's
+    membership, a random read per row: seconds for a million rows on SQLite."""
+    narrowed = {k.name for k in fields(f) if getattr(f, k.name) is not None}
+    if scope.dataset_id is not None or narrowed - _MEMBERSHIP_FILTERS:
+        return None
+    if scope.kind == "model_run":
+        if narrowed:
+            return None
+        mr = s.model_run_data_row
+        return sa.select(sa.func.count()).where(mr.c.model_run_id == scope.id)
+    pdr = s.project_data_row
+    query = sa.select(sa.func.count()).where(pdr.c.project_id == scope.id)
+    if scope.workflow_statuses:
+        query = query.where(pdr.c.workflow_status.in_(scope.workflow_statuses))
+    if f.workflow_status is not None:
+        query = query.where(pdr.c.workflow_status == f.workflow_status)
+    if f.batch_ids:
+        query = query.where(pdr.c.batch_id.in_(f.batch_ids))
+    return query
 
 
 def _include(
@@ -161,6 +193,9 @@ def _between(column: Any, bounds: tuple[Any, Any]) -> list[sa.ColumnElement[bool
 
 
 def count(conn: sa.Connection, plan: Plan) -> int:
+    """How many rows the plan exports."""
+    if plan.counted is not None:
+        return int(conn.execute(plan.counted).scalar_one())
     sub = plan.ids.subquery()
     return int(conn.execute(sa.select(sa.func.count()).select_from(sub)).scalar_one())
 
