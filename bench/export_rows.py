@@ -42,6 +42,8 @@ from typing import Any
 
 import orjson
 
+from labelport.export.manifest import read_manifest, stream_info
+from labelport.export.sink import StreamReader
 from labelport.export.spec import every_param
 from pgschema import child_result, drop_schema, postgres_url
 
@@ -281,19 +283,19 @@ def _peak_rss_mb() -> float:
 
 
 class FirstWriteTee:
-    """Passes bytes to ``out`` and remembers when the first ``write`` came."""
+    """Remembers when the RESULT stream's first bytes were written (it is handed every write
+    to the stream, and keeps none of them: copying the export elsewhere is not the export)."""
 
-    def __init__(self, out: Any) -> None:
-        self.out = out
+    def __init__(self) -> None:
         self.first: float | None = None
 
     def write(self, data: bytes) -> int:
         if self.first is None:
             self.first = time.perf_counter()
-        return int(self.out.write(data))
+        return len(data)
 
     def flush(self) -> None:
-        self.out.flush()
+        pass
 
 
 def child_import(url: str, path: str) -> dict[str, Any]:
@@ -313,7 +315,7 @@ def child_import(url: str, path: str) -> dict[str, Any]:
     }
 
 
-def child_export(url: str, root: str, tee_path: str, org_id: str) -> dict[str, Any]:
+def child_export(url: str, root: str, org_id: str) -> dict[str, Any]:
     from labelport import services
     from labelport.export.spec import Scope
     from labelport.store import open_store
@@ -321,19 +323,19 @@ def child_export(url: str, root: str, tee_path: str, org_id: str) -> dict[str, A
 
     store = open_store(url)
     rss_before = _peak_rss_mb()
-    with open(tee_path, "wb") as out:
-        tee = FirstWriteTee(out)
-        started = time.perf_counter()
-        task = services.start_export(
-            store, org_id, Scope("project", PROJECT_ID), params=PARAMS, filters=None
-        )
-        done = records.execute(store, Path(root), task.id, tee=tee)  # type: ignore[arg-type]
-        seconds = time.perf_counter() - started
+    tee = FirstWriteTee()
+    started = time.perf_counter()
+    task = services.start_export(
+        store, org_id, Scope("project", PROJECT_ID), params=PARAMS, filters=None
+    )
+    done = records.execute(store, Path(root), task.id, tee=tee)  # type: ignore[arg-type]
+    seconds = time.perf_counter() - started
     store.dispose()
     first = None if tee.first is None else tee.first - started
     return {
         "status": done.status,
         "error": done.error_message,
+        "location": done.location,
         "rows": done.result_lines or 0,
         "bytes": done.result_bytes or 0,
         "seconds": seconds,
@@ -422,23 +424,24 @@ def _head(path: Path, count: int) -> Iterator[Any]:
             yield orjson.loads(line)
 
 
-def rows_match(generated: Path, exported: Path) -> bool:
-    return list(_head(generated, SAMPLE)) == list(_head(exported, SAMPLE))
+def rows_match(generated: Path, export: Path) -> bool:
+    """Are the export's first rows the first generated ones? (Read from its RESULT stream.)"""
+    info = stream_info(read_manifest(export), "result")
+    exported = itertools.islice(StreamReader(export, info).iter_lines(), SAMPLE)
+    return list(_head(generated, SAMPLE)) == [orjson.loads(line) for line in exported]
 
 
 def export_once(
     name: str, url: str, org_id: str, rows_path: Path, workdir: Path, rows: int
 ) -> dict[str, Any]:
     root = workdir / f"exports-{name}-{os.getpid()}"
-    tee = workdir / f"tee-{name}-{os.getpid()}.ndjson"
     try:
-        got = run_child("export", url, str(root), str(tee), org_id)
+        got = run_child("export", url, str(root), org_id)
         if got["status"] != "COMPLETE":
             raise SystemExit(f"{name} export ended {got['status']}: {got['error']}")
-        got["match"] = got["rows"] == rows and rows_match(rows_path, tee)
+        got["match"] = got["rows"] == rows and rows_match(rows_path, Path(got["location"]))
     finally:
         shutil.rmtree(root, ignore_errors=True)
-        tee.unlink(missing_ok=True)
     return got
 
 
