@@ -23,8 +23,9 @@ def upgrade() -> None:
     """Apply pending schema migrations and build missing export-ready rows.
 
     Migrations are also applied on every start. Export-ready rows (each data row's export,
-    kept encoded) are built by imports; a catalog from before schema version 6 has none, and
-    its exports take the slower live path until this command builds them.
+    kept encoded) are built by imports; a catalog from before schema version 7 has none (7
+    changed their layout), and its exports take the slower live path until this command
+    builds them.
 
     \b
     Example:
@@ -59,7 +60,7 @@ def upgrade() -> None:
 
 
 def _missing(store: Store) -> int:
-    """Data rows without an export-ready entry (catalogs from before migration 6)."""
+    """Data rows without an export-ready entry (catalogs from before migration 7)."""
     d, c = s.data_row, s.export_cache
     query = (
         sa.select(sa.func.count())
