@@ -131,3 +131,35 @@ def test_exports_read_seeks_by_line_and_offset(run_cli, tmp_path: Path):
     assert past.exit_code == 2 and "line" in past.output
     empty = run_cli("exports", "read", task_id, "--stream", "errors")
     assert empty.exit_code == 0 and empty.stdout_bytes == b""
+
+
+def test_a_terminal_gets_a_progress_bar_with_rows_per_second(run_cli, tmp_path: Path):
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    _catalog(run_cli, tmp_path, rows=60)  # more than the first page
+    out = tmp_path / "out.ndjson"
+    leader, follower = pty.openpty()
+    env = {**os.environ, **run_cli.env, "TERM": "xterm-256color", "COLUMNS": "120"}
+    labelport = str(Path(sys.executable).parent / "labelport")
+    command = [labelport, "export", "project", PROJECT, "-o", str(out)]
+    with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=follower) as process:
+        os.close(follower)
+        screen = b""
+        while True:  # read the terminal until the command closes it
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            screen += chunk
+        os.close(leader)
+        summary = process.communicate(timeout=60)[0].decode()
+    drawn = screen.decode(errors="replace")
+    assert process.returncode == 0, drawn
+    assert "export" in drawn and "rows/s" in drawn and "60/60 rows" in drawn, drawn
+    assert "rows      60" in summary + drawn
+    assert len(out.read_bytes().splitlines()) == 60
