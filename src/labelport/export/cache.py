@@ -7,9 +7,9 @@ and every model run, encoded by the same code (:func:`labelport.export.assemble.
 then ``orjson``), and the byte ranges of each part a param can leave out (details, attachments,
 metadata, embeddings, each project and model run, label and performance details, project
 details, predictions, split). An export reads the entries in the same streamed query as the row
-ids; an export of everything writes the stored line as it is, any other cuts the ranges its
-params leave out (:func:`compose`) — byte for byte the row the live path builds, which the tests
-check for every data type and parameter.
+ids; a row whose export keeps every part is written as stored, any other has the ranges its
+params leave out cut away (:class:`Composer`) — byte for byte the row the live path builds,
+which the tests check for every data type and parameter.
 
 Correctness does not depend on anyone remembering the cache:
 
@@ -29,9 +29,8 @@ kinds), so no export scans its lines to count them; and ``layout``, where the pa
 carries :data:`FORMAT`, and an entry of another format is treated as missing. A row whose export
 keeps every part is its stored ``line`` as is: no decoding of the layout, no copy. Rows tally
 alike (same project, status, label and kind counts), so an export decodes each distinct tally
-once. Rows
-whose labels must be interpolated (``interpolated_frames`` on video or DICOM) always take the
-live path.
+once. Rows whose labels must be interpolated (``interpolated_frames`` on video or DICOM) always
+take the live path.
 """
 
 from __future__ import annotations
