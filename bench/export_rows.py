@@ -35,7 +35,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -418,17 +418,15 @@ def sqlite_catalog(
 # ------------------------------------------------------------------------------ checks
 
 
-def _head(path: Path, count: int) -> Iterator[Any]:
-    with path.open("rb") as f:
-        for line in itertools.islice(f, count):
-            yield orjson.loads(line)
+def _head(lines: Iterable[bytes], count: int) -> list[Any]:
+    return [orjson.loads(line) for line in itertools.islice(lines, count)]
 
 
 def rows_match(generated: Path, export: Path) -> bool:
     """Are the export's first rows the first generated ones? (Read from its RESULT stream.)"""
     info = stream_info(read_manifest(export), "result")
-    exported = itertools.islice(StreamReader(export, info).iter_lines(), SAMPLE)
-    return list(_head(generated, SAMPLE)) == [orjson.loads(line) for line in exported]
+    with generated.open("rb") as f:
+        return _head(f, SAMPLE) == _head(StreamReader(export, info).iter_lines(), SAMPLE)
 
 
 def export_once(

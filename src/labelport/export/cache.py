@@ -373,7 +373,7 @@ def live_only(tally: Entry, include: Include) -> bool:
     return include.interpolated_frames and (include.media_type_override or tally[1]) in _VIDEO_LIKE
 
 
-_NO_RUNS = b',"experiments":{}}\n'  # how the line of a row in no model run ends
+_NO_RUNS = b',"experiments":{}}\n'  # how :func:`encode` ends the line of a row in no run
 
 
 class Composer:
@@ -407,12 +407,7 @@ class Composer:
         stored line, or (when the params leave parts out) the line with those parts cut away."""
         if self.every_part and self._every_project_and_run(tally):
             return line
-        if (
-            self.all_but_runs
-            and not tally[3]
-            and line.endswith(_NO_RUNS)
-            and self._every_project_and_run(tally)
-        ):
+        if self.all_but_runs and not tally[3] and self._every_project_and_run(tally):
             return line[: -len(_NO_RUNS)] + b"}\n"  # the end of the line, cut without a layout
         return compose(tally, marshal.loads(layout), line, self.include)
 
