@@ -6,7 +6,8 @@ import io
 from pathlib import Path
 
 from labelport import demo, services
-from labelport.imports.canonical import GEOMETRY, MEDIA_TYPES
+from labelport.imports.annotations import GEOMETRY
+from labelport.vocab import MEDIA_TYPES
 
 
 def test_same_seed_same_bytes():

@@ -17,11 +17,12 @@ import sqlalchemy as sa
 from labelport.errors import InvalidInput, NotFound
 from labelport.export import cache
 from labelport.ids import new_id
+from labelport.imports.annotations import check_annotations
 from labelport.imports.base import Problem
-from labelport.imports.canonical import WORKFLOW_STATUSES, check_annotations
-from labelport.store import Store
+from labelport.store import Store, shapes
 from labelport.store import schema as s
 from labelport.times import format_timestamp, utcnow
+from labelport.vocab import WORKFLOW_STATUSES
 
 
 def _touch(
@@ -163,19 +164,22 @@ def set_workflow_status(
     with store.write() as conn:
         email = _user(conn, org_id, user_id)
         current = conn.execute(
-            sa.select(p.c.workflow_status)
+            sa.select(p.c.shape, p.c.workflow_status)
             .join(s.project, s.project.c.id == p.c.project_id)
             .where(
                 p.c.project_id == project_id,
                 p.c.data_row_id == data_row_id,
                 s.project.c.org_id == org_id,
             )
-        ).scalar_one_or_none()
+        ).first()
         if current is None:
             raise NotFound("data row in project", f"{data_row_id} in {project_id}")
+        # An imported membership shows the status (and history) set here, as stored.
+        shape = shapes.forget(current.shape, "project_details", "workflow_status")
+        shape = shapes.forget(shape, "project_details", "workflow_history")
         conn.execute(
             p.update().where(p.c.project_id == project_id, p.c.data_row_id == data_row_id),
-            {"workflow_status": status, "updated_at": at},
+            {"workflow_status": status, "updated_at": at, "shape": shape},
         )
         h = s.workflow_history
         position = conn.execute(
@@ -187,7 +191,7 @@ def set_workflow_status(
             "action": action or f"Move to {status}",
             "created_at": format_timestamp(at),
             "created_by": email,
-            "previous_status": current,
+            "previous_status": current.workflow_status,
             "next_status": status,
         }
         conn.execute(

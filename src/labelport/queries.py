@@ -20,6 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from labelport import vocab
 from labelport.errors import NotFound
 from labelport.export.assemble import Include, build_row, fetch
 from labelport.store import Store
@@ -185,6 +186,7 @@ DATA_ROW = Include(
     model_run_details=False,
     projects=(),
     model_runs=(),
+    source_shapes=False,
 )
 
 
@@ -264,7 +266,8 @@ def find_data_row(store: Store, org_id: str, global_key: str) -> JSON:
 
 # ------------------------------------------------------------------------------------ projects
 
-WORKFLOW_STATUSES = s.WORKFLOW_STATUSES
+# Counts name every stored status, and UNKNOWN for memberships whose status no source gave.
+STATUS_COUNTS = (*vocab.WORKFLOW_STATUSES, vocab.UNKNOWN)
 
 
 def _projects_query(org_id: str) -> sa.Select[Any]:
@@ -284,9 +287,9 @@ def _projects_query(org_id: str) -> sa.Select[Any]:
 def _render_projects(conn: sa.Connection, rows: Sequence[Any]) -> list[JSON]:
     ids = [r.id for r in rows]
     pdr = s.project_data_row
-    statuses: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(WORKFLOW_STATUSES, 0))
+    statuses: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(STATUS_COUNTS, 0))
     for pid, status, n in _counts(conn, pdr.c.project_id, ids, pdr.c.workflow_status):
-        statuses[pid][status] = n
+        statuses[pid][vocab.status_label(status)] += n
     labels = dict(_counts(conn, s.label.c.project_id, ids))
     batches = dict(_counts(conn, s.batch.c.project_id, ids))
     return [
@@ -360,7 +363,7 @@ def list_batches(
 
 # ---------------------------------------------------------------------------------- model runs
 
-SPLITS = (*s.SPLITS, "UNASSIGNED")
+SPLITS = vocab.SPLITS  # a run's row without a split counts as UNASSIGNED
 
 
 def _runs_query(org_id: str) -> sa.Select[Any]:

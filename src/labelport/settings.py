@@ -12,6 +12,8 @@ from pathlib import Path
 
 from labelport.errors import ConfigurationError
 
+MAX_LINE_BYTES_DEFAULT = 16 * 1024**2
+
 
 @dataclass(frozen=True, slots=True)
 class Setting:
@@ -83,6 +85,12 @@ SETTINGS: tuple[Setting, ...] = (
         str(10 * 1024**3),
         "Largest file `POST /api/v1/imports` accepts, in bytes (default 10 GiB).",
     ),
+    Setting(
+        "MAX_LINE_BYTES",
+        str(MAX_LINE_BYTES_DEFAULT),
+        "Longest line an import reads from a JSON Lines or CSV file, in bytes (default 16 MiB). "
+        "A longer line is an error naming it; an import never holds more of a line than this.",
+    ),
 )
 
 
@@ -104,6 +112,7 @@ class Settings:
     max_upload_bytes: int = 10 * 1024**3
     resend_after: int = 120
     shard_rows: int = 50_000
+    max_line_bytes: int = MAX_LINE_BYTES_DEFAULT
 
     @property
     def is_sqlite(self) -> bool:
@@ -134,6 +143,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: str) -> Set
     max_upload_bytes = _positive_int("MAX_UPLOAD_BYTES", raw["max_upload_bytes"])
     resend_after = _positive_int("RESEND_AFTER", raw["resend_after"])
     shard_rows = _positive_int("SHARD_ROWS", raw["shard_rows"])
+    max_line_bytes = _positive_int("MAX_LINE_BYTES", raw["max_line_bytes"])
     roots = tuple(
         Path(part).expanduser().resolve()
         for part in str(raw["destination_roots"] or home / "destinations").split(":")
@@ -160,6 +170,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: str) -> Set
         max_upload_bytes=max_upload_bytes,
         resend_after=resend_after,
         shard_rows=shard_rows,
+        max_line_bytes=max_line_bytes,
     )
 
 

@@ -65,6 +65,7 @@ def simple_row(n: int, *, project: str | None = None, prefix: str = "row") -> di
                         "id": f"clabel{prefix}{n:015d}"[:25],
                         "label_kind": "Default",
                         "version": "1.0.0",
+                        "label_details": {"created_by": "labeler@x.test"},
                         "annotations": {
                             "objects": [
                                 {
@@ -87,6 +88,7 @@ def simple_row(n: int, *, project: str | None = None, prefix: str = "row") -> di
                         },
                     }
                 ],
+                "project_details": {"workflow_status": "DONE"},
             }
         }
     return out

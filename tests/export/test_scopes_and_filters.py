@@ -25,10 +25,12 @@ from labelport.errors import InvalidSpec, NotFound
 from labelport.export.manifest import read_manifest, stream_info, verify
 from labelport.export.sink import StreamReader
 from labelport.export.spec import Scope
+from labelport.imports.canonical import PERFORMANCE_KEYS
 from labelport.store import Store, open_store
 from labelport.tasks import records
 from labelport.times import format_timestamp, parse_timestamp, utcnow
 from tests.conftest import Database
+from tests.factories import as_labelports_own
 
 # ------------------------------------------------------------------------------------ the data
 
@@ -117,17 +119,6 @@ EMBEDDINGS = {
 }
 EXTERNAL_IDS = {3: "ext-3", 10: "ext-10"}
 PERFORMANCE = {"seconds_to_create": 12.5, "skipped": False, "consensus_score": 0.75}
-PERFORMANCE_KEYS = (
-    "seconds_to_create",
-    "seconds_to_review",
-    "skipped",
-    "benchmark_reference_label",
-    "benchmark_score",
-    "consensus_score",
-    "consensus_label_count",
-    "consensus_labels",
-    "performance_details_v2",
-)
 
 OTHER_ROWS = ("o-dr-1", "o-dr-2")
 OTHER_PROJECT, OTHER_DATASET, OTHER_BATCH = "o-proj", "o-ds", "o-batch"
@@ -523,6 +514,7 @@ def build_catalog(store: Store, org: services.Organization, root: Path) -> Catal
     services.import_labelbox(store, org.id, io.BytesIO(rows), file="t.ndjson")
     other = services.create_organization(store, "other")
     services.import_labelbox(store, other.id, io.BytesIO(ndjson(other_org_rows())), file="o.ndjson")
+    as_labelports_own(store)  # these tests are about scopes, params and filters
     return Catalog(store, org, other, root)
 
 
@@ -855,6 +847,8 @@ def test_global_keys_and_data_row_ids_filters(cat):
 def test_filters_combine_with_and(cat):
     cases: list[tuple[Scope, dict[str, Any], list[int]]] = [
         (project(P1), {"workflow_status": "Done", "batch_ids": [B2]}, [5, 8]),
+        (project(P1), {"workflow_status": "DONE", "batch_ids": [B2]}, [5, 8]),  # any spelling
+        (project(P1), {"workflow_status": "done", "batch_ids": [B2]}, [5, 8]),
         (
             project(P1),
             {"workflow_status": "Done", "last_activity_at": [None, "2024-03-04 15:00:00"]},
@@ -949,7 +943,7 @@ def test_mistakes_are_raised_by_start_export_and_create_no_task(fresh):
         (model_run(), {"project_details": True}, None),
         (model_run(), {"all_model_runs": True}, None),
         (CATALOG, {"project_ids": [P1], "all_projects": True}, None),
-        (project(), None, {"workflow_status": "DONE"}),
+        (project(), None, {"workflow_status": "FINISHED"}),
         (project(), None, {"last_activity_at": ["2024-03-07", "2024-03-01"]}),
     ]
     for scope, params, filters in cases:
@@ -992,6 +986,7 @@ def test_order_is_created_at_then_id_and_exports_are_byte_identical(fresh):
     services.import_labelbox(
         fresh.store, fresh.org.id, io.BytesIO(ndjson(extra)), file="tie.ndjson"
     )
+    as_labelports_own(fresh.store)
     expected = sorted(
         [(created(n), rid(n)) for n in N] + [(tie, "dr-05z"), (tie, "dr-06a"), (tie, "dr-06b")]
     )

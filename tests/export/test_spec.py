@@ -142,7 +142,7 @@ def test_params_accept_nulls_and_media_type_aliases() -> None:
     ("filters", "message"),
     [
         ({"task_queue_status": "Done"}, r"filters.task_queue_status: unknown filter"),
-        ({"workflow_status": "IN_REVIEW"}, r"'IN_REVIEW' is not a workflow status"),
+        ({"workflow_status": "REVIEWED"}, r"'REVIEWED' is not a workflow status"),
         ({"workflow_status": ["Done"]}, r"is not a workflow status"),
         ({"global_keys": []}, r"filters.global_keys: the list is empty"),
         ({"global_keys": "k"}, r"expected a list, got a string"),

@@ -11,7 +11,9 @@ import sqlalchemy as sa
 
 from labelport import services
 from labelport.errors import InvalidRecords
-from labelport.export.assemble import assemble
+from labelport.export.assemble import Include, assemble
+from labelport.imports import load
+from labelport.imports.base import ParsedRow
 from labelport.store import Store
 from labelport.store import schema as s
 
@@ -87,6 +89,9 @@ def count(store: Store, table: sa.Table) -> int:
         return conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
 
 
+CATALOG_VIEW = Include(source_shapes=False)  # what the catalog keeps, derived values included
+
+
 def imp(store: Store, org: services.Organization, rows: list[Any], **kw: Any):
     return services.import_labelbox(store, org.id, ndjson(rows), file="in.ndjson", **kw)
 
@@ -156,14 +161,14 @@ def test_labels_present_replace_the_set(store, org):
 
 def test_bad_file_leaves_no_trace(store, org):
     rows = [make_row(i) for i in range(1500)]
-    rows[1400]["projects"][PROJECT]["project_details"]["workflow_status"] = "FINISHED"
+    rows[1400]["projects"][PROJECT]["project_details"]["priority"] = "high"
     with pytest.raises(InvalidRecords) as info:
         imp(store, org, rows)
     err = info.value
     assert err.total == 1
     assert (err.errors[0].file, err.errors[0].line) == ("in.ndjson", 1401)
-    assert err.errors[0].field == f"projects.{PROJECT}.project_details.workflow_status"
-    assert "FINISHED" in err.errors[0].reason
+    assert err.errors[0].field == f"projects.{PROJECT}.project_details.priority"
+    assert "expected an integer" in err.errors[0].reason
     for table in (s.data_row, s.label, s.dataset, s.project, s.user):
         assert count(store, table) == 0
 
@@ -183,7 +188,7 @@ def test_not_json_and_not_object_lines(store, org):
     with pytest.raises(InvalidRecords) as info:
         services.import_labelbox(store, org.id, stream, file="f.ndjson", dataset="d")
     lines = [(e.line, e.reason.split(" (")[0]) for e in info.value.errors]
-    assert lines == [(1, "not valid JSON"), (2, "expected a JSON object, got list")]
+    assert lines == [(1, "not valid JSON"), (2, "expected a JSON object, got an array")]
 
 
 def test_global_key_taken_by_another_row(store, org):
@@ -213,21 +218,27 @@ def test_rows_of_another_organization_are_refused(store, org):
     assert services.stats(store, other.id)["data rows"] == 0
 
 
-def test_missing_dataset_needs_option(store, org):
+def test_rows_without_details_go_to_the_given_dataset(store, org):
+    row = make_row(1)
+    del row["data_row"]["details"]
+    result = imp(store, org, [row], dataset="fallback")
+    assert result.dataset == "fallback"
+    with store.read() as conn:
+        assert conn.execute(sa.select(s.dataset.c.name)).scalar_one() == "fallback"
+
+
+def test_rows_without_details_and_no_default_dataset_are_refused(store, org):
     row = make_row(1)
     del row["data_row"]["details"]
     with pytest.raises(InvalidRecords) as info:
-        imp(store, org, [row])
+        load.import_items(store, org.id, [ParsedRow(1, row)], file="in.ndjson")
     assert "--dataset" in info.value.errors[0].reason
-    imp(store, org, [row], dataset="fallback")
-    with store.read() as conn:
-        assert conn.execute(sa.select(s.dataset.c.name)).scalar_one() == "fallback"
 
 
 def test_last_activity_is_computed_when_not_given(store, org):
     imp(store, org, [make_row(1)])
     with store.read() as conn:
-        [back] = assemble(conn, org.id, [make_row(1)["data_row"]["id"]])
+        [back] = assemble(conn, org.id, [make_row(1)["data_row"]["id"]], CATALOG_VIEW)
     # latest of row times, label times and review times: the review on 2024-02-03
     assert back["data_row"]["details"]["last_activity_at"] == "2024-02-03T00:00:00.000+00:00"
 
@@ -261,7 +272,10 @@ def test_enum_metadata_by_name_gets_ids(store, org):
     )
     with store.read() as conn:
         rows = assemble(
-            conn, org.id, [make_row(1)["data_row"]["id"], make_row(2)["data_row"]["id"]]
+            conn,
+            org.id,
+            [make_row(1)["data_row"]["id"], make_row(2)["data_row"]["id"]],
+            CATALOG_VIEW,
         )
     values = [r["metadata_fields"][0]["value"] for r in rows]
     assert values[0] == values[1]
@@ -307,11 +321,13 @@ def test_model_runs_and_predictions(store, org):
         counts["model run data rows"],
     ) == (1, 1, 1, 1)
     with store.read() as conn:
-        [back] = assemble(conn, org.id, [row["data_row"]["id"]])
+        [back] = assemble(conn, org.id, [row["data_row"]["id"]], CATALOG_VIEW)
+        [exported] = assemble(conn, org.id, [row["data_row"]["id"]])
     entry = back["experiments"]["cmodel000000000000000000a"]["runs"]["crun00000000000000000000a"]
     assert entry["split"] == "TRAINING"
     assert entry["predictions"][0]["id"] == "cpred0000000000000000000a"
-    assert len(entry["run_data_row_id"]) == 25
+    assert len(entry["run_data_row_id"]) == 25  # derived, kept in the catalog...
+    assert exported["experiments"] == row["experiments"]  # ...not shown: the source had none
 
 
 def test_one_row_twice_in_a_file_the_later_wins(store, org):
@@ -335,3 +351,36 @@ def test_one_label_id_on_two_rows_of_a_batch_the_later_wins(store, org):
     with store.read() as conn:
         owners = conn.execute(sa.select(s.label.c.id, s.label.c.data_row_id)).all()
     assert owners == [(label_id, second["data_row"]["id"])]
+
+
+def test_a_row_repeated_in_a_file_counts_once(store, org):
+    rows = [make_row(1), make_row(2), make_row(1), *[make_row(i) for i in range(10, 600)]]
+    rows.append(make_row(2))  # in another batch
+    result = imp(store, org, rows)
+    assert result.rows == 592 == count(store, s.data_row)
+    again = imp(store, org, rows)  # a re-import counts the rows it wrote, once each
+    assert again.rows == 592
+
+
+def test_the_summary_counts_model_runs_and_their_labels_of_rows_in_no_project(store, org):
+    label = {"id": "cgt00000000000000000000001", "annotations": {}}
+    prediction = {"id": "cpred0000000000000000000b", "annotations": {}}
+    row = {
+        "data_row": {"id": "crunonly00000000000000001", "row_data": "https://m.test/1.jpg"},
+        "experiments": {
+            "cmodel000000000000000000a": {
+                "name": "det",
+                "runs": {
+                    "crun00000000000000000000a": {
+                        "name": "a",
+                        "labels": [label],
+                        "predictions": [prediction],
+                    },
+                    "crun00000000000000000000b": {"name": "b", "labels": [], "predictions": []},
+                },
+            }
+        },
+    }
+    result = imp(store, org, [row], dataset="runs")
+    assert (result.rows, result.labels, result.model_run_labels) == (1, 0, 1)
+    assert (result.predictions, result.model_runs) == (1, 2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
 import sqlalchemy as sa
 
 from labelport import services
@@ -214,3 +215,28 @@ def test_a_version_6_catalog_drops_its_old_entries_and_keeps_forgetting(store, d
 
 def _binary(conn: sa.Connection) -> str:
     return "BLOB" if conn.dialect.name == "sqlite" else "BYTEA"
+
+
+def test_a_version_8_catalog_gets_the_alias_table(store, database, org):
+    with store.write() as conn:  # external_alias did not exist before version 9
+        conn.execute(sa.text("DROP TABLE external_alias"))
+        conn.execute(sa.text("UPDATE schema_version SET version = 8"))
+    again = open_store(database.url)
+    try:
+        assert again.version() == migrations.HEAD
+        with again.read() as conn:
+            inspector = sa.inspect(conn)
+            columns = {c["name"]: c["nullable"] for c in inspector.get_columns("external_alias")}
+            key = inspector.get_pk_constraint("external_alias")["constrained_columns"]
+            indexes = [tuple(ix["column_names"]) for ix in inspector.get_indexes("external_alias")]
+        assert columns == {"org_id": False, "kind": False, "alias": False, "target_id": False}
+        assert columns.keys() == {c.name for c in s.external_alias.columns}  # as schema.py says
+        assert key == ["org_id", "kind", "alias"]
+        assert ("org_id", "kind", "target_id") in indexes
+        alias = {"org_id": org.id, "kind": "diffgram_job", "alias": "7", "target_id": "c1"}
+        with again.write() as conn:
+            conn.execute(s.external_alias.insert(), alias)
+        with pytest.raises(sa.exc.IntegrityError), again.write() as conn:  # one per org and kind
+            conn.execute(s.external_alias.insert(), {**alias, "target_id": "c2"})
+    finally:
+        again.dispose()

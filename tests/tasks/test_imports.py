@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 import pytest
+import sqlalchemy as sa
 
 from labelport import services
 from labelport.errors import InvalidSpec, NotFound
@@ -277,3 +278,140 @@ def test_two_imports_of_one_organization_take_turns(
     ]
     counts = services.stats(store, org.id)
     assert (counts["datasets"], counts["data rows"]) == (1, 10)
+
+
+def test_strict_is_a_flag_of_the_line_importers() -> None:
+    for value in (True, "true", " TRUE "):
+        assert imports.check_options("labelbox", {"strict": value}) == {"strict": True}
+    for value in (False, "false", None):
+        assert imports.check_options("rows", {"dataset": "d", "strict": value}) == {"dataset": "d"}
+    assert imports.check_options("vertex", {"dataset": "d", "strict": True})["strict"] is True
+    for bad in ("yes", 1, ""):
+        with pytest.raises(InvalidSpec) as info:
+            imports.check_options("labelbox", {"strict": bad}, prefix="query:")
+        assert getattr(info.value, "field", None) == "query:strict"
+    assert imports.check_options("diffgram", {"strict": True}) == {"strict": True}
+    with pytest.raises(InvalidSpec, match="not an option of a diffgram import"):
+        imports.check_options("diffgram", {"media_type": "IMAGE"})
+
+
+def future_rows() -> bytes:
+    return b"".join(
+        orjson.dumps({"data_row": {"row_data": f"https://media.test/{i}.jpg"}, "future_field": i})
+        + b"\n"
+        for i in range(3)
+    )
+
+
+def test_the_summary_is_the_import_result_with_its_warnings(
+    store: Store, org: services.Organization, tmp_path: Path, settings: Any
+) -> None:
+    task = upload(store, org, tmp_path, future_rows(), options={}, name="scenes.ndjson")
+    done = imports.execute(store, settings, task.id)
+    assert done.status == "COMPLETE", done.error_message
+    summary = dict(done.summary or {})
+    assert isinstance(summary.pop("seconds"), float)
+    assert summary == {
+        "rows": 3,
+        "labels": 0,
+        "predictions": 0,
+        "model_runs": 0,
+        "model_run_labels": 0,
+        "annotation_sets": [],
+        "warnings": [
+            {
+                "field": "future_field",
+                "reason": "unknown field, kept as given",
+                "count": 3,
+                "lines": [1, 2, 3],
+            }
+        ],
+        "dataset": "scenes",  # no dataset option: named after the file
+    }
+
+
+def test_strict_makes_the_warnings_errors(
+    store: Store, org: services.Organization, tmp_path: Path, settings: Any
+) -> None:
+    task = upload(store, org, tmp_path, future_rows(), options={"dataset": "d", "strict": True})
+    assert task.options == {"dataset": "d", "strict": True}
+    failed = imports.execute(store, settings, task.id)
+    assert failed.status == "FAILED"
+    assert [(e["line"], e["field"]) for e in failed.errors] == [
+        (n, "future_field") for n in (1, 2, 3)
+    ]
+    assert all(e["reason"].endswith("(--strict)") for e in failed.errors)
+    assert data_rows(store, org) == 0
+
+
+def test_the_line_limit_comes_from_the_settings(
+    store: Store, org: services.Organization, tmp_path: Path
+) -> None:
+    settings = load_settings({}, home=str(tmp_path / "home"), max_line_bytes="200")
+    long = orjson.dumps({"data_row": {"row_data": "https://m.test/" + "x" * 300}}) + b"\n"
+    vertex = b'{"imageGcsUri": "gs://b/1.jpg", "classificationAnnotation": {"displayName": "a"}}'
+    for source, first, options in [
+        ("labelbox", rows(1), {"dataset": "d"}),
+        ("rows", b'{"row_data": "https://m.test/1.jpg"}\n', {"dataset": "d", "format": "jsonl"}),
+        (
+            "vertex",
+            vertex + b"\n",
+            {"dataset": "d", "objective": "image_classification_single_label"},
+        ),
+    ]:
+        task = upload(store, org, tmp_path, first + long, source=source, options=options)
+        failed = imports.execute(store, settings, task.id)
+        assert failed.status == "FAILED", source
+        assert failed.errors == [
+            {
+                "line": 2,
+                "field": "",
+                "reason": "the line is longer than the limit of 200 bytes "
+                "(LABELPORT_MAX_LINE_BYTES)",
+            }
+        ], source
+    assert data_rows(store, org) == 0
+
+
+@pytest.mark.parametrize(
+    ("error", "plain"),
+    [
+        (
+            sa.exc.IntegrityError(
+                "INSERT INTO data_row (id, global_key) VALUES (%(id)s, %(gk)s)",
+                {"id": "c1", "gk": "secret-key-42"},
+                Exception("duplicate key value violates unique constraint"),
+            ),
+            "the database refused the import (Exception)",
+        ),
+        (
+            RuntimeError("SELECT * FROM api_key WHERE secret = 'secret-key-42'"),
+            "an unexpected RuntimeError",
+        ),
+    ],
+)
+def test_an_unexpected_failure_is_logged_in_full_but_told_in_plain_words(
+    store: Store,
+    org: services.Organization,
+    tmp_path: Path,
+    settings: Any,
+    monkeypatch: Any,
+    caplog: Any,
+    error: Exception,
+    plain: str,
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise error
+
+    monkeypatch.setattr(load, "import_items", broken)
+    task = upload(store, org, tmp_path, rows(2), name="scenes.ndjson")
+    with caplog.at_level("ERROR", logger="labelport.tasks"):
+        failed = imports.execute(store, settings, task.id)
+    assert failed.status == "FAILED"
+    assert failed.error_message == (
+        f"internal error: {plain} while importing scenes.ndjson; nothing was imported "
+        "(the server log has the details)"
+    )
+    assert "secret-key-42" in caplog.text  # the log has it all...
+    assert failed.errors == [] and failed.summary is None  # ...the task nothing of it
+    assert not Path(task.location).exists()

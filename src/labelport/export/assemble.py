@@ -22,6 +22,7 @@ import orjson
 import sqlalchemy as sa
 
 from labelport.export.interpolate import interpolate_frames
+from labelport.store.shapes import apply as shaped
 
 JSON = dict[str, Any]
 Fragment = orjson.Fragment
@@ -44,6 +45,9 @@ class Include:
     model_run_details: bool = True
     interpolated_frames: bool = False
     media_type_override: str | None = None
+    # Imported rows as their source had them (store/shapes.py); False: the catalog's own view
+    # (every key labelport keeps, as it keeps it), for pages that show catalog values.
+    source_shapes: bool = True
     projects: tuple[str, ...] | None = None  # None: every project; (): none
     model_runs: tuple[str, ...] | None = None  # None: every model run; (): none
 
@@ -95,6 +99,7 @@ class _Sql:
             "SELECT d.id, d.org_id, d.global_key, d.external_id, d.row_data, d.media_type,"
             " d.media_attributes, "
             + ("d.attachments" if include.attachments else "NULL")
+            + ", d.shape"
             + (
                 f", d.dataset_id, ds.name, {ts('d.created_at')}, {ts('d.updated_at')},"
                 f" {ts('d.last_activity_at')}, u.email"
@@ -119,7 +124,7 @@ class _Sql:
         self.projects = (
             "SELECT pdr.data_row_id, pdr.project_id, pdr.workflow_status, pdr.priority,"
             " pdr.batch_id, pdr.task_id, pdr.task_name, pdr.consensus_expected_label_count,"
-            " pdr.selected_label_id, p.name, p.ontology_id, p.tags, b.name"
+            " pdr.selected_label_id, p.name, p.ontology_id, p.tags, b.name, pdr.shape"
             " FROM project_data_row pdr JOIN project p ON p.id = pdr.project_id"
             " LEFT JOIN batch b ON b.id = pdr.batch_id"
             f" WHERE pdr.data_row_id {ids}"
@@ -127,7 +132,8 @@ class _Sql:
             + " ORDER BY pdr.data_row_id, pdr.position"
         )
         label_columns = (
-            f"l.data_row_id, l.project_id, l.id, l.label_kind, l.version, {doc('l.annotations')}"
+            f"l.data_row_id, l.project_id, l.id, l.label_kind, l.version, {doc('l.annotations')},"
+            " l.shape"
         )
         joins = ""
         if include.label_details:
@@ -156,7 +162,7 @@ class _Sql:
         runs = include.model_runs
         self.runs = (
             "SELECT mr.data_row_id, mr.model_run_id, mr.run_data_row_id, mr.split, r.name,"
-            " m.id, m.name FROM model_run_data_row mr"
+            " m.id, m.name, mr.shape FROM model_run_data_row mr"
             " JOIN model_run r ON r.id = mr.model_run_id JOIN model m ON m.id = r.model_id"
             f" WHERE mr.data_row_id {ids}"
             + only("mr.model_run_id", runs)
@@ -165,7 +171,7 @@ class _Sql:
         self.run_tables = {
             table: (
                 "SELECT x.data_row_id, x.model_run_id, x.id, x.label_kind, x.version,"
-                f" {doc('x.annotations')} FROM {table} x WHERE x.data_row_id {ids}"
+                f" {doc('x.annotations')}, x.shape FROM {table} x WHERE x.data_row_id {ids}"
                 + only("x.model_run_id", runs)
                 + " ORDER BY x.data_row_id, x.model_run_id, x.position"
             )
@@ -194,7 +200,7 @@ def fetch(conn: sa.Connection, org_id: str, ids: Sequence[str], include: Include
         cursor.execute(sql.rows, (page_ids,))
         rows = cursor.fetchall()
         if sql.sqlite and include.data_row_details:
-            rows = [(*r[:10], *map(_sqlite_ts, r[10:13]), r[13]) for r in rows]
+            rows = [(*r[:11], *map(_sqlite_ts, r[11:14]), r[14]) for r in rows]
         page.rows = {r[0]: r for r in rows if r[1] == org_id}
         if include.metadata_fields:
             cursor.execute(sql.metadata, (page_ids,))
@@ -210,7 +216,7 @@ def fetch(conn: sa.Connection, org_id: str, ids: Sequence[str], include: Include
             labels = cursor.fetchall()
             if sql.sqlite and include.label_details:
                 ts = _sqlite_ts
-                labels = [(*x[:6], ts(x[6]), ts(x[7]), x[8], ts(x[9]), *x[10:]) for x in labels]
+                labels = [(*x[:7], ts(x[7]), ts(x[8]), x[9], ts(x[10]), *x[11:]) for x in labels]
             _group_pairs(labels, page.labels)
             if include.project_details:
                 cursor.execute(sql.history, (page_ids, *extra))
@@ -260,8 +266,20 @@ def build(page: Page, ids: Sequence[str], include: Include) -> list[JSON]:
     return [build_row(page, rid, include) for rid in ids if rid in page.rows]
 
 
-def _frag(text: str | None, empty: Any = None) -> Any:
-    return empty if text is None else Fragment(text)
+_EMPTY_DOCS = ("[]", "{}", b"[]", b"{}")
+
+
+def _frag(text: str | bytes | None, empty: Any = None) -> Any:
+    """A stored document spliced in as it is (an empty one as a plain ``[]``/``{}``)."""
+    if text is None:
+        return empty
+    if text in _EMPTY_DOCS:
+        return [] if text in ("[]", b"[]") else {}
+    return Fragment(text)
+
+
+def _shape(text: str | bytes | None, include: Include) -> Any:
+    return orjson.loads(text) if text is not None and include.source_shapes else None
 
 
 def _bool(value: Any) -> bool | None:
@@ -271,20 +289,21 @@ def _bool(value: Any) -> bool | None:
 def build_row(page: Page, rid: str, include: Include) -> JSON:
     """One canonical row; stored JSON is spliced in as :class:`orjson.Fragment`."""
     r = page.rows[rid]
-    data_row: JSON = {"id": rid}
-    if r[2] is not None:
-        data_row["global_key"] = r[2]
-    if r[3] is not None:
-        data_row["external_id"] = r[3]
-    data_row["row_data"] = r[4]
+    shape = _shape(r[8], include)
+    data_row: JSON = {
+        "id": rid,
+        "global_key": r[2],
+        "external_id": r[3],
+        "row_data": r[4],
+    }
     if include.data_row_details:
         data_row["details"] = {
-            "dataset_id": r[8],
-            "dataset_name": r[9],
-            "created_at": r[10],
-            "updated_at": r[11],
-            "last_activity_at": r[12],
-            "created_by": r[13],
+            "dataset_id": r[9],
+            "dataset_name": r[10],
+            "created_at": r[11],
+            "updated_at": r[12],
+            "last_activity_at": r[13],
+            "created_by": r[14],
         }
     out: JSON = {"data_row": data_row, "media_attributes": _frag(r[6], {})}
     if include.attachments:
@@ -317,23 +336,47 @@ def build_row(page: Page, rid: str, include: Include) -> JSON:
     if include.model_runs != ():
         experiments: JSON = {}
         for run in page.runs.get(rid, ()):
-            _, run_id, run_data_row_id, split, run_name, model_id, model_name = run
+            _, run_id, run_data_row_id, split, run_name, model_id, model_name = run[:7]
             model = experiments.setdefault(model_id, {"name": model_name, "runs": {}})
             key = (run_id, rid)
+            run_shape = _shape(run[7], include)
+            if run_shape is not None and "m" in run_shape and len(model) == 2:
+                model["shape"] = run_shape["m"]  # applied once the model's runs are in
             entry: JSON = {
                 "name": run_name,
                 "run_data_row_id": run_data_row_id,
-                "labels": [_run_label(x, interpolate) for x in page.run_labels.get(key, ())],
+                "labels": [
+                    _run_label(x, interpolate, include) for x in page.run_labels.get(key, ())
+                ],
             }
             if include.predictions:
                 entry["predictions"] = [
-                    _run_label(x, interpolate) for x in page.predictions.get(key, ())
+                    _run_label(x, interpolate, include) for x in page.predictions.get(key, ())
                 ]
             if include.model_run_details:
                 entry["split"] = split
-            model["runs"][run_id] = entry
+            model["runs"][run_id] = shaped(entry, run_shape)
+        for model in experiments.values():
+            if "shape" in model:
+                shaped(model, model.pop("shape"))
         out["experiments"] = experiments
+    if shape is not None:
+        shaped(data_row, (shape.get("s") or {}).get("data_row"), _DATA_ROW_OMIT_NULL)
+        return shaped(out, _without(shape, "data_row"))
+    shaped(data_row, None, _DATA_ROW_OMIT_NULL)
     return out
+
+
+_DATA_ROW_OMIT_NULL = ("global_key", "external_id")
+_PROJECT_OMIT_NULL = ("project_tags",)
+
+
+def _without(shape: JSON, key: str) -> JSON:
+    """``shape`` without its nested shape for ``key`` (applied on its own)."""
+    subs = shape.get("s")
+    if not subs or key not in subs:
+        return shape
+    return {**shape, "s": {k: v for k, v in subs.items() if k != key}}
 
 
 def _project_entry(
@@ -353,9 +396,8 @@ def _project_entry(
             "consensus_expected_label_count": p[7],
             "workflow_history": page.history.get((p[1], p[0]), []),
         }
-    if p[11] is not None:
-        entry["project_tags"] = Fragment(p[11])
-    return entry
+    entry["project_tags"] = _frag(p[11])
+    return shaped(entry, _shape(p[13], include), _PROJECT_OMIT_NULL)
 
 
 def _annotations(text: str | bytes, interpolate: bool) -> Any:
@@ -365,21 +407,21 @@ def _annotations(text: str | bytes, interpolate: bool) -> Any:
 
 
 def _label(x: Any, include: Include, interpolate: bool) -> JSON:
-    # x: data_row_id, project_id, id, label_kind, version, annotations,
+    # x: data_row_id, project_id, id, label_kind, version, annotations, shape,
     #    [created_at, updated_at, created_by, content_last_updated_at, reviews],
     #    [seconds_to_create, seconds_to_review, skipped, benchmark_reference_label,
     #     benchmark_score, consensus_score, consensus_label_count, consensus_labels, v2]
     out: JSON = {"id": x[2], "label_kind": x[3], "version": x[4]}
-    at = 6
+    at = 7
     if include.label_details:
         out["label_details"] = {
-            "created_at": x[6],
-            "updated_at": x[7],
-            "created_by": x[8],
-            "content_last_updated_at": x[9],
-            "reviews": Fragment(x[10]),
+            "created_at": x[7],
+            "updated_at": x[8],
+            "created_by": x[9],
+            "content_last_updated_at": x[10],
+            "reviews": _frag(x[11]),
         }
-        at = 11
+        at = 12
     if include.performance_details:
         out["performance_details"] = {
             "seconds_to_create": x[at],
@@ -393,16 +435,17 @@ def _label(x: Any, include: Include, interpolate: bool) -> JSON:
             "performance_details_v2": _frag(x[at + 8]),
         }
     out["annotations"] = _annotations(x[5], interpolate)
-    return out
+    return shaped(out, _shape(x[6], include))
 
 
-def _run_label(x: Any, interpolate: bool) -> JSON:
-    return {
+def _run_label(x: Any, interpolate: bool, include: Include) -> JSON:
+    out = {
         "id": x[2],
         "label_kind": x[3],
         "version": x[4],
         "annotations": _annotations(x[5], interpolate),
     }
+    return shaped(out, _shape(x[6], include))
 
 
 def assemble(

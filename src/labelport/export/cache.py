@@ -50,6 +50,7 @@ from labelport.export.plan import Plan
 from labelport.store import Store
 from labelport.store import schema as s
 from labelport.store.bulk import BulkWriter
+from labelport.vocab import status_label
 
 FORMAT = 3  # a new layout ships with a migration that empties export_cache
 FILL_PAGE = 500
@@ -74,6 +75,7 @@ dumps = orjson.dumps
 #   run:      (model index, start, end, predictions, split, position among the row's runs)
 Entry = tuple[Any, ...]
 Range = tuple[int, int]
+JSON = dict[str, Any]
 
 
 class _Line:
@@ -90,99 +92,107 @@ class _Line:
         return start, self.at
 
 
-def encode(page: Page, rid: str) -> tuple[bytes, bytes, bytes]:
-    """The entry (tally, layout, line) of one row of a page read with :data:`EVERYTHING`."""
-    row = build_row(page, rid, EVERYTHING)
-    data_row = dict(row["data_row"])
-    details = data_row.pop("details")
-    out = _Line()
-    out.add(b'{"data_row":' + dumps(data_row)[:-1])
-    cut_details = out.add(b',"details":' + dumps(details))
-    out.add(b'},"media_attributes":' + dumps(row["media_attributes"]))
-    cut_attachments = out.add(b',"attachments":' + dumps(row["attachments"]))
-    cut_metadata = out.add(b',"metadata_fields":' + dumps(row["metadata_fields"]))
-    cut_embeddings = out.add(b',"embeddings":' + dumps(row["embeddings"]))
+class _Unusual(Exception):
+    """A row this layout cannot cut (an extra key inside a model's entry): it gets no entry,
+    and every export builds it on the live path."""
 
-    projects = []
-    start_projects = out.add(b',"projects":{')[0]
-    for n, p in enumerate(page.projects.get(rid, ())):
-        pid, status = p[1], p[2]
-        entry = row["projects"][pid]
-        if n:
-            out.add(b",")
-        start = out.add(dumps(pid) + b':{"name":' + dumps(entry["name"]) + b',"labels":[')[0]
-        label_cuts = []
-        for k, label in enumerate(entry["labels"]):
-            rest = dict(label)
-            label_details = rest.pop("label_details")
-            performance = rest.pop("performance_details")
-            annotations = rest.pop("annotations")
-            out.add((b"," if k else b"") + dumps(rest)[:-1])
-            label_cuts.append(
-                (
-                    out.add(b',"label_details":' + dumps(label_details)),
-                    out.add(b',"performance_details":' + dumps(performance)),
-                )
-            )
-            out.add(b',"annotations":' + dumps(annotations) + b"}")
-        out.add(b"]")
-        cut_project_details = out.add(b',"project_details":' + dumps(entry["project_details"]))
-        if "project_tags" in entry:
-            out.add(b',"project_tags":' + dumps(entry["project_tags"]))
-        end = out.add(b"}")[1]
-        labels = len(page.labels.get((pid, rid), ()))
-        projects.append((pid, status, labels, start, end, tuple(label_cuts), cut_project_details))
-    cut_projects = (start_projects, out.add(b"}")[1])
 
-    models: list[Range] = []
-    runs = []
-    position = {run[1]: n for n, run in enumerate(page.runs.get(rid, ()))}
-    start_experiments = out.add(b',"experiments":{')[0]
-    for model_id, model in row["experiments"].items():
-        if models:
-            out.add(b",")
-        models.append(out.add(dumps(model_id) + b':{"name":' + dumps(model["name"]) + b',"runs":{'))
-        for k, (run_id, entry) in enumerate(model["runs"].items()):
-            if k:
-                out.add(b",")
-            start = out.add(
-                dumps(run_id)
-                + b':{"name":'
-                + dumps(entry["name"])
-                + b',"run_data_row_id":'
-                + dumps(entry["run_data_row_id"])
-                + b',"labels":'
-                + dumps(entry["labels"])
-            )[0]
-            cut_predictions = out.add(b',"predictions":' + dumps(entry["predictions"]))
-            cut_split = out.add(b',"split":' + dumps(entry["split"]))
-            end = out.add(b"}")[1]
-            key = (run_id, rid)
-            runs.append(
-                (
-                    run_id,
-                    len(page.run_labels.get(key, ())),
-                    len(page.predictions.get(key, ())),
-                    len(models) - 1,
-                    start,
-                    end,
-                    cut_predictions,
-                    cut_split,
-                    position[run_id],
-                )
-            )
-        out.add(b"}}")
-    cut_experiments = (start_experiments, out.add(b"}")[1])
+def _object(out: _Line, value: JSON, cuts: Iterable[str] = ()) -> dict[str, Range]:
+    """Write an object key by key; the ranges (``,"key":value``) of the ``cuts`` keys it has."""
+    found: dict[str, Range] = {}
+    out.add(b"{")
+    for n, (key, item) in enumerate(value.items()):
+        where = out.add((b"," if n else b"") + dumps(key) + b":" + dumps(item))
+        if key in cuts:
+            if not n:
+                raise _Unusual(key)  # a leading key cannot be cut without its comma
+            found[key] = where
     out.add(b"}")
-    cuts = (
-        cut_details,
-        cut_attachments,
-        cut_metadata,
-        cut_embeddings,
-        cut_projects,
-        cut_experiments,
+    return found
+
+
+def _nothing(out: _Line) -> Range:
+    return out.at, out.at
+
+
+def encode(page: Page, rid: str) -> tuple[bytes, bytes, bytes]:
+    """The entry (tally, layout, line) of one row of a page read with :data:`EVERYTHING`.
+
+    The line is written key by key in the order of the row :func:`build_row` gives (the source's
+    shape applied), so it is byte for byte that row; a part the row does not have (a source
+    without details, a label without performance details) has an empty range."""
+    row = build_row(page, rid, EVERYTHING)
+    out = _Line()
+    ranges: dict[str, Range] = {}
+    projects: list[tuple[Any, ...]] = []
+    models: list[Range] = []
+    runs: list[tuple[Any, ...]] = []
+    out.add(b"{")
+    for n, (key, value) in enumerate(row.items()):
+        comma = b"," if n else b""
+        if key == "data_row":
+            out.add(comma + b'"data_row":')
+            inner = _object(out, value, ("details",))
+            if "details" in inner:
+                ranges["details"] = inner["details"]
+        elif key == "projects":
+            start = out.add(comma + b'"projects":{')[0]
+            for k, (pid, entry) in enumerate(value.items()):
+                projects.append(_project(out, page, rid, pid, entry, k))
+            ranges["projects"] = (start, out.add(b"}")[1])
+        elif key == "experiments":
+            start = out.add(comma + b'"experiments":{')[0]
+            position = {run[1]: i for i, run in enumerate(page.runs.get(rid, ()))}
+            for k, (model_id, model) in enumerate(value.items()):
+                if list(model) != ["name", "runs"]:
+                    raise _Unusual(model_id)
+                models.append(
+                    out.add(
+                        (b"," if k else b"")
+                        + dumps(model_id)
+                        + b':{"name":'
+                        + dumps(model["name"])
+                        + b',"runs":{'
+                    )
+                )
+                for j, (run_id, entry) in enumerate(model["runs"].items()):
+                    if j:
+                        out.add(b",")
+                    start_run = out.add(dumps(run_id) + b":")[0]
+                    inner = _object(out, entry, ("predictions", "split"))
+                    key_ = (run_id, rid)
+                    runs.append(
+                        (
+                            run_id,
+                            len(page.run_labels.get(key_, ())),
+                            len(page.predictions.get(key_, ())),
+                            len(models) - 1,
+                            start_run,
+                            out.at,
+                            inner.get("predictions", (out.at, out.at)),
+                            inner.get("split", (out.at, out.at)),
+                            position[run_id],
+                        )
+                    )
+                out.add(b"}}")
+            ranges["experiments"] = (start, out.add(b"}")[1])
+        else:
+            where = out.add(comma + dumps(key) + b":" + dumps(value))
+            if key in ("attachments", "metadata_fields", "embeddings"):
+                ranges[key] = where
+    out.add(b"}\n")
+    end = _nothing(out)  # a part the row does not have: nothing to cut
+    cuts = tuple(
+        ranges.get(key, end)
+        for key in (
+            "details",
+            "attachments",
+            "metadata_fields",
+            "embeddings",
+            "projects",
+            "experiments",
+        )
     )
-    out.add(b"\n")
     line = b"".join(out.parts)
     rest = kinds_in(line)  # what is left once each project and run took its own
 
@@ -212,6 +222,38 @@ def encode(page: Page, rid: str) -> tuple[bytes, bytes, bytes]:
         tuple(r[3:] for r in runs),
     )
     return marshal.dumps(tally), marshal.dumps(layout), line
+
+
+def _project(out: _Line, page: Page, rid: str, pid: str, entry: JSON, n: int) -> tuple[Any, ...]:
+    """Write one project entry (``"id":{...}``); its tally head and layout."""
+    status = next(p[2] for p in page.projects[rid] if p[1] == pid)
+    if n:
+        out.add(b",")
+    start = out.add(dumps(pid) + b":{")[0]
+    label_cuts: list[tuple[Range, Range]] = []
+    details = _nothing(out)
+    for k, (key, value) in enumerate(entry.items()):
+        comma = b"," if k else b""
+        if key == "labels":
+            out.add(comma + b'"labels":[')
+            for j, label in enumerate(value):
+                if j:
+                    out.add(b",")
+                inner = _object(out, label, ("label_details", "performance_details"))
+                here = (out.at, out.at)
+                label_cuts.append(
+                    (inner.get("label_details", here), inner.get("performance_details", here))
+                )
+            out.add(b"]")
+        else:
+            where = out.add(comma + dumps(key) + b":" + dumps(value))
+            if key == "project_details":
+                if not k:
+                    raise _Unusual(key)
+                details = where
+    end = out.add(b"}")[1]
+    labels = len(page.labels.get((pid, rid), ()))
+    return (pid, status, labels, start, end, tuple(label_cuts), details)
 
 
 def _pairs(kinds: Counter[bytes]) -> tuple[tuple[bytes, int], ...]:
@@ -407,7 +449,12 @@ class Composer:
         stored line, or (when the params leave parts out) the line with those parts cut away."""
         if self.every_part and self._every_project_and_run(tally):
             return line
-        if self.all_but_runs and not tally[3] and self._every_project_and_run(tally):
+        if (
+            self.all_but_runs
+            and not tally[3]
+            and line.endswith(_NO_RUNS)
+            and self._every_project_and_run(tally)
+        ):
             return line[: -len(_NO_RUNS)] + b"}\n"  # the end of the line, cut without a layout
         return compose(tally, marshal.loads(layout), line, self.include)
 
@@ -435,7 +482,7 @@ class Composer:
                 if wanted is not None and pid not in wanted:
                     continue
                 counts.labels[pid] += labels
-                counts.workflow_status[pid][status] += 1
+                counts.workflow_status[pid][status_label(status)] += 1
                 add_kinds(kinds)
         runs_wanted = self.runs
         if include.model_runs != ():

@@ -32,6 +32,7 @@ from labelport.export.sink import StreamInfo, StreamWriter
 from labelport.export.spec import ExportSpec
 from labelport.store import Store
 from labelport.times import format_timestamp, utcnow
+from labelport.vocab import status_label
 
 PAGE_SIZE = 500
 SHARD_BYTES = 256 * 1024 * 1024
@@ -241,7 +242,7 @@ def _count(page: Page, rid: str, include: Include, counts: Counts) -> None:
     if include.projects != ():
         for p in page.projects.get(rid, ()):  # (data_row_id, project_id, workflow_status, ...)
             counts.labels[p[1]] += len(page.labels.get((p[1], rid), ()))
-            counts.workflow_status[p[1]][p[2]] += 1
+            counts.workflow_status[p[1]][status_label(p[2])] += 1
     if include.model_runs != ():
         for run in page.runs.get(rid, ()):  # (data_row_id, model_run_id, ...)
             key = (run[1], rid)

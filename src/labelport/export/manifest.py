@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from labelport import vocab
 from labelport.errors import InvalidInput
 from labelport.export.sink import StreamInfo, StreamReader, check_stream
 
@@ -152,9 +153,10 @@ def recount(row: dict[str, Any], counts: Counts, *, statuses: bool) -> None:
     _walk_kinds(row, counts.annotations)
     for pid, entry in (row.get("projects") or {}).items():
         counts.labels[pid] += len(entry.get("labels") or ())
-        details = entry.get("project_details")
-        if statuses and isinstance(details, dict):
-            counts.workflow_status[pid][str(details.get("workflow_status"))] += 1
+        if statuses:  # as the catalog counts them: stored form, UNKNOWN when none is known
+            details = entry.get("project_details")
+            given = details.get("workflow_status") if isinstance(details, dict) else None
+            counts.workflow_status[pid][vocab.status_label(vocab.workflow_status(given))] += 1
     for model in (row.get("experiments") or {}).values():
         for run_id, run in (model.get("runs") or {}).items():
             counts.model_run_labels[run_id] += len(run.get("labels") or ())

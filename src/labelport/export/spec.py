@@ -41,9 +41,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 
+from labelport import vocab
 from labelport.errors import InvalidSpec
-from labelport.imports.canonical import MEDIA_TYPES
 from labelport.times import format_timestamp
+from labelport.vocab import MEDIA_TYPES
 
 SCOPES = ("project", "dataset", "slice", "model_run", "data_rows", "catalog")
 FORMATS = ("ndjson", "vertex", "diffgram")  # see labelport.export.formats
@@ -358,12 +359,13 @@ def parse_filters(
         if name in _DATES:
             values[name] = parse_range(value, zone, key)
         elif name == "workflow_status":
-            if not isinstance(value, str) or value not in WORKFLOW_STATUSES:
+            stored = vocab.workflow_status(value)  # any spelling, any letter case
+            if stored is None:
                 raise InvalidSpec(
                     f"{key}: {value!r} is not a workflow status "
                     f"(one of {', '.join(WORKFLOW_STATUSES)}; one value, not a list)"
                 )
-            values[name] = WORKFLOW_STATUSES[value]
+            values[name] = stored
         elif name == "media_type":
             types = _id_list(value, key, limit=None, allow_empty=False)
             values[name] = tuple(_media_type(t) for t in types)
@@ -383,7 +385,7 @@ def normalize_filters(f: Filters) -> dict[str, Any]:
         if name in _DATES:
             out[name] = [format_timestamp(value[0]), format_timestamp(value[1])]
         elif name == "workflow_status":
-            out[name] = next(k for k, v in WORKFLOW_STATUSES.items() if v == value)
+            out[name] = vocab.FILTER_SPELLINGS[value]
         else:
             out[name] = _plain(value)
     return out

@@ -18,6 +18,20 @@ are not counted; metadata errors have line 0), and ``field`` starts with the fil
 ``1234.instance_list[3].x_max``. Broken JSON gives one error whose line is the ordinal of the
 packet being read when the parser failed, with ijson's reason.
 
+Limits (:mod:`labelport.imports.diffgram_checks`): a file packet (and a metadata value the import
+uses) may not nest more than 128 arrays and objects, hold a NUL character in a string or key, an
+integer beyond 64 bits or a number that is not finite; the packet is an error naming the field.
+The raw file may not hold a NUL byte or nest more than 2,048 levels (an error naming the byte,
+checked before the parser builds anything); a UTF-8 byte order mark is accepted.
+
+Ids and aliases. With ``org_id`` (the import service always gives it), the ids of catalog
+entities derived from Diffgram ids include the organization, so that every organization may
+import the same export; ids inside annotations (feature and feature schema ids) do not. The
+Diffgram ids become aliases of that organization (:class:`~labelport.imports.base.AliasSpec`,
+line 0, before the first row): ``diffgram_project`` (``psid`` -> the project) and, for an export
+of a job (``source`` job), ``diffgram_job`` (the job id -> its batch). File ids need none: the
+global key is one.
+
 Mapping (canonical row: ``docs/row-format.md``; ``psid`` is
 ``export_info.project.project_string_id``):
 
@@ -32,9 +46,11 @@ Mapping (canonical row: ``docs/row-format.md``; ``psid`` is
   No ``data_row.id``: the loader resolves rows by global key.
 * ``media_attributes``: image ``width``, ``height`` (+ ``mime_type`` guessed from the file name);
   video ``width``, ``height``, ``frame_rate``, ``frame_count``; text ``mime_type`` when guessable.
-* ``projects``: one project ``derived_id("diffgram-project", psid)`` named after the Diffgram
-  project, ``workflow_status`` ``DONE`` if ``file.ann_is_complete`` else ``TO_LABEL``, with one
-  label ``derived_id("diffgram-label", psid, file id)`` (``Video`` kind for videos) whose
+* ``projects``: one project ``derived_id("diffgram-project", org_id, psid)`` named after the
+  Diffgram project, ``workflow_status`` ``DONE`` if ``file.ann_is_complete`` else ``TO_LABEL``,
+  and - when the export is a job's (``source`` ``job``; ``export_info.job``) - ``batch_id``
+  ``derived_id("diffgram-job", org_id, psid, job id)`` with ``batch_name`` the job's name; one
+  label ``derived_id("diffgram-label", org_id, psid, file id)`` (``Video`` kind for videos) whose
   ``label_details`` carry the export's ``created_time`` and ``user_created_email`` (Diffgram does
   not export per-instance authors or times).
 * Instances become objects: ``name``/``value`` from ``label_map[label_file_id]``, ``feature_id``
@@ -88,7 +104,8 @@ import ijson  # type: ignore[import-untyped]
 
 from labelport import ids
 from labelport.errors import RecordError
-from labelport.imports.base import JSON, Item, ParsedRow, Problem
+from labelport.imports import diffgram_checks as checks
+from labelport.imports.base import JSON, AliasSpec, Item, ParsedRow, Problem
 from labelport.times import format_timestamp, parse_timestamp
 
 METADATA_KEYS = frozenset(
@@ -133,33 +150,61 @@ class _Export:
     created_by: str | None
     labels: dict[str, str]  # label_file_id -> label name
     groups: dict[str, _Group]
+    scope: tuple[str, ...] = ()  # (org_id,): what ids of catalog entities are derived within
+    job_id: str | None = None  # export_info.job.id: every file of the export is in that job
+    job_name: str | None = None
+    batch_id: str | None = None  # the job's batch
 
 
-def convert(stream: IO[bytes], *, file: str, dataset: str | None = None) -> Iterator[Item]:
+def convert(
+    stream: IO[bytes], *, file: str, dataset: str | None = None, org_id: str | None = None
+) -> Iterator[Item]:
     """Convert a Diffgram export read from ``stream``; ``file`` names it in errors.
 
     ``dataset`` overrides the dataset name (default: the export directory's nickname, else the
-    Diffgram project's name).
+    Diffgram project's name). ``org_id`` is the organization the rows are for: the ids of the
+    project, labels and job derived from Diffgram's ids include it, and the Diffgram ids become
+    its aliases (:class:`~labelport.imports.base.AliasSpec` items before the first row; an
+    export without rows names nothing). The import service always passes it; without it, ids
+    are derived from the Diffgram ids alone and no aliases are yielded.
     """
     meta: JSON = {}
     context: _Export | None = None
     ordinal = 0  # file packets seen
     keys_seen = 0
-    pairs = ijson.kvitems(stream, "", use_float=True)
+    aliased = False
+    guard = checks.GuardedStream(stream)
+    walk_all = ijson.backend != "yajl2_c"  # other parsers let big and infinite numbers through
+    pairs = ijson.kvitems(guard, "", use_float=True)
     while True:
         try:
             key, value = next(pairs)
         except StopIteration:
             break
         except ijson.JSONError as exc:
-            yield RecordError(file, ordinal + 1, "", f"not valid JSON ({_first_line(exc)})")
+            field, reason = checks.explain_parse_error(_message(exc))
+            yield RecordError(file, ordinal + 1, field, reason)
+            return
+        except checks.Refused as exc:
+            yield RecordError(file, ordinal + 1, "", f"{exc.reason} (byte {exc.offset})")
+            return
+        except UnicodeDecodeError as exc:  # e.g. a \u escape of a lone low surrogate
+            yield RecordError(
+                file,
+                ordinal + 1,
+                "",
+                f"a string is not valid Unicode ({exc.reason}; a lone surrogate escape?)",
+            )
             return
         keys_seen += 1
         if key in METADATA_KEYS:
             meta[key] = value
             if context is None and all(k in meta for k in REQUIRED_METADATA):
                 try:
-                    context = _context(meta, dataset)
+                    for name in REQUIRED_METADATA:
+                        if walk_all or guard.suspect:
+                            checks.check_value(meta[name], name)
+                    context = _context(meta, dataset, org_id)
                 except Problem as problem:
                     yield RecordError(file, 0, problem.field, problem.reason)
                     return
@@ -170,15 +215,24 @@ def convert(stream: IO[bytes], *, file: str, dataset: str | None = None) -> Iter
             yield RecordError(
                 file,
                 ordinal,
-                key,
+                key.replace("\x00", "\\u0000"),
                 f"file packet before the export metadata (missing so far: {missing}); Diffgram "
                 "writes those keys first and labelport reads the export as a stream",
             )
             continue
         try:
-            yield ParsedRow(ordinal, _packet(context, key, value))
+            if "\x00" in key:
+                raise Problem(key.replace("\x00", "\\u0000"), f"the file id {checks.NUL_REASON}")
+            if walk_all or guard.suspect:
+                checks.check_value(value, key)
+            row = _packet(context, key, value)
         except Problem as problem:
             yield RecordError(file, ordinal, problem.field, problem.reason)
+            continue
+        if not aliased and org_id is not None:  # once, with the first row
+            aliased = True
+            yield from _aliases(context)
+        yield ParsedRow(ordinal, row)
     if keys_seen == 0:
         yield RecordError(
             file,
@@ -192,20 +246,25 @@ def convert(stream: IO[bytes], *, file: str, dataset: str | None = None) -> Iter
         yield RecordError(file, 0, "", f"not a Diffgram export: missing {missing}")
 
 
-def _first_line(exc: Exception) -> str:
-    """ijson's reason without the excerpt of the document it appends."""
-    message = exc.args[0] if exc.args else ""
+def _aliases(ctx: _Export) -> Iterator[AliasSpec]:
+    """The Diffgram ids the Diffgram surface answers to (labelport.imports.aliases)."""
+    yield AliasSpec(0, "diffgram_project", ctx.psid, ctx.project_id)
+    if ctx.job_id is not None and ctx.batch_id is not None:
+        yield AliasSpec(0, "diffgram_job", ctx.job_id, ctx.batch_id)
+
+
+def _message(exc: Exception) -> str:
+    message = exc.args[0] if exc.args else type(exc).__name__
     if isinstance(message, bytes):
         message = message.decode("utf-8", "replace")
-    lines = str(message).strip().splitlines()
-    return lines[0].strip() if lines else type(exc).__name__
+    return str(message)
 
 
 # ---------------------------------------------------------------------------------------------
 # metadata
 
 
-def _context(meta: JSON, dataset: str | None) -> _Export:
+def _context(meta: JSON, dataset: str | None, org_id: str | None) -> _Export:
     info = _obj(meta["export_info"], "export_info")
     project = info.get("project")
     if not isinstance(project, dict):
@@ -256,16 +315,37 @@ def _context(meta: JSON, dataset: str | None) -> _Export:
             group["id"], kind if isinstance(kind, str) else None, shown, tag, options
         )
 
+    scope = (org_id,) if org_id is not None else ()
+    # Only a job's export holds the job's files: Diffgram also writes the job the request named
+    # into a directory or task export (the SDK's job.generate_export(source="directory") does).
+    job_id, job_name = _job(info.get("job")) if info.get("source") == "job" else (None, None)
     return _Export(
         psid=psid,
-        project_id=ids.derived_id("diffgram-project", psid),
+        scope=scope,
+        project_id=ids.derived_id("diffgram-project", *scope, psid),
         project_name=name,
         dataset_name=dataset or (nickname if isinstance(nickname, str) and nickname else name),
         created_at=_timestamp(info.get("created_time"), "export_info.created_time"),
         created_by=email,
         labels=labels,
         groups=groups,
+        job_id=job_id,
+        job_name=job_name,
+        batch_id=None if job_id is None else ids.derived_id("diffgram-job", *scope, psid, job_id),
     )
+
+
+def _job(job: Any) -> tuple[str | None, str | None]:
+    """The id (as text) and name of the export's job (``source`` job), if it has one."""
+    if job is None:
+        return None, None
+    job = _obj(job, "export_info.job")
+    job_id, name = job.get("id"), job.get("name")
+    if isinstance(job_id, bool) or not isinstance(job_id, int | str) or job_id == "":
+        raise Problem("export_info.job.id", f"expected the job's id, got {job_id!r}")
+    if name is not None and not isinstance(name, str):
+        raise Problem("export_info.job.name", f"expected the job's name, got {_type(name)}")
+    return str(job_id), name or None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -318,7 +398,7 @@ def _packet(ctx: _Export, key: str, packet: Any) -> JSON:
 
     annotations = _video(ctx, key, packet) if ftype == "video" else _still(ctx, key, packet, ftype)
     label: JSON = {
-        "id": ids.derived_id("diffgram-label", ctx.psid, key),
+        "id": ids.derived_id("diffgram-label", *ctx.scope, ctx.psid, key),
         "label_kind": "Video" if ftype == "video" else "Default",
         "version": "1.0.0",
         "label_details": {
@@ -333,13 +413,18 @@ def _packet(ctx: _Export, key: str, packet: Any) -> JSON:
     row: JSON = {"data_row": data_row, "media_type": ftype.upper()}
     if attributes:
         row["media_attributes"] = attributes
+    project_details: JSON = {
+        "workflow_status": "DONE" if info.get("ann_is_complete") is True else "TO_LABEL"
+    }
+    if ctx.batch_id is not None:
+        project_details["batch_id"] = ctx.batch_id
+        if ctx.job_name is not None:
+            project_details["batch_name"] = ctx.job_name
     row["projects"] = {
         ctx.project_id: {
             "name": ctx.project_name,
             "labels": [label],
-            "project_details": {
-                "workflow_status": "DONE" if info.get("ann_is_complete") is True else "TO_LABEL"
-            },
+            "project_details": project_details,
         }
     }
     return row

@@ -15,22 +15,31 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from dataclasses import field as _field
 from datetime import datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 
 from labelport.errors import InvalidRecords, RecordError
 from labelport.export import cache
 from labelport.ids import derived_id, new_id
-from labelport.imports.base import AnnotationSetSpec, Item, ParsedRow, Problem
+from labelport.imports import aliases, shaping
+from labelport.imports.annotations import Feature, iter_features
+from labelport.imports.base import (
+    AliasSpec,
+    AnnotationSetSpec,
+    Item,
+    ParsedRow,
+    Problem,
+    SourceWarning,
+)
 from labelport.imports.canonical import (
     CheckedLabel,
     CheckedRow,
-    Feature,
     check_row,
     infer_media_type,
-    iter_features,
 )
 from labelport.store import Store
 from labelport.store import schema as s
@@ -40,17 +49,60 @@ BATCH_SIZE = 500
 
 
 @dataclass(slots=True)
+class ImportWarning:
+    """Alike warnings of one import, counted: the field path (ids and positions generalized),
+    the reason, how many times, and the first lines it was seen on."""
+
+    field: str
+    reason: str
+    count: int = 0
+    lines: list[int] = _field(default_factory=list)
+
+    FIRST_LINES = 5
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "field": self.field,
+            "reason": self.reason,
+            "count": self.count,
+            "lines": self.lines,
+        }
+
+
+@dataclass(slots=True)
 class ImportResult:
     file: str
     rows: int = 0
-    labels: int = 0
+    labels: int = 0  # project labels
     predictions: int = 0
+    model_runs: int = 0  # distinct model runs the rows belong to
+    model_run_labels: int = 0  # ground-truth labels of model runs
     seconds: float = 0.0
     annotation_sets: list[str] = field(default_factory=list)
+    warnings: list[ImportWarning] = field(default_factory=list)
+    objective: str | None = None  # Vertex: the objective the file was read as
+    dataset: str | None = None  # the default dataset, when the import named one itself
 
     @property
     def rows_per_second(self) -> float:
         return self.rows / self.seconds if self.seconds > 0 else float("inf")
+
+    def to_json(self) -> dict[str, Any]:
+        """The summary as REST and ``--json`` show it."""
+        out: dict[str, Any] = {
+            "rows": self.rows,
+            "labels": self.labels,
+            "predictions": self.predictions,
+            "model_runs": self.model_runs,
+            "model_run_labels": self.model_run_labels,
+            "annotation_sets": list(self.annotation_sets),
+            "warnings": [w.to_json() for w in self.warnings],
+        }
+        if self.objective is not None:
+            out["objective"] = self.objective
+        if self.dataset is not None:
+            out["dataset"] = self.dataset
+        return out
 
 
 class _Errors:
@@ -68,6 +120,25 @@ class _Errors:
         self.add(RecordError(self.file, line, problem.field, problem.reason))
 
 
+class _Warnings:
+    """Alike warnings (same field path and reason) counted together, in the order first seen."""
+
+    def __init__(self) -> None:
+        self.seen: dict[tuple[str, str], ImportWarning] = {}
+
+    def add(self, warning: SourceWarning) -> None:
+        key = (warning.field, warning.reason)
+        found = self.seen.get(key)
+        if found is None:
+            found = self.seen[key] = ImportWarning(warning.field, warning.reason)
+        found.count += 1
+        if len(found.lines) < ImportWarning.FIRST_LINES and warning.line not in found.lines:
+            found.lines.append(warning.line)
+
+    def summary(self) -> list[ImportWarning]:
+        return list(self.seen.values())
+
+
 # Imports of at least this many rows refresh the planner's statistics when they commit.
 STATISTICS_AFTER = 1000
 
@@ -82,25 +153,42 @@ def import_items(
     media_type: str | None = None,
     on_progress: Callable[[int], None] | None = None,
     batch_size: int = BATCH_SIZE,
+    strict: bool = False,
 ) -> ImportResult:
-    """Import converter ``items`` into organization ``org_id``; InvalidRecords on bad input."""
+    """Import converter ``items`` into organization ``org_id``; InvalidRecords on bad input.
+
+    Warnings (unknown fields and values, kept verbatim) are counted into the result; with
+    ``strict`` each one is an error instead."""
     started = time.perf_counter()
     result = ImportResult(file=file)
     errors = _Errors(file)
+    warnings = _Warnings()
+
+    def warn(warning: SourceWarning) -> None:
+        if strict:
+            errors.add(
+                RecordError(file, warning.line, warning.field, f"{warning.reason} (--strict)")
+            )
+        else:
+            warnings.add(warning)
+
     with store.write(large=True) as conn:
         loader = _Loader(store, conn, org_id, default_dataset, media_type, file)
         pending: list[tuple[int, CheckedRow]] = []
+        runs: set[str] = set()
 
         def flush() -> None:
             if pending and not errors.total:
                 for error in loader.write(pending):
                     errors.add(error)
                 if not errors.total:
-                    result.rows += len(pending)
-                    result.labels += sum(len(p.labels) for _, r in pending for p in r.projects)
-                    result.predictions += sum(
-                        len(x.predictions) for _, r in pending for x in r.runs
-                    )
+                    result.rows += loader.new_rows  # distinct rows: a repeated line counts once
+                    for _, r in pending:
+                        result.labels += sum(len(p.labels or ()) for p in r.projects)
+                        for run in r.runs:
+                            runs.add(run.id)
+                            result.predictions += len(run.predictions or ())
+                            result.model_run_labels += len(run.labels or ())
                     if on_progress is not None:
                         on_progress(result.rows)
             pending.clear()
@@ -108,15 +196,29 @@ def import_items(
         for item in items:
             if isinstance(item, RecordError):
                 errors.add(item)
+            elif isinstance(item, SourceWarning):
+                warn(item)
             elif isinstance(item, AnnotationSetSpec):
                 if not errors.total:
                     loader.annotation_set(item)
                 result.annotation_sets.append(item.id)
+                result.objective = item.objective
+            elif isinstance(item, AliasSpec):
+                if not errors.total:
+                    try:
+                        aliases.write(conn, org_id, item)
+                    except Problem as problem:
+                        errors.problem(item.line, problem)
             elif isinstance(item, ParsedRow):
                 try:
-                    pending.append((item.line, check_row(item.row)))
+                    checked = check_row(item.row)
                 except Problem as problem:
                     errors.problem(item.line, problem)
+                else:
+                    checked.shaped = item.shaped
+                    for path, reason in checked.notes.items:
+                        warn(SourceWarning(item.line, path, reason))
+                    pending.append((item.line, checked))
                 if len(pending) >= batch_size:
                     flush()
         flush()
@@ -126,6 +228,10 @@ def import_items(
                 cache.fill(conn, org_id)
         if errors.total:
             raise InvalidRecords(file, errors.listed, errors.total)
+        result.warnings = warnings.summary()
+        result.model_runs = len(runs)
+        if loader.used_default:
+            result.dataset = default_dataset
     if result.rows >= STATISTICS_AFTER:
         store.refresh_statistics()
     result.seconds = time.perf_counter() - started
@@ -164,6 +270,9 @@ class _Loader:
         self.features: dict[str, set[str]] = {}  # ontology id -> feature ids
         self.feature_rows: list[dict[str, Any]] = []
         self.feature_positions: dict[str, int] = {}
+        self.used_default = False  # did a row go to the default dataset?
+        self.new_rows = 0  # rows of the last batch written for the first time in this import
+        self.seen_table = False
 
     # ------------------------------------------------------------------------------- lookups
 
@@ -202,8 +311,14 @@ class _Loader:
     def dataset(self, row: CheckedRow) -> str:
         if row.dataset_id is not None:
             if row.dataset_id in self.datasets:
+                if row.dataset_name and self.datasets[row.dataset_id] != row.dataset_name:
+                    self.conn.execute(  # a later row names the dataset an earlier one did not
+                        s.dataset.update().where(s.dataset.c.id == row.dataset_id),
+                        {"name": row.dataset_name, "updated_at": self.now},
+                    )
+                    self.datasets[row.dataset_id] = row.dataset_name
                 return row.dataset_id
-            name = row.dataset_name or self.default_dataset or row.dataset_id
+            name = row.dataset_name or row.dataset_id  # a dataset known by id only: its id
             if self._owned(s.dataset, row.dataset_id, "dataset", "data_row.details.dataset_id"):
                 if row.dataset_name:
                     self.conn.execute(
@@ -215,6 +330,8 @@ class _Loader:
             self.datasets[row.dataset_id] = name
             return row.dataset_id
         by_name = row.dataset_name or self.default_dataset
+        if row.dataset_name is None and by_name is not None:
+            self.used_default = True
         if by_name is None:
             raise Problem(
                 "data_row.details.dataset_id",
@@ -414,7 +531,12 @@ class _Loader:
         if known is None:
             self._insert_field(sid, None, str(name or sid), kind)
         else:
-            kind_known, _ = known
+            kind_known, name_known = known
+            if name is not None and name != name_known:  # named by a later row
+                self.conn.execute(
+                    s.metadata_field.update().where(s.metadata_field.c.id == sid), {"name": name}
+                )
+                self.fields[sid] = (kind_known, str(name))
             if kind_known != kind and {kind_known, kind} != {"string", "datetime"}:
                 raise Problem(
                     f"{path}.value",
@@ -539,15 +661,68 @@ class _Loader:
             last = {r["id"]: i for i, r in enumerate(rows)}
             rows = [r for i, r in enumerate(rows) if last[r["id"]] == i]
             resolved = [x for i, x in enumerate(resolved) if last[x[0]] == i]
+        lines = {str(r.id): line for line, r in batch}
+        try:
+            children = self._gather(resolved, lines)
+        except _LineProblem as lp:
+            return [RecordError(self.file, lp.line, lp.problem.field, lp.problem.reason)]
+        for values, (rid, row, _) in zip(rows, resolved, strict=True):
+            old = existing.get(rid)
+            values["shape"] = (
+                shaping.row_shape(
+                    row,
+                    children.meta_values.get(rid),
+                    old["shape"] if old is not None else None,
+                    old is not None,
+                )
+                if row.shaped
+                else None
+            )
         self.bulk.upsert(s.data_row, rows, ["id"])
         try:
-            self._children(resolved, {str(r.id): line for line, r in batch})
+            self._children(children, lines)
         except _LineProblem as lp:
             return [RecordError(self.file, lp.line, lp.problem.field, lp.problem.reason)]
         # Export-ready rows of this batch, in the import's own commit (a later batch that writes
         # one of these rows again forgets its entry through the triggers and builds it again).
         cache.fill(self.conn, self.org_id, [r["id"] for r in rows])
+        self.new_rows = self._first_seen([r["id"] for r in rows])
         return []
+
+    def _first_seen(self, ids: list[str]) -> int:
+        """How many of ``ids`` this import writes for the first time (a temporary table of the
+        ids written so far, in the import's transaction: memory stays flat however long the
+        file). One statement per batch."""
+        raw = self.conn.connection.driver_connection
+        assert raw is not None
+        cursor = raw.cursor()
+        try:
+            if self.store.is_sqlite:
+                if not self.seen_table:
+                    cursor.execute(
+                        "CREATE TEMP TABLE IF NOT EXISTS lp_import_seen (id TEXT PRIMARY KEY)"
+                    )
+                    cursor.execute("DELETE FROM lp_import_seen")
+                    self.seen_table = True
+                cursor.execute(
+                    "INSERT OR IGNORE INTO lp_import_seen (id) SELECT value FROM json_each(?)",
+                    (orjson.dumps(ids).decode(),),
+                )
+            else:
+                if not self.seen_table:
+                    cursor.execute(
+                        "CREATE TEMP TABLE IF NOT EXISTS lp_import_seen (id TEXT PRIMARY KEY)"
+                        " ON COMMIT DROP"
+                    )
+                    self.seen_table = True
+                cursor.execute(
+                    "INSERT INTO lp_import_seen (id) SELECT unnest(%s::text[])"
+                    " ON CONFLICT DO NOTHING",
+                    (ids,),
+                )
+            return int(cursor.rowcount)
+        finally:
+            cursor.close()
 
     def _existing(self, batch: list[tuple[int, CheckedRow]]) -> dict[str, Any]:
         """Catalog rows the batch names, by id and by ``"gk:" + global key``."""
@@ -641,13 +816,17 @@ class _Loader:
             "last_activity_at": last_activity,
         }
 
-    def _children(self, rows: list[tuple[str, CheckedRow, str]], lines: dict[str, int]) -> None:
+    def _gather(self, rows: list[tuple[str, CheckedRow, str]], lines: dict[str, int]) -> _ChildRows:
+        """The child rows of a batch (entities they name are ensured on the way)."""
         b = _ChildRows()
         for rid, row, media_type in rows:
             try:
                 self._collect(rid, row, media_type, b)
             except Problem as problem:
                 raise _LineProblem(lines.get(rid, 0), problem) from None
+        return b
+
+    def _children(self, b: _ChildRows, lines: dict[str, int]) -> None:
         c, bulk = self.conn, self.bulk
         if b.meta_replace:
             c.execute(
@@ -672,8 +851,8 @@ class _Loader:
             self._refuse_foreign_labels(b.label_rows, lines)
             bulk.upsert(s.label, b.label_rows, ["id"])
         bulk.upsert(s.model_run_data_row, b.mrdr_rows, ["model_run_id", "data_row_id"])
-        for table in (s.model_run_label, s.prediction):
-            bulk.delete_pairs(table, ("model_run_id", "data_row_id"), b.run_replace)
+        bulk.delete_pairs(s.model_run_label, ("model_run_id", "data_row_id"), b.run_replace)
+        bulk.delete_pairs(s.prediction, ("model_run_id", "data_row_id"), b.predictions_replace)
         bulk.upsert(s.model_run_label, b.run_labels, ["model_run_id", "id"])
         bulk.upsert(s.prediction, b.predictions, ["model_run_id", "id"])
 
@@ -701,8 +880,10 @@ class _Loader:
         """Gather the child rows of one data row into ``b``; entities are ensured on the way."""
         if row.metadata is not None:
             b.meta_replace.append(rid)
+            stored = b.meta_values[rid] = []
             for i, item in enumerate(row.metadata):
                 sid, value = self.metadata_field(item, f"metadata_fields[{i}]")
+                stored.append(value)
                 b.meta_rows.append(
                     {"data_row_id": rid, "position": i, "schema_id": sid, "value": value}
                 )
@@ -731,8 +912,7 @@ class _Loader:
             pdr = {
                 "project_id": proj.id,
                 "data_row_id": rid,
-                "workflow_status": details.get("workflow_status")
-                or ("DONE" if proj.labels else "TO_LABEL"),
+                "workflow_status": proj.workflow_status,  # None: unknown, never made up
                 "priority": details.get("priority"),
                 "batch_id": details.get("batch_id"),
                 "task_id": details.get("task_id"),
@@ -741,6 +921,7 @@ class _Loader:
                 "selected_label_id": details.get("selected_label_id"),
                 "position": position,
                 "updated_at": self.now,
+                "shape": shaping.project_shape(proj),
             }
             (b.pdr_full if proj.details is not None else b.pdr_default).append(pdr)
             if proj.details is not None:
@@ -755,6 +936,8 @@ class _Loader:
                             "entry": entry,
                         }
                     )
+            if proj.labels is None:  # the entry carried no labels: the catalog's stay
+                continue
             b.label_replace.append((proj.id, rid))
             for i, lab in enumerate(proj.labels):
                 self.collect_features(ontology, lab.annotations)
@@ -769,11 +952,15 @@ class _Loader:
                     or derived_id("run-data-row", run.id, rid),
                     "split": run.split,
                     "position": position,
+                    "shape": shaping.run_shape(run),
                 }
             )
-            b.run_replace.append((run.id, rid))
+            if run.labels is not None:
+                b.run_replace.append((run.id, rid))
+            if run.predictions is not None:
+                b.predictions_replace.append((run.id, rid))
             for rows_out, labels in ((b.run_labels, run.labels), (b.predictions, run.predictions)):
-                for i, lab in enumerate(labels):
+                for i, lab in enumerate(labels or ()):
                     rows_out.append(
                         {
                             "model_run_id": run.id,
@@ -783,6 +970,7 @@ class _Loader:
                             "label_kind": lab.label_kind,
                             "version": lab.version,
                             "annotations": lab.annotations,
+                            "shape": shaping.run_label_shape(lab),
                         }
                     )
 
@@ -814,6 +1002,7 @@ class _Loader:
             "consensus_score": perf.get("consensus_score"),
             "consensus_label_count": perf.get("consensus_label_count"),
             "consensus_labels": perf.get("consensus_labels"),
+            "shape": shaping.label_shape(lab),
         }
 
     def finish(self) -> None:
@@ -838,6 +1027,8 @@ class _ChildRows:
     label_rows: list[dict[str, Any]] = field(default_factory=list)
     mrdr_rows: list[dict[str, Any]] = field(default_factory=list)
     run_replace: list[tuple[str, str]] = field(default_factory=list)  # (model run, row)
+    predictions_replace: list[tuple[str, str]] = field(default_factory=list)
+    meta_values: dict[str, list[Any]] = field(default_factory=dict)  # row -> values as stored
     run_labels: list[dict[str, Any]] = field(default_factory=list)
     predictions: list[dict[str, Any]] = field(default_factory=list)
 

@@ -6,14 +6,17 @@ A Vertex import/export file (one per annotation set) holds one JSON object per l
 :func:`convert` turns such a file into canonical rows (``docs/row-format.md``); :func:`to_vertex`
 is its inverse, record by record, and :func:`vertex_record` the same for annotations from any
 source (a project's label, a model run's prediction; ``labelport.export.formats.vertex``).
+Which objective a file holds is told by :mod:`labelport.imports.vertex_objectives` (or given).
 
 Mapping (one record → one row):
 
 * item: ``media_type`` IMAGE/TEXT/VIDEO; ``data_row.global_key`` and ``row_data`` are the GCS URI,
   or for inline text ``"vertex-text:"`` + 40 hex of sha256(text) and the text itself;
   ``data_row.details.dataset_name`` is the target dataset.
-* ``dataItemResourceLabels`` → ``metadata_fields`` ``{schema_name, value}``, ``ml_use`` stored
-  as ``aiplatform.googleapis.com/ml_use`` with value ``training|validation|test``.
+* ``dataItemResourceLabels`` → ``metadata_fields`` ``{schema_name, value}``, each label under the
+  key and with the value it had: ``ml_use`` and ``aiplatform.googleapis.com/ml_use`` are both
+  kept as given (one per record); splits read either (:func:`ml_use_split`). An ``ml_use`` value
+  that is no split is kept and warned about.
 * annotation set → project ``derived_id("vertex-annotation-set", dataset, set_id)`` holding one
   label; ``set_id`` is ``annotationResourceLabels["aiplatform.googleapis.com/annotation_set_name"]``
   or, when no record names one, 19 digits derived from (dataset, display name). Other resource
@@ -33,9 +36,13 @@ Mapping (one record → one row):
   with ``normalized_bounding_box``, ``time_offset``, ``instance_id``).
 
 Keys may be camelCase or snake_case (``x_min``, ``display_name``), and the object-tracking list
-may also be spelled ``TemporalBoundingBoxAnnotations``. Coordinates may be JSON strings. Unknown
-keys are errors. :func:`to_vertex` writes camelCase, numbers as numbers, explicit time-segment
-defaults, and the annotation set name on every annotation.
+may also be spelled ``TemporalBoundingBoxAnnotations``. Coordinates may be JSON strings. A key
+labelport does not know is kept verbatim under :data:`EXTRA` (``vertex_extra``) of the canonical
+object made from the Vertex object that held it (the label's annotations for a top-level key;
+:data:`SEGMENTATION_EXTRA` for the ``segmentationAnnotation`` wrapper), reported as a
+:class:`~labelport.imports.base.SourceWarning` and written back in place. :func:`to_vertex` writes
+camelCase, numbers as numbers, explicit time-segment defaults, and the annotation set name on
+every annotation.
 """
 
 from __future__ import annotations
@@ -47,6 +54,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+import orjson
+
 from labelport import ids
 from labelport.errors import InvalidSpec, RecordError
 from labelport.imports.base import (
@@ -55,26 +64,43 @@ from labelport.imports.base import (
     Item,
     ParsedRow,
     Problem,
+    SourceWarning,
     iter_json_lines,
 )
-
-OBJECTIVES: tuple[str, ...] = (
-    "image_classification_single_label",
-    "image_classification_multi_label",
-    "image_bounding_box",
-    "image_segmentation",
-    "text_classification_single_label",
-    "text_classification_multi_label",
-    "text_extraction",
-    "text_sentiment",
-    "video_classification",
-    "video_action_recognition",
-    "video_object_tracking",
+from labelport.imports.vertex_objectives import (
+    ANNOTATION_KEYS,
+    MEDIA_KEYS,
+    OBJECTIVES,
+    WINDOW_BYTES,
+    WINDOW_RECORDS,
+    Detector,
+    canon,
+    detect_objective,
+    fit,
+    listing,
+    media_kind,
+    objective_keys,
 )
+
+__all__ = [
+    "EXTRA",
+    "ML_USE_KEYS",
+    "ML_USE_LABEL",
+    "OBJECTIVES",
+    "SET_NAME_LABEL",
+    "convert",
+    "detect_objective",
+    "ml_use_split",
+    "to_vertex",
+    "vertex_record",
+]
 
 SET_NAME_LABEL = "aiplatform.googleapis.com/annotation_set_name"
 ML_USE_LABEL = "aiplatform.googleapis.com/ml_use"
+ML_USE_KEYS = frozenset({ML_USE_LABEL, "ml_use"})  # both spellings Google's examples use
 TEXT_KEY_PREFIX = "vertex-text:"
+EXTRA = "vertex_extra"  # a Vertex object's keys labelport does not know, verbatim
+SEGMENTATION_EXTRA = "vertex_segmentation_extra"  # the same for a segmentationAnnotation
 
 _ARL = "annotationResourceLabels"
 _ITEM_LABELS = "dataItemResourceLabels"
@@ -92,40 +118,10 @@ _DURATION = re.compile(r"^\d+(\.\d+)?s$")
 _INTEGER = re.compile(r"^-?\d+$")
 _DECIMAL = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _URI = re.compile(r"^[a-z][a-z0-9+.-]*://\S+$")  # a text row's row_data that is a link
-_KEY_ALIASES = {"TemporalBoundingBoxAnnotations": "temporalBoundingBoxAnnotations"}
+_POSITION = re.compile(r"\[\d+\]")
+_KEPT = "unknown field; kept as given and exported back in place"
 
-_MEDIA_KEYS = {
-    "imageGcsUri": "image",
-    "textGcsUri": "text",
-    "textContent": "text",
-    "videoGcsUri": "video",
-}
-# media kind -> top-level annotation key -> the objective it reveals
-_DETECTION: dict[str, dict[str, str]] = {
-    "image": {
-        "classificationAnnotation": "image_classification_single_label",
-        "classificationAnnotations": "image_classification_multi_label",
-        "boundingBoxAnnotations": "image_bounding_box",
-        "segmentationAnnotation": "image_segmentation",
-        "maskAnnotation": "image_segmentation",
-        "polygonAnnotation": "image_segmentation",
-        "polylineAnnotation": "image_segmentation",
-    },
-    "text": {
-        "classificationAnnotation": "text_classification_single_label",
-        "classificationAnnotations": "text_classification_multi_label",
-        "textSegmentAnnotations": "text_extraction",
-        "sentimentAnnotation": "text_sentiment",
-    },
-    "video": {
-        "timeSegmentAnnotations": "video_classification",
-        "timeSegments": "video_action_recognition",
-        "temporalBoundingBoxAnnotations": "video_object_tracking",
-    },
-}
-_ALL_TOP_KEYS = (
-    frozenset(_MEDIA_KEYS) | {k for t in _DETECTION.values() for k in t} | {_ITEM_LABELS}
-)
+_ALL_TOP_KEYS = frozenset(MEDIA_KEYS) | ANNOTATION_KEYS | {_ITEM_LABELS}
 
 _CLASS_KEYS = frozenset({"displayName", _ARL})
 _BOX_KEYS = frozenset({"displayName", "xMin", "xMax", "yMin", "yMax", _ARL})
@@ -148,9 +144,12 @@ _RGB = ("red", "green", "blue")
 # public API
 
 
-def detect_objective(record: dict[str, Any]) -> str | None:
-    """The objective a record's keys reveal, or None if they reveal none (or several)."""
-    return _detect(record)[0]
+def ml_use_split(value: object) -> str | None:
+    """``training``, ``validation`` or ``test`` for an ``ml_use`` value in any letter case and
+    any spelling Google's examples use (``train``, ``val``…); None for anything else."""
+    if not isinstance(value, str):
+        return None
+    return _ML_USE.get(value.strip().lower())
 
 
 def convert(
@@ -161,7 +160,11 @@ def convert(
     annotation_set: str | None = None,
     objective: str | None = None,
 ) -> Iterator[Item]:
-    """Vertex JSON Lines → one AnnotationSetSpec, then a ParsedRow or RecordError per record."""
+    """Vertex JSON Lines → one AnnotationSetSpec, then per record a ParsedRow (after the
+    SourceWarnings of its unknown fields and values) or a RecordError.
+
+    Without ``objective`` it is detected (:mod:`~labelport.imports.vertex_objectives`); a file
+    that fits several objectives gives one RecordError naming them and ``--objective``."""
     if objective is not None:
         _check_objective(objective)
     return _Converter(file, dataset, annotation_set, objective).items(stream)
@@ -202,6 +205,7 @@ def vertex_record(
     record = _vertex_media(row["data_row"], objective)
     record.update(_WRITERS[objective](dict(annotations), set_id, settings or {}))
     record[_ITEM_LABELS] = {**(item_labels or {}), **_vertex_item_labels(row)}
+    record.update(_extra(annotations))
     return record
 
 
@@ -220,32 +224,69 @@ class _Converter:
         self.spec: AnnotationSetSpec | None = None
 
     def items(self, stream: IO[bytes]) -> Iterator[Item]:
+        """Records are converted as they come once the objective is known; until then (no
+        ``objective`` given and the records so far fit several) they wait, in a bounded
+        window."""
+        detector = Detector()
+        waiting: list[tuple[int, JSON]] = []
+        waiting_bytes = 0
         for entry in iter_json_lines(stream, self.file):
             if isinstance(entry, RecordError):
                 yield entry
-            else:
+                continue
+            if self.objective is not None:
                 yield from self._record(*entry)
+                continue
+            detector.add(entry[1])
+            waiting.append(entry)
+            if detector.objective is not None:
+                self.objective = detector.objective
+                for line, record in waiting:
+                    yield from self._record(line, record)
+                waiting.clear()
+                continue
+            waiting_bytes += len(orjson.dumps(entry[1]))
+            if len(waiting) >= WINDOW_RECORDS or waiting_bytes >= WINDOW_BYTES:
+                reason = detector.refusal(len(waiting), window_full=True)
+                yield RecordError(self.file, waiting[0][0], "", reason)
+                return
+        if waiting:
+            yield from self._undecided(detector, waiting)
+
+    def _undecided(self, detector: Detector, waiting: list[tuple[int, JSON]]) -> Iterator[Item]:
+        """The end of a file whose objective is still open: refused, and each record that fits
+        no objective, or none the others fit, says why."""
+        if detector.candidates is not None:
+            reason = detector.refusal(len(waiting), window_full=False)
+            yield RecordError(self.file, waiting[0][0], "", reason)
+        for line, record in waiting:
+            found = fit(record)
+            if not found.objectives:
+                yield RecordError(self.file, line, "", found.reason)
+            elif detector.candidates is not None and not found.objectives & detector.candidates:
+                reason = f"fits {listing(found.objectives)}, none of what the other records fit"
+                yield RecordError(self.file, line, "", reason)
 
     def _record(self, line: int, record: JSON) -> Iterator[Item]:
         try:
-            spec, row = self._convert(record)
+            spec, parsed, row = self._convert(record)
         except Problem as problem:
             yield RecordError(self.file, line, problem.field, problem.reason)
             return
         if self.spec is None:
             self.spec = spec
             yield spec
+        for path, reason in parsed.warnings:
+            yield SourceWarning(line, path, reason)
         yield ParsedRow(line, row)
 
-    def _convert(self, record: JSON) -> tuple[AnnotationSetSpec, JSON]:
-        if self.spec is not None:
-            objective = self.spec.objective
-        else:
-            objective = self.objective or _detect_or_fail(record)
+    def _convert(self, record: JSON) -> tuple[AnnotationSetSpec, _Parsed, JSON]:
+        objective = self.spec.objective if self.spec is not None else self.objective
+        assert objective is not None  # given, or detected before any record is converted
         parsed = _parse(record, objective)
         spec = self.spec or self._new_spec(parsed, objective)
         _check_agreement(parsed, spec)
-        return spec, _row(parsed, spec, self.dataset)
+        return spec, parsed, _row(parsed, spec, self.dataset)
 
     def _new_spec(self, parsed: _Parsed, objective: str) -> AnnotationSetSpec:
         display_name = self.display_name or f"{self.dataset}_{objective}"
@@ -301,57 +342,17 @@ def _check_objective(objective: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# detection
-
-
-def _detect(record: Mapping[str, Any]) -> tuple[str | None, str]:
-    keys = [_canon(key) for key in record]
-    kinds = sorted({_MEDIA_KEYS[key] for key in keys if key in _MEDIA_KEYS})
-    if len(kinds) != 1:
-        which = "no media key" if not kinds else f"media keys of {' and '.join(kinds)} records"
-        return None, f"{which}; expected one of {_listing(_MEDIA_KEYS)}"
-    table = _DETECTION[kinds[0]]
-    found = {table[key] for key in keys if key in table}
-    if "video_action_recognition" in found:
-        found.discard("video_classification")
-    if len(found) == 1:
-        return found.pop(), ""
-    if not found:
-        return None, (
-            f"cannot tell the objective: a {kinds[0]} record needs one of {_listing(table)}"
-        )
-    return None, f"cannot tell the objective: keys of {_listing(found)} records are mixed"
-
-
-def _detect_or_fail(record: JSON) -> str:
-    objective, reason = _detect(record)
-    if objective is None:
-        raise Problem("", reason)
-    return objective
-
-
-def _objective_keys(objective: str) -> frozenset[str]:
-    table = _DETECTION[_kind(objective)]
-    keys = {key for key, target in table.items() if target == objective}
-    if objective == "video_action_recognition":
-        keys.add("timeSegmentAnnotations")
-    return frozenset(keys)
-
-
-def _kind(objective: str) -> str:
-    return objective.split("_", 1)[0]
-
-
-# ---------------------------------------------------------------------------------------------
 # one record
 
 
 @dataclass(frozen=True, slots=True)
 class _Fields:
-    """A JSON object's keys by canonical (camelCase) name, remembering the spelling given."""
+    """A JSON object's keys by canonical (camelCase) name, remembering the spelling given;
+    ``extra`` holds the keys labelport does not know, verbatim."""
 
     path: str
     given: dict[str, tuple[str, Any]]
+    extra: JSON
 
     def at(self, name: str) -> str:
         return _join(self.path, self.given[name][0] if name in self.given else name)
@@ -378,11 +379,15 @@ class _Media:
 
 @dataclass(slots=True)
 class _Context:
-    """What annotation parsers collect besides the annotations themselves."""
+    """What parsers collect besides the annotations themselves."""
 
-    text: str | None
+    text: str | None = None
     set_names: list[tuple[str, str]] = field(default_factory=list)  # (path, set id)
     sentiment_max: tuple[str, int] | None = None  # (path, value)
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # (generalized path, reason)
+
+    def warn(self, path: str, reason: str) -> None:
+        self.warnings.append((_POSITION.sub("[]", path), reason))
 
 
 @dataclass(frozen=True, slots=True)
@@ -392,15 +397,19 @@ class _Parsed:
     annotations: JSON
     set_names: list[tuple[str, str]]
     sentiment_max: tuple[str, int] | None
+    warnings: list[tuple[str, str]]
 
 
 def _parse(record: JSON, objective: str) -> _Parsed:
-    top = _top_fields(record, objective)
+    context = _Context()
+    top = _top_fields(record, objective, context)
     media = _media(top, objective)
-    metadata = _metadata(top)
-    context = _Context(media.text)
-    annotations = _PARSERS[objective](top, context)
-    return _Parsed(media, metadata, annotations, context.set_names, context.sentiment_max)
+    context.text = media.text
+    metadata = _metadata(top, context)
+    annotations = _keep(_PARSERS[objective](top, context), top)
+    return _Parsed(
+        media, metadata, annotations, context.set_names, context.sentiment_max, context.warnings
+    )
 
 
 def _row(parsed: _Parsed, spec: AnnotationSetSpec, dataset: str) -> JSON:
@@ -423,23 +432,23 @@ def _row(parsed: _Parsed, spec: AnnotationSetSpec, dataset: str) -> JSON:
     }
 
 
-def _top_fields(record: JSON, objective: str) -> _Fields:
-    kind = _kind(objective)
-    allowed = {key for key, media in _MEDIA_KEYS.items() if media == kind}
-    allowed |= _objective_keys(objective) | {_ITEM_LABELS}
+def _top_fields(record: JSON, objective: str, context: _Context) -> _Fields:
+    media = media_kind(objective)
+    allowed = {key for key, of in MEDIA_KEYS.items() if of == media}
+    allowed |= objective_keys(objective) | {_ITEM_LABELS}
     for key in record:
-        if _canon(key) in _ALL_TOP_KEYS - allowed:
+        if canon(key) in _ALL_TOP_KEYS - allowed:
             raise Problem(key, f"does not belong in {objective} records")
-    return _fields(record, "", allowed)
+    return _fields(record, "", allowed, context)
 
 
 def _media(top: _Fields, objective: str) -> _Media:
-    kind = _kind(objective)
-    if kind == "text":
+    media = media_kind(objective)
+    if media == "text":
         return _text_media(top)
-    key = f"{kind}GcsUri"
+    key = f"{media}GcsUri"
     uri = _string(top.need(key, f"missing; {objective} records need it"), top.at(key))
-    return _Media(kind.upper(), uri, uri, None)
+    return _Media(media.upper(), uri, uri, None)
 
 
 def _text_media(top: _Fields) -> _Media:
@@ -455,25 +464,26 @@ def _text_media(top: _Fields) -> _Media:
     return _Media("TEXT", uri, uri, None)
 
 
-def _metadata(top: _Fields) -> list[JSON]:
+def _metadata(top: _Fields, context: _Context) -> list[JSON]:
+    """Item labels as metadata fields, each under its own key with its own value."""
     if not top.has(_ITEM_LABELS):
         return []
     path = top.at(_ITEM_LABELS)
     fields: list[JSON] = []
+    ml_use: str | None = None
     for key, value in _labels(top.get(_ITEM_LABELS), path).items():
-        if key in ("ml_use", ML_USE_LABEL):
-            if any(f["schema_name"] == ML_USE_LABEL for f in fields):
-                raise Problem(_key_path(path, key), "ml_use given twice")
-            key, value = ML_USE_LABEL, _ml_use(value, _key_path(path, key))
+        if key in ML_USE_KEYS:
+            if ml_use is not None:
+                raise Problem(_key_path(path, key), f"ml_use given twice (also as {ml_use})")
+            ml_use = key
+            if ml_use_split(value) is None:
+                context.warn(
+                    _key_path(path, key),
+                    f"unknown ml_use {value!r}, kept as given; the item is in no split "
+                    "(expected training, validation or test)",
+                )
         fields.append({"schema_name": key, "value": value})
     return fields
-
-
-def _ml_use(value: str, path: str) -> str:
-    normalized = _ML_USE.get(value.lower())
-    if normalized is None:
-        raise Problem(path, f"unknown ml_use {value!r}; expected training, validation or test")
-    return normalized
 
 
 def _resource_labels(fields: _Fields, context: _Context) -> dict[str, str]:
@@ -490,7 +500,15 @@ def _resource_labels(fields: _Fields, context: _Context) -> dict[str, str]:
 
 
 def _labelled(target: JSON, fields: _Fields, context: _Context) -> JSON:
-    return _with_labels(target, _resource_labels(fields, context))
+    """``target`` (made from the Vertex object ``fields``) with its resource labels and the
+    keys labelport does not know."""
+    return _keep(_with_labels(target, _resource_labels(fields, context)), fields)
+
+
+def _keep(target: JSON, fields: _Fields, key: str = EXTRA) -> JSON:
+    if fields.extra:
+        target[key] = dict(fields.extra)
+    return target
 
 
 def _with_labels(target: JSON, labels: dict[str, str]) -> JSON:
@@ -512,13 +530,12 @@ def _video(classifications: Iterable[JSON] = (), **extensions: Any) -> JSON:
     return {**annotations, "classifications": list(classifications), **extensions}
 
 
-def _items(top: _Fields, key: str, allowed: frozenset[str]) -> list[_Fields]:
+def _items(top: _Fields, key: str, allowed: frozenset[str], context: _Context) -> list[_Fields]:
     if not top.has(key):
         return []
     path = top.at(key)
-    return [
-        _fields(item, f"{path}[{i}]", allowed) for i, item in enumerate(_list(top.get(key), path))
-    ]
+    items = _list(top.get(key), path)
+    return [_fields(item, f"{path}[{i}]", allowed, context) for i, item in enumerate(items)]
 
 
 def _named(kind: str, name: str) -> JSON:
@@ -542,26 +559,26 @@ def _parse_single(top: _Fields, context: _Context) -> JSON:
     if not top.has("classificationAnnotation"):
         return _flat()
     key = "classificationAnnotation"
-    fields = _fields(top.get(key), top.at(key), _CLASS_KEYS)
+    fields = _fields(top.get(key), top.at(key), _CLASS_KEYS, context)
     return _flat(classifications=[_radio("class", _answer(fields, context))])
 
 
 def _parse_multi(top: _Fields, context: _Context) -> JSON:
-    items = _items(top, "classificationAnnotations", _CLASS_KEYS)
+    items = _items(top, "classificationAnnotations", _CLASS_KEYS, context)
     answers = [_answer(fields, context) for fields in items]
     checklist = {"name": "class", "value": "class", "checklist_answers": answers}
     return _flat(classifications=[checklist] if answers else [])
 
 
 def _parse_boxes(top: _Fields, context: _Context) -> JSON:
-    items = _items(top, "boundingBoxAnnotations", _BOX_KEYS)
+    items = _items(top, "boundingBoxAnnotations", _BOX_KEYS, context)
     return _flat(objects=[_box_object(fields, context, "ImageBoundingBox") for fields in items])
 
 
-def _box_object(fields: _Fields, context: _Context, kind: str, **extra: str) -> JSON:
+def _box_object(fields: _Fields, context: _Context, kind: str, **more: str) -> JSON:
     target = _named(kind, _display_name(fields))
     target["normalized_bounding_box"] = _box(fields)
-    target.update(extra)
+    target.update(more)
     return _labelled(target, fields, context)
 
 
@@ -586,16 +603,26 @@ def _parse_segmentation(top: _Fields, context: _Context) -> JSON:
     if len(present) > 1:
         raise Problem(top.at(present[1]), f"only one segmentation per record; {present[0]} given")
     if present[0] == "segmentationAnnotation":
-        shape, payload, outer = _unwrap_segmentation(top)
+        shape, payload, outer = _unwrap_segmentation(top, context)
     else:
         shape = present[0]
-        payload = outer = _fields(top.get(shape), top.at(shape), _SHAPE_KEYS[shape] | {_ARL})
-    objects = _SHAPE_READERS[shape](payload)
+        allowed = _SHAPE_KEYS[shape] | {_ARL}
+        payload = outer = _fields(top.get(shape), top.at(shape), allowed, context)
+    objects = _SHAPE_READERS[shape](payload, context)
     labels = _resource_labels(outer, context)
-    return _flat(objects=[_with_labels(target, labels) for target in objects])
+    # Unknown keys of a polygon or polyline stay on its object; those of the mask and of the
+    # segmentationAnnotation wrapper (one level, as exported) on every object, like the labels.
+    wrapper = {} if outer is payload else dict(outer.extra)
+    if shape == "maskAnnotation":
+        wrapper = {**payload.extra, **wrapper}
+    for target in objects:
+        _with_labels(target, labels)
+        if wrapper:
+            target[SEGMENTATION_EXTRA] = dict(wrapper)
+    return _flat(objects=objects)
 
 
-def _unwrap_segmentation(top: _Fields) -> tuple[str, _Fields, _Fields]:
+def _unwrap_segmentation(top: _Fields, context: _Context) -> tuple[str, _Fields, _Fields]:
     """(shape, payload, object holding the resource labels) of ``segmentationAnnotation``.
 
     Either the mask fields sit in it directly, or it wraps one of ``maskAnnotation``,
@@ -603,7 +630,7 @@ def _unwrap_segmentation(top: _Fields) -> tuple[str, _Fields, _Fields]:
     """
     key = "segmentationAnnotation"
     allowed = _SHAPE_KEYS["maskAnnotation"] | {*_SHAPES, _ARL}
-    outer = _fields(top.get(key), top.at(key), allowed)
+    outer = _fields(top.get(key), top.at(key), allowed, context)
     wrapped = [shape for shape in _SHAPES if outer.has(shape)]
     if not wrapped:
         return "maskAnnotation", outer, outer
@@ -611,59 +638,63 @@ def _unwrap_segmentation(top: _Fields) -> tuple[str, _Fields, _Fields]:
     if extra:
         raise Problem(outer.at(sorted(extra)[0]), f"not allowed together with {wrapped[0]}")
     shape = wrapped[0]
-    return shape, _fields(outer.get(shape), outer.at(shape), _SHAPE_KEYS[shape]), outer
+    payload = _fields(outer.get(shape), outer.at(shape), _SHAPE_KEYS[shape], context)
+    return shape, payload, outer
 
 
-def _masks(fields: _Fields) -> list[JSON]:
+def _masks(fields: _Fields, context: _Context) -> list[JSON]:
     url = _string(fields.need("maskGcsUri"), fields.at("maskGcsUri"))
     path = fields.at("annotationSpecColors")
     colors = _list(fields.need("annotationSpecColors"), path)
     if not colors:
         raise Problem(path, "lists no colors; a mask needs at least one")
-    return [_mask(url, _fields(c, f"{path}[{i}]", _COLOR_KEYS)) for i, c in enumerate(colors)]
+    return [
+        _mask(url, _fields(c, f"{path}[{i}]", _COLOR_KEYS, context), context)
+        for i, c in enumerate(colors)
+    ]
 
 
-def _mask(url: str, fields: _Fields) -> JSON:
+def _mask(url: str, fields: _Fields, context: _Context) -> JSON:
     target = _named("ImageSegmentationMask", _display_name(fields))
-    color = _vertex_color(fields)
+    color = _vertex_color(fields, context)
     rgb = [round(color[channel] * 255) for channel in _RGB]
     target["composite_mask"] = {"url": url, "color_rgb": rgb}
     target["vertex_color"] = color
-    return target
+    return _keep(target, fields)
 
 
-def _vertex_color(fields: _Fields) -> JSON:
-    rgb = _fields(fields.need("color"), fields.at("color"), frozenset(_RGB))
+def _vertex_color(fields: _Fields, context: _Context) -> JSON:
+    rgb = _fields(fields.need("color"), fields.at("color"), frozenset(_RGB), context)
     color: JSON = {c: _unit(rgb.get(c), rgb.at(c)) if rgb.has(c) else 0.0 for c in _RGB}
     if fields.has("id"):
         color["annotation_spec_id"] = _integer_text(fields.get("id"), fields.at("id"))
-    return color
+    return _keep(color, rgb)
 
 
-def _polygon(fields: _Fields) -> list[JSON]:
-    return [_shape(fields, "ImagePolygon", "normalized_polygon", 3)]
+def _polygon(fields: _Fields, context: _Context) -> list[JSON]:
+    return [_shape(fields, context, "ImagePolygon", "normalized_polygon", 3)]
 
 
-def _polyline(fields: _Fields) -> list[JSON]:
-    return [_shape(fields, "ImagePolyline", "normalized_line", 2)]
+def _polyline(fields: _Fields, context: _Context) -> list[JSON]:
+    return [_shape(fields, context, "ImagePolyline", "normalized_line", 2)]
 
 
-def _shape(fields: _Fields, kind: str, geometry: str, minimum: int) -> JSON:
+def _shape(fields: _Fields, context: _Context, kind: str, geometry: str, minimum: int) -> JSON:
     target = _named(kind, _display_name(fields))
     path = fields.at("vertexes")
     vertexes = _list(fields.need("vertexes"), path)
     if len(vertexes) < minimum:
         raise Problem(path, f"needs at least {minimum} vertexes, got {len(vertexes)}")
-    target[geometry] = [_vertex(v, f"{path}[{i}]") for i, v in enumerate(vertexes)]
-    return target
+    target[geometry] = [_vertex(v, f"{path}[{i}]", context) for i, v in enumerate(vertexes)]
+    return _keep(target, fields)
 
 
-def _vertex(value: Any, path: str) -> JSON:
-    point = _fields(value, path, frozenset({"x", "y"}))
-    return {axis: _unit(point.need(axis), point.at(axis)) for axis in ("x", "y")}
+def _vertex(value: Any, path: str, context: _Context) -> JSON:
+    point = _fields(value, path, frozenset({"x", "y"}), context)
+    return _keep({axis: _unit(point.need(axis), point.at(axis)) for axis in ("x", "y")}, point)
 
 
-_SHAPE_READERS: dict[str, Callable[[_Fields], list[JSON]]] = {
+_SHAPE_READERS: dict[str, Callable[[_Fields, _Context], list[JSON]]] = {
     "maskAnnotation": _masks,
     "polygonAnnotation": _polygon,
     "polylineAnnotation": _polyline,
@@ -671,7 +702,7 @@ _SHAPE_READERS: dict[str, Callable[[_Fields], list[JSON]]] = {
 
 
 def _parse_entities(top: _Fields, context: _Context) -> JSON:
-    items = _items(top, "textSegmentAnnotations", _ENTITY_KEYS)
+    items = _items(top, "textSegmentAnnotations", _ENTITY_KEYS, context)
     return _flat(objects=[_entity(fields, context) for fields in items])
 
 
@@ -694,7 +725,8 @@ def _entity(fields: _Fields, context: _Context) -> JSON:
 def _parse_sentiment(top: _Fields, context: _Context) -> JSON:
     if not top.has("sentimentAnnotation"):
         return _flat()
-    fields = _fields(top.get("sentimentAnnotation"), top.at("sentimentAnnotation"), _SENTIMENT_KEYS)
+    key = "sentimentAnnotation"
+    fields = _fields(top.get(key), top.at(key), _SENTIMENT_KEYS, context)
     maximum = _int(fields.need("sentimentMax"), fields.at("sentimentMax"), 1, 10)
     value = str(_int(fields.need("sentiment"), fields.at("sentiment"), 0, maximum))
     context.sentiment_max = (fields.at("sentimentMax"), maximum)
@@ -707,12 +739,13 @@ def _parse_video_classes(top: _Fields, context: _Context) -> JSON:
 
 
 def _parse_actions(top: _Fields, context: _Context) -> JSON:
-    segments = [_time_segment(fields) for fields in _items(top, "timeSegments", _SEGMENT_KEYS)]
+    spans = _items(top, "timeSegments", _SEGMENT_KEYS, context)
+    segments = [_keep(_time_segment(fields), fields) for fields in spans]
     return _video(_timed_classes(top, context), time_segments=segments)
 
 
 def _timed_classes(top: _Fields, context: _Context) -> list[JSON]:
-    items = _items(top, "timeSegmentAnnotations", _TIMED_CLASS_KEYS)
+    items = _items(top, "timeSegmentAnnotations", _TIMED_CLASS_KEYS, context)
     return [
         {**_radio("class", _answer(fields, context)), "time_segment": _time_segment(fields)}
         for fields in items
@@ -731,7 +764,7 @@ def _time_segment(fields: _Fields) -> JSON:
 
 
 def _parse_tracks(top: _Fields, context: _Context) -> JSON:
-    items = _items(top, "temporalBoundingBoxAnnotations", _TRACK_KEYS)
+    items = _items(top, "temporalBoundingBoxAnnotations", _TRACK_KEYS, context)
     return _video(timed_objects=[_track(fields, context) for fields in items])
 
 
@@ -762,25 +795,22 @@ _PARSERS: dict[str, _Parser] = {
 # validators: each returns the clean value or raises Problem(path, reason)
 
 
-def _canon(key: str) -> str:
-    """camelCase name of a key given in camelCase, snake_case or a documented variant."""
-    if key in _KEY_ALIASES:
-        return _KEY_ALIASES[key]
-    head, *rest = key.split("_")
-    return head + "".join(part[:1].upper() + part[1:] for part in rest)
-
-
-def _fields(value: Any, path: str, allowed: Iterable[str]) -> _Fields:
+def _fields(value: Any, path: str, allowed: Iterable[str], context: _Context) -> _Fields:
+    """The keys of a Vertex object; a key labelport does not know goes to ``extra`` (its
+    reader keeps it) with a warning."""
     allowed = frozenset(allowed)
     given: dict[str, tuple[str, Any]] = {}
+    extra: JSON = {}
     for key, item in _object(value, path).items():
-        name = _canon(key)
+        name = canon(key)
         if name not in allowed:
-            raise Problem(_join(path, key), f"unknown key; expected {_listing(allowed)}")
+            extra[key] = item
+            context.warn(_join(path, key), _KEPT)
+            continue
         if name in given:
             raise Problem(_join(path, key), f"given twice (also as {given[name][0]})")
         given[name] = (key, item)
-    return _Fields(path, given)
+    return _Fields(path, given, extra)
 
 
 def _join(path: str, key: str) -> str:
@@ -789,10 +819,6 @@ def _join(path: str, key: str) -> str:
 
 def _key_path(path: str, key: str) -> str:
     return f'{path}["{key}"]'
-
-
-def _listing(names: Iterable[str]) -> str:
-    return ", ".join(sorted(names))
 
 
 def _describe(value: Any) -> str:
@@ -882,7 +908,7 @@ def _seconds(duration: str) -> float:
 
 
 def _vertex_media(data_row: JSON, objective: str) -> JSON:
-    kind = _kind(objective)
+    kind = media_kind(objective)
     row_data = data_row["row_data"]
     if kind == "text" and (
         data_row.get("global_key") == _text_key(row_data) or not _URI.match(row_data)
@@ -909,6 +935,12 @@ def _arl(source: JSON, set_id: str) -> dict[str, str]:
     return {**source.get("resource_labels", {}), SET_NAME_LABEL: set_id}
 
 
+def _extra(source: Any, key: str = EXTRA) -> JSON:
+    """The Vertex keys labelport did not know, kept on a canonical object (or none)."""
+    found = source.get(key) if isinstance(source, Mapping) else None
+    return dict(found) if isinstance(found, Mapping) else {}
+
+
 def _classes(annotations: JSON, name: str, answer: str) -> list[JSON]:
     found = annotations.get("classifications", [])
     return [c for c in found if c.get("name") == name and answer in c]
@@ -920,7 +952,7 @@ def _objects(annotations: JSON, kind: str, geometry: str, key: str = "objects") 
 
 
 def _v_class(answer: JSON, set_id: str) -> JSON:
-    return {"displayName": answer["name"], _ARL: _arl(answer, set_id)}
+    return {"displayName": answer["name"], _ARL: _arl(answer, set_id), **_extra(answer)}
 
 
 def _v_box(target: JSON, set_id: str) -> JSON:
@@ -948,7 +980,7 @@ def _w_multi(annotations: JSON, set_id: str, settings: Mapping[str, Any]) -> JSO
 
 def _w_boxes(annotations: JSON, set_id: str, settings: Mapping[str, Any]) -> JSON:
     boxes = _objects(annotations, "ImageBoundingBox", "normalized_bounding_box")
-    return {"boundingBoxAnnotations": [_v_box(box, set_id) for box in boxes]}
+    return {"boundingBoxAnnotations": [_v_box(box, set_id) | _extra(box) for box in boxes]}
 
 
 def _w_segmentation(annotations: JSON, set_id: str, settings: Mapping[str, Any]) -> JSON:
@@ -960,9 +992,15 @@ def _w_segmentation(annotations: JSON, set_id: str, settings: Mapping[str, Any])
         ("ImagePolyline", "normalized_line", "polylineAnnotation"),
     ):
         for shape in _objects(annotations, kind, geometry):
-            payload = {"vertexes": shape[geometry], "displayName": shape["name"]}
-            return {"segmentationAnnotation": {key: payload, _ARL: _arl(shape, set_id)}}
+            vertexes = [_v_point(point) for point in shape[geometry]]
+            payload = {"vertexes": vertexes, "displayName": shape["name"], **_extra(shape)}
+            wrapper = {key: payload, _ARL: _arl(shape, set_id)}
+            return {"segmentationAnnotation": wrapper | _extra(shape, SEGMENTATION_EXTRA)}
     return {}
+
+
+def _v_point(point: JSON) -> JSON:
+    return {"x": point["x"], "y": point["y"], **_extra(point)}
 
 
 def _v_mask(masks: list[JSON], set_id: str) -> JSON:
@@ -970,6 +1008,7 @@ def _v_mask(masks: list[JSON], set_id: str) -> JSON:
         "maskGcsUri": masks[0]["composite_mask"]["url"],
         "annotationSpecColors": [_v_color(mask) for mask in masks],
         _ARL: _arl(masks[0], set_id),
+        **_extra(masks[0], SEGMENTATION_EXTRA),
     }
 
 
@@ -978,10 +1017,10 @@ def _v_color(mask: JSON) -> JSON:
         channel: value / 255
         for channel, value in zip(_RGB, mask["composite_mask"]["color_rgb"], strict=True)
     }
-    spec = {"color": {c: color[c] for c in _RGB}, "displayName": mask["name"]}
+    spec = {"color": {c: color[c] for c in _RGB} | _extra(color), "displayName": mask["name"]}
     if "annotation_spec_id" in color:
         spec["id"] = color["annotation_spec_id"]
-    return spec
+    return spec | _extra(mask)
 
 
 def _w_entities(annotations: JSON, set_id: str, settings: Mapping[str, Any]) -> JSON:
@@ -996,6 +1035,7 @@ def _v_entity(entity: JSON, set_id: str) -> JSON:
         "endOffset": location["end"] + 1,
         "displayName": entity["name"],
         _ARL: _arl(entity, set_id),
+        **_extra(entity),
     }
 
 
@@ -1006,7 +1046,7 @@ def _w_sentiment(annotations: JSON, set_id: str, settings: Mapping[str, Any]) ->
         if not isinstance(maximum, int):
             raise InvalidSpec("text_sentiment export needs the set's settings['sentiment_max']")
         payload = {"sentiment": int(answer["name"]), "sentimentMax": maximum}
-        return {"sentimentAnnotation": {**payload, _ARL: _arl(answer, set_id)}}
+        return {"sentimentAnnotation": {**payload, _ARL: _arl(answer, set_id), **_extra(answer)}}
     return {}
 
 
@@ -1018,13 +1058,15 @@ def _w_video_classes(annotations: JSON, set_id: str, settings: Mapping[str, Any]
 def _v_timed_class(classification: JSON, set_id: str) -> JSON:
     answer = classification["radio_answer"]
     segment = _v_segment(classification.get("time_segment", {}))
-    return {"displayName": answer["name"], **segment, _ARL: _arl(answer, set_id)}
+    named = {"displayName": answer["name"], **segment, _ARL: _arl(answer, set_id)}
+    return named | _extra(answer)
 
 
 def _v_segment(segment: JSON) -> JSON:
     return {
         "startTime": segment.get("start_time", "0s"),
         "endTime": segment.get("end_time", "Infinity"),
+        **_extra(segment),
     }
 
 
@@ -1043,7 +1085,7 @@ def _v_track(track: JSON, set_id: str) -> JSON:
     record["timeOffset"] = track["time_offset"]
     if "instance_id" in track:
         record["instanceId"] = track["instance_id"]
-    return record
+    return record | _extra(track)
 
 
 _Writer = Callable[[JSON, str, Mapping[str, Any]], JSON]

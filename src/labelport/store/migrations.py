@@ -68,6 +68,95 @@ def _export_cache_lines(conn: sa.Connection) -> None:
     triggers.install(conn)
 
 
+# project_data_row as migration 8 leaves it, written out here (not taken from schema.py) so that
+# this step builds the same table whatever later versions change.
+_PROJECT_DATA_ROW_8 = """
+CREATE TABLE project_data_row_v8 (
+    project_id VARCHAR(64) NOT NULL REFERENCES project (id),
+    data_row_id VARCHAR(64) NOT NULL REFERENCES data_row (id),
+    workflow_status VARCHAR(16),
+    priority INTEGER,
+    batch_id VARCHAR(64) REFERENCES batch (id),
+    task_id VARCHAR(64),
+    task_name VARCHAR(500),
+    consensus_expected_label_count INTEGER,
+    selected_label_id VARCHAR(64),
+    position INTEGER NOT NULL,
+    updated_at DATETIME NOT NULL,
+    shape TEXT,
+    CONSTRAINT pk_project_data_row PRIMARY KEY (project_id, data_row_id)
+)
+"""
+_PROJECT_DATA_ROW_8_INDEXES = (
+    "CREATE INDEX ix_project_data_row_project_id_workflow_status"
+    " ON project_data_row (project_id, workflow_status)",
+    "CREATE INDEX ix_project_data_row_batch_id ON project_data_row (batch_id)",
+    "CREATE INDEX ix_project_data_row_data_row_id ON project_data_row (data_row_id)",
+)
+
+
+def _source_shapes(conn: sa.Connection) -> None:
+    """Imported rows keep their source's shape (absent keys, nulls, exact values, unknown
+    fields), and a membership's workflow status may be unknown (NULL)."""
+    inspector = sa.inspect(conn)
+
+    def has_shape(table: str) -> bool:  # step 1 builds today's tables (shape included)
+        return any(c["name"] == "shape" for c in inspector.get_columns(table))
+
+    for table in ("data_row", "label", "model_run_data_row", "model_run_label", "prediction"):
+        if not has_shape(table):
+            conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN shape TEXT"))
+    if has_shape("project_data_row"):
+        pass
+    elif conn.dialect.name == "postgresql":
+        conn.execute(sa.text("ALTER TABLE project_data_row ADD COLUMN shape TEXT"))
+        conn.execute(
+            sa.text("ALTER TABLE project_data_row ALTER COLUMN workflow_status DROP NOT NULL")
+        )
+    else:  # SQLite cannot drop NOT NULL: the table is built again
+        conn.exec_driver_sql(_PROJECT_DATA_ROW_8)
+        conn.exec_driver_sql(
+            "INSERT INTO project_data_row_v8 (project_id, data_row_id, workflow_status, priority,"
+            " batch_id, task_id, task_name, consensus_expected_label_count, selected_label_id,"
+            " position, updated_at) SELECT project_id, data_row_id, workflow_status, priority,"
+            " batch_id, task_id, task_name, consensus_expected_label_count, selected_label_id,"
+            " position, updated_at FROM project_data_row"
+        )
+        conn.exec_driver_sql("DROP TABLE project_data_row")
+        conn.exec_driver_sql("ALTER TABLE project_data_row_v8 RENAME TO project_data_row")
+        for statement in _PROJECT_DATA_ROW_8_INDEXES:
+            conn.exec_driver_sql(statement)
+    triggers.install(conn)
+
+
+# external_alias as migration 9 creates it, in a MetaData of its own (not schema.external_alias)
+# so that later changes to schema.py do not change what this step builds.
+_V9 = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+sa.Table("organization", _V9, sa.Column("id", sa.String(64), primary_key=True))  # referred to
+_EXTERNAL_ALIAS_9 = sa.Table(
+    "external_alias",
+    _V9,
+    sa.Column("org_id", sa.String(64), sa.ForeignKey("organization.id"), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("alias", sa.String(255), nullable=False),
+    sa.Column("target_id", sa.String(64), nullable=False),
+    sa.PrimaryKeyConstraint("org_id", "kind", "alias"),
+    sa.Index(None, "org_id", "kind", "target_id"),
+)
+
+
+def _external_aliases(conn: sa.Connection) -> None:
+    """Other systems' ids (a Diffgram project_string_id, job ids) per organization. (Step 1
+    builds today's tables, so a catalog made at version 1 by this code has it already.)"""
+    _EXTERNAL_ALIAS_9.create(conn, checkfirst=True)
+
+
 def _timestamp(conn: sa.Connection) -> str:
     """The column type our Timestamp has on this connection's dialect."""
     return str(sa.DateTime(timezone=True).compile(dialect=conn.dialect))
@@ -85,6 +174,8 @@ MIGRATIONS: tuple[tuple[int, str, Step], ...] = (
     (5, "shards of sharded exports", _export_shards),
     (6, "export-ready rows, kept by triggers", _export_cache),
     (7, "export-ready rows keep line, tally and layout apart", _export_cache_lines),
+    (8, "imported rows keep their source's shape; workflow status may be unknown", _source_shapes),
+    (9, "other systems' ids (Diffgram project and job ids) per organization", _external_aliases),
 )
 HEAD = MIGRATIONS[-1][0]
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from labelport import vocab
 from labelport.store.types import ID, JsonText, Timestamp
 
 metadata = sa.MetaData(
@@ -131,6 +132,7 @@ data_row = sa.Table(
     sa.Column("updated_at", Timestamp, nullable=False),
     sa.Column("created_by_id", ID, sa.ForeignKey("app_user.id")),
     sa.Column("last_activity_at", Timestamp, nullable=False),
+    sa.Column("shape", JsonText),  # the source's shape (store/shapes.py); NULL: labelport's own
     sa.UniqueConstraint("org_id", "global_key"),
     sa.Index(None, "org_id", "last_activity_at"),
 )
@@ -223,14 +225,13 @@ batch = sa.Table(
     sa.Index(None, "project_id"),
 )
 
-WORKFLOW_STATUSES = ("TO_LABEL", "IN_REVIEW", "IN_REWORK", "DONE")
-
 project_data_row = sa.Table(
     "project_data_row",
     metadata,
     sa.Column("project_id", ID, sa.ForeignKey("project.id"), primary_key=True),
     sa.Column("data_row_id", ID, sa.ForeignKey("data_row.id"), primary_key=True),
-    sa.Column("workflow_status", sa.String(16), nullable=False),
+    # vocab.WORKFLOW_STATUSES; NULL: unknown (the source carried none, or no known value)
+    sa.Column("workflow_status", sa.String(16)),
     sa.Column("priority", sa.Integer),
     sa.Column("batch_id", ID, sa.ForeignKey("batch.id")),
     sa.Column("task_id", ID),
@@ -239,6 +240,7 @@ project_data_row = sa.Table(
     sa.Column("selected_label_id", ID),
     sa.Column("position", sa.Integer, nullable=False),  # order of projects within the row
     sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Column("shape", JsonText),
     sa.Index(None, "project_id", "workflow_status"),
     sa.Index(None, "batch_id"),
     sa.Index(None, "data_row_id"),
@@ -280,6 +282,7 @@ label = sa.Table(
     sa.Column("consensus_score", sa.Float),
     sa.Column("consensus_label_count", sa.Integer),
     sa.Column("consensus_labels", JsonText),
+    sa.Column("shape", JsonText),
     sa.Index(None, "project_id", "data_row_id"),
     sa.Index(None, "org_id", "created_at"),
     sa.Index(None, "project_id", "created_at"),  # label_created_at in a project export
@@ -310,16 +313,15 @@ model_run = sa.Table(
     sa.Index(None, "model_id"),
 )
 
-SPLITS = ("TRAINING", "VALIDATION", "TEST")
-
 model_run_data_row = sa.Table(
     "model_run_data_row",
     metadata,
     sa.Column("model_run_id", ID, sa.ForeignKey("model_run.id"), primary_key=True),
     sa.Column("data_row_id", ID, sa.ForeignKey("data_row.id"), primary_key=True),
     sa.Column("run_data_row_id", ID, nullable=False),
-    sa.Column("split", sa.String(16)),
+    sa.Column("split", sa.String(16)),  # vocab.SPLITS or NULL (none, or no known value)
     sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("shape", JsonText),
     sa.Index(None, "data_row_id"),
 )
 
@@ -334,6 +336,7 @@ model_run_label = sa.Table(
     sa.Column("label_kind", sa.String(32), nullable=False),
     sa.Column("version", sa.String(16), nullable=False),
     sa.Column("annotations", JsonText, nullable=False),
+    sa.Column("shape", JsonText),
     sa.Index(None, "model_run_id", "data_row_id"),
 )
 
@@ -347,6 +350,7 @@ prediction = sa.Table(
     sa.Column("label_kind", sa.String(32), nullable=False),
     sa.Column("version", sa.String(16), nullable=False),
     sa.Column("annotations", JsonText, nullable=False),
+    sa.Column("shape", JsonText),
     sa.Index(None, "model_run_id", "data_row_id"),
 )
 
@@ -381,7 +385,7 @@ annotation_set = sa.Table(
     ),
 )
 
-TASK_STATUSES = ("QUEUED", "IN_PROGRESS", "COMPLETE", "FAILED", "CANCELED")
+TASK_STATUSES = vocab.TASK_STATUSES
 
 export_task = sa.Table(
     "export_task",
@@ -491,4 +495,20 @@ import_task = sa.Table(
     sa.Column("finished_at", Timestamp),
     sa.Index(None, "org_id", "created_at"),
     sa.Index(None, "status"),
+)
+
+# Other systems' ids for labelport entities, per organization (labelport.imports.aliases): a
+# Diffgram project's project_string_id and its job ids, so that the Diffgram SDK finds them by
+# the ids it knows. ``kind`` is one of ALIAS_KINDS; one alias names one entity in an organization.
+ALIAS_KINDS = ("diffgram_project", "diffgram_job")
+
+external_alias = sa.Table(
+    "external_alias",
+    metadata,
+    _org(),
+    sa.Column("kind", sa.String(32), nullable=False),  # ALIAS_KINDS
+    sa.Column("alias", sa.String(255), nullable=False),  # the other system's id, as text
+    sa.Column("target_id", ID, nullable=False),  # the labelport entity it names
+    sa.PrimaryKeyConstraint("org_id", "kind", "alias"),
+    sa.Index(None, "org_id", "kind", "target_id"),  # an entity's aliases (the way back)
 )

@@ -33,7 +33,6 @@ import sqlalchemy as sa
 from labelport import services
 from labelport.errors import InvalidRecords, InvalidSpec, LabelportError, NotFound
 from labelport.ids import new_id
-from labelport.imports.canonical import MEDIA_TYPES
 from labelport.imports.load import ImportResult
 from labelport.imports.vertex import OBJECTIVES
 from labelport.settings import Settings
@@ -41,6 +40,7 @@ from labelport.store import Store
 from labelport.store import schema as s
 from labelport.store.types import ID, Timestamp
 from labelport.times import format_timestamp, utcnow
+from labelport.vocab import MEDIA_TYPES
 
 log = logging.getLogger("labelport.tasks")
 
@@ -50,13 +50,21 @@ FINISHED = ("COMPLETE", "FAILED", "CANCELED")
 
 # The options of each source: the long options of `labelport import <source>`, snake_case.
 OPTIONS: dict[str, tuple[str, ...]] = {
-    "labelbox": ("dataset", "media_type"),
-    "vertex": ("dataset", "annotation_set", "objective"),
-    "diffgram": ("dataset",),
-    "rows": ("dataset", "format", "media_type"),
+    "labelbox": ("dataset", "media_type", "strict"),
+    "vertex": ("dataset", "annotation_set", "objective", "strict"),
+    "diffgram": ("dataset", "strict"),
+    "rows": ("dataset", "format", "media_type", "strict"),
 }
 REQUIRED: dict[str, tuple[str, ...]] = {"vertex": ("dataset",), "rows": ("dataset",)}
-ALL_OPTIONS: tuple[str, ...] = ("dataset", "annotation_set", "objective", "media_type", "format")
+ALL_OPTIONS: tuple[str, ...] = (
+    "dataset",
+    "annotation_set",
+    "objective",
+    "media_type",
+    "format",
+    "strict",
+)
+FLAGS = ("strict",)  # true or false; kept only when true
 ROW_FORMATS = ("jsonl", "csv")
 MAX_NAME = 500
 MAX_ERRORS = 1000
@@ -73,17 +81,19 @@ class InvalidOption(InvalidSpec):
         self.field = field
 
 
-def check_options(source: str, options: Mapping[str, Any], *, prefix: str = "") -> dict[str, str]:
+def check_options(source: str, options: Mapping[str, Any], *, prefix: str = "") -> dict[str, Any]:
     """Validate a source's options (as the CLI would); returns them normalized, None dropped.
 
-    ``prefix`` goes before the option name in the error's ``field`` (``query:`` for the API).
+    Names are strings, flags (``strict``) true or false (``true``/``false`` as text too; kept
+    only when true). ``prefix`` goes before the option name in the error's ``field``
+    (``query:`` for the API).
     """
     if source not in SOURCES:
         raise InvalidOption(
             f"{prefix}source", f"unknown import source {source!r} (one of {', '.join(SOURCES)})"
         )
     allowed = OPTIONS[source]
-    out: dict[str, str] = {}
+    out: dict[str, Any] = {}
     for name, value in options.items():
         if value is None:
             continue
@@ -95,6 +105,10 @@ def check_options(source: str, options: Mapping[str, Any], *, prefix: str = "") 
                 field,
                 f"not an option of a {source} import (its options: {', '.join(allowed)})",
             )
+        if name in FLAGS:
+            if _flag(field, value):
+                out[name] = True
+            continue
         if not isinstance(value, str) or not value.strip():
             raise InvalidOption(field, "expected a non-empty string")
         if "\x00" in value:
@@ -117,6 +131,14 @@ def check_options(source: str, options: Mapping[str, Any], *, prefix: str = "") 
     return out
 
 
+def _flag(field: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise InvalidOption(field, "expected true or false")
+
+
 def uploads_dir(settings: Settings) -> Path:
     """Where uploaded files wait for their import (``<home>/uploads``)."""
     return settings.home.resolve() / "uploads"
@@ -131,7 +153,7 @@ class ImportTaskInfo:
     org_id: str
     created_by: str | None
     source: str
-    options: dict[str, str]
+    options: dict[str, Any]
     file_name: str
     location: str
     status: str
@@ -424,9 +446,15 @@ def _check_stop(cancel_event: threading.Event | None) -> None:
 
 
 def _import(
-    store: Store, task: ImportTaskInfo, stream: IO[bytes], tracker: _Tracker
+    store: Store,
+    settings: Settings | None,
+    task: ImportTaskInfo,
+    stream: IO[bytes],
+    tracker: _Tracker,
 ) -> ImportResult:
     o, name = task.options, task.file_name
+    strict = bool(o.get("strict"))
+    max_line_bytes = None if settings is None else settings.max_line_bytes
     if task.source == "labelbox":
         return services.import_labelbox(
             store,
@@ -435,6 +463,8 @@ def _import(
             file=name,
             dataset=o.get("dataset"),
             media_type=o.get("media_type"),
+            strict=strict,
+            max_line_bytes=max_line_bytes,
             on_progress=tracker.rows,
         )
     if task.source == "vertex":
@@ -446,6 +476,8 @@ def _import(
             dataset=o["dataset"],
             annotation_set=o.get("annotation_set"),
             objective=o.get("objective"),
+            strict=strict,
+            max_line_bytes=max_line_bytes,
             on_progress=tracker.rows,
         )
     if task.source == "diffgram":
@@ -455,6 +487,7 @@ def _import(
             stream,
             file=name,
             dataset=o.get("dataset"),
+            strict=strict,
             on_progress=tracker.rows,
         )
     return services.import_rows(
@@ -465,6 +498,8 @@ def _import(
         dataset=o["dataset"],
         file_format=o.get("format"),
         media_type=o.get("media_type"),
+        strict=strict,
+        max_line_bytes=max_line_bytes,
         on_progress=tracker.rows,
     )
 
@@ -479,8 +514,11 @@ def execute(
     """Run an import task to its end and return its final record.
 
     The task pool claims the task (``QUEUED → IN_PROGRESS``) before calling this; a QUEUED task
-    is claimed here, and a finished one is left alone. ``settings`` is accepted for symmetry with
-    the export runner (the importers need none).
+    is claimed here, and a finished one is left alone. ``settings`` gives the longest line the
+    importers read (``LABELPORT_MAX_LINE_BYTES``; None: the default).
+
+    An unexpected failure is logged in full here; the task's ``error_message`` says in plain
+    words what failed, never the statement or the values that made it fail.
     """
     with store.read() as conn:
         r = conn.execute(_select().where(t.c.id == task_id)).one_or_none()
@@ -508,7 +546,7 @@ def execute(
             raise _Gone(f"the uploaded file of this import is gone ({path.name}); upload it again")
         with _writer_turn(store, task.org_id, cancel_event), path.open("rb", buffering=0) as raw:
             stream = io.BufferedReader(_Metered(raw, tracker), buffer_size=READ_BUFFER)
-            result = _import(store, task, stream, tracker)
+            result = _import(store, settings, task, stream, tracker)
     except _Stop as stop:
         if stop.requeue:
             _transition(
@@ -542,15 +580,17 @@ def execute(
         _finish(store, task_id, path, "FAILED", error_message=exc.message, rows_done=0)
         return get(store, task.org_id, task_id)
     except Exception as exc:
+        log.exception("import task %s (%s) failed unexpectedly", task_id, task.file_name)
         _finish(
             store,
             task_id,
             path,
             "FAILED",
-            error_message=f"internal error: {type(exc).__name__}: {exc}",
+            error_message=f"internal error: {_failure(exc)} while importing {task.file_name}; "
+            "nothing was imported (the server log has the details)",
             rows_done=0,
         )
-        raise
+        return get(store, task.org_id, task_id)
     finally:
         with _live_lock:
             _live.pop(task_id, None)
@@ -559,17 +599,24 @@ def execute(
         task_id,
         path,
         "COMPLETE",
-        summary={
-            "rows": result.rows,
-            "labels": result.labels,
-            "predictions": result.predictions,
-            "annotation_sets": sorted(set(result.annotation_sets)),
-            "seconds": round(result.seconds, 3),
-        },
+        summary={**result.to_json(), "seconds": round(result.seconds, 3)},
         bytes_done=task.bytes_total,
         rows_done=result.rows,
     )
     return get(store, task.org_id, task_id)
+
+
+def _failure(exc: Exception) -> str:
+    """What failed, in plain words: never the message, which may hold SQL and values."""
+    if isinstance(exc, sa.exc.DBAPIError):
+        return f"the database refused the import ({type(exc.orig).__name__})"
+    if isinstance(exc, sa.exc.SQLAlchemyError):
+        return f"a database operation failed ({type(exc).__name__})"
+    if isinstance(exc, OSError):
+        return f"reading the uploaded file failed ({exc.strerror or type(exc).__name__})"
+    if isinstance(exc, MemoryError):
+        return "the server ran out of memory"
+    return f"an unexpected {type(exc).__name__}"
 
 
 def _finish(store: Store, task_id: str, path: Path, status: str, **values: Any) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
+from labelport import vocab
 from labelport.errors import InvalidInput, NotFound
 from labelport.export import plan as planning
 from labelport.export.assemble import Include, build_row, fetch
@@ -411,16 +412,23 @@ def known_rows(store: Store, org_id: str, ids: Sequence[str]) -> list[str]:
 # ---------------------------------------------------------------------------------- data row
 
 EVERYTHING = Include(interpolated_frames=False, projects=None, model_runs=None)
+CATALOG_VIEW = Include(
+    interpolated_frames=False, projects=None, model_runs=None, source_shapes=False
+)
 
 
-def data_row(store: Store, org_id: str, data_row_id: str) -> dict[str, Any]:
+def data_row(
+    store: Store, org_id: str, data_row_id: str, *, as_exported: bool = True
+) -> dict[str, Any]:
     """A data row as an export with every param gives it: labels of every project, predictions
-    of every model run (plain JSON values)."""
+    of every model run (plain JSON values). ``as_exported=False``: what the catalog keeps of it
+    (for an imported row, derived values too, and None where a value is unknown)."""
+    include = EVERYTHING if as_exported else CATALOG_VIEW
     with store.read() as conn:
-        page = fetch(conn, org_id, [data_row_id], EVERYTHING)
+        page = fetch(conn, org_id, [data_row_id], include)
         if data_row_id not in page.rows:
             raise NotFound("data row", data_row_id)
-        row = build_row(page, data_row_id, EVERYTHING)
+        row = build_row(page, data_row_id, include)
     value: dict[str, Any] = orjson.loads(orjson.dumps(row))
     return value
 
@@ -483,3 +491,19 @@ def media_type_of(store: Store, org_id: str, data_row_id: str) -> str:
     if found is None:
         raise NotFound("data row", data_row_id)
     return str(found)
+
+
+def status_counts(store: Store, org_id: str, project_id: str) -> dict[str, int]:
+    """A project's rows per workflow status; UNKNOWN for rows whose source gave none."""
+    pdr = s.project_data_row
+    out = dict.fromkeys((*vocab.WORKFLOW_STATUSES, vocab.UNKNOWN), 0)
+    with store.read() as conn:
+        rows = conn.execute(
+            sa.select(pdr.c.workflow_status, sa.func.count())
+            .join(s.project, s.project.c.id == pdr.c.project_id)
+            .where(pdr.c.project_id == project_id, s.project.c.org_id == org_id)
+            .group_by(pdr.c.workflow_status)
+        )
+        for status, n in rows:
+            out[vocab.status_label(status)] += n
+    return out

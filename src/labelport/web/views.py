@@ -34,10 +34,10 @@ from labelport.errors import (
     PermissionDenied,
 )
 from labelport.export.spec import MAX_IDS, SCOPES, WORKFLOW_STATUSES, Scope, zone
-from labelport.imports.canonical import MEDIA_TYPES
 from labelport.services import Principal
 from labelport.tasks import records
 from labelport.tasks.records import TaskInfo
+from labelport.vocab import MEDIA_TYPES
 from labelport.web import browse, forms, render, session
 from labelport.web.browse import FormProblem, RowQuery
 
@@ -495,6 +495,7 @@ def _grid_page(request: Request, kind: str, item_id: str | None) -> Response:
         workflow_statuses=list(WORKFLOW_STATUSES),
         datasets=browse.choices(store, org, "datasets") if kind == "catalog" else [],
         batches=browse.batches(store, org, str(item_id)) if kind == "project" else [],
+        status_counts=browse.status_counts(store, org, str(item_id)) if kind == "project" else {},
         rows=rows,
         pairs=pairs,
         limit=limit,
@@ -550,12 +551,13 @@ def save_slice(request: Request, form: dict[str, list[str]] = FormBody) -> Respo
 def data_row(request: Request, row_id: str) -> Response:
     v = visit(request)
     row_id = clean_id(row_id)
-    row = browse.data_row(v.ctx.store, v.principal.org_id, row_id)
+    row = browse.data_row(v.ctx.store, v.principal.org_id, row_id)  # as an export shows it
+    kept = browse.data_row(v.ctx.store, v.principal.org_id, row_id, as_exported=False)
     media_type = browse.media_type_of(v.ctx.store, v.principal.org_id, row_id)
     image = render.thumbnail({"media_type": media_type, "row_data": row["data_row"]["row_data"]})
-    projects = row.get("projects") or {}
+    projects = kept.get("projects") or {}
     runs = []
-    for model_id, model in (row.get("experiments") or {}).items():
+    for model_id, model in (kept.get("experiments") or {}).items():
         for run_id, run in (model.get("runs") or {}).items():
             runs.append(
                 {"id": run_id, "model_id": model_id, "model_name": model.get("name"), **run}
@@ -564,7 +566,7 @@ def data_row(request: Request, row_id: str) -> Response:
         "row.html",
         v.base(
             row=row,
-            data_row=row["data_row"],
+            data_row=kept["data_row"],
             projects=projects,
             runs=runs,
             media_type=media_type,

@@ -72,6 +72,9 @@ def catalog_row(n: int) -> dict[str, Any]:
                         "id": cid("label", n),
                         "label_kind": "Default",
                         "version": "1.0.0",
+                        "label_details": {
+                            "created_at": f"2024-01-02T00:00:0{n}.000+00:00",
+                        },
                         "annotations": box,
                     }
                 ],
@@ -170,6 +173,7 @@ def test_projects_batches_and_model_runs_carry_their_counts(catalog: Any) -> Non
             "IN_REVIEW": 1,
             "IN_REWORK": 0,
             "DONE": 3,
+            "UNKNOWN": 0,
         }
         assert (project["data_row_count"], project["label_count"]) == (5, 5)
 

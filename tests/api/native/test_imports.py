@@ -12,7 +12,9 @@ import httpx
 import orjson
 import pytest
 
+from labelport import services
 from labelport.tasks import imports
+from tests.cli.malformed import CASES, V1_ROWS
 
 SET = "aiplatform.googleapis.com/annotation_set_name"
 VERTEX = [
@@ -288,3 +290,87 @@ def test_an_upload_over_the_size_cap_is_refused_and_not_kept(small_server: Any) 
         assert http.get("/api/v1/imports").json()["items"][0]["id"] == fits.json()["id"]
         assert len(http.get("/api/v1/imports").json()["items"]) == 1
     assert uploads(small_server) == []
+
+
+def post(http: httpx.Client, body: bytes, **params: Any) -> dict[str, Any]:
+    answer = http.post("/api/v1/imports", params=params, content=body)
+    assert answer.status_code == 202, answer.text
+    return wait(http, answer.json()["id"])
+
+
+def test_each_malformed_file_fails_with_its_line_and_stores_nothing(server: Any) -> None:
+    with server.client("editor") as http:
+        for case in CASES:
+            failed = post(
+                http, case.body, source=case.source, file_name=case.file_name, **case.options
+            )
+            assert failed["status"] == "FAILED", (case.id, failed)
+            [error] = failed["errors"]
+            assert (error["line"], error["field"]) == (case.line, case.field), case.id
+            assert error["reason"].startswith(case.reason), (case.id, error)
+            assert failed["error_count"] == 1
+            assert failed["error_message"] == (
+                f"{case.file_name}: 1 invalid record; nothing was imported"
+            )
+        v1 = post(http, orjson.dumps([V1_ROWS[0]], option=orjson.OPT_INDENT_2), source="labelbox")
+        [error] = v1["errors"]
+        assert error["reason"].startswith("Labelbox export v1 (legacy)"), v1
+    with server.client("viewer") as http:
+        assert http.get("/api/v1/datasets").json()["items"] == []
+    counts = services.stats(server.store, server.org.id)
+    assert (counts["data rows"], counts["datasets"]) == (0, 0)
+    assert uploads(server) == []
+
+
+def test_warnings_are_in_the_summary_and_strict_true_makes_them_errors(server: Any) -> None:
+    body = lines([{**labelbox_row(n), "future_field": n} for n in range(2)] + [labelbox_row(2)])
+    with server.client("editor") as http:
+        strict = post(http, body, source="labelbox", strict="true", file_name="scenes.ndjson")
+        assert strict["status"] == "FAILED"
+        assert strict["options"] == {"strict": True}
+        assert [(e["line"], e["field"]) for e in strict["errors"]] == [
+            (1, "future_field"),
+            (2, "future_field"),
+        ]
+        assert strict["errors"][0]["reason"].endswith("(--strict)")
+        assert services.stats(server.store, server.org.id)["data rows"] == 0
+
+        done = post(http, body, source="labelbox", file_name="scenes.ndjson")
+        assert done["status"] == "COMPLETE", done
+        assert done["summary"]["warnings"] == [
+            {
+                "field": "future_field",
+                "reason": "unknown field, kept as given",
+                "count": 2,
+                "lines": [1, 2],
+            }
+        ]
+        assert done["summary"]["dataset"] == "scenes"  # no dataset given: named after the file
+        assert (done["summary"]["rows"], done["summary"]["model_runs"]) == (3, 0)
+        [dataset] = http.get("/api/v1/datasets").json()["items"]
+        assert dataset["name"] == "scenes"
+
+        refused = http.post(
+            "/api/v1/imports", params={"source": "labelbox", "strict": "maybe"}, content=b"{}"
+        )
+        assert error_of(refused)["field"] == "query:strict"
+
+
+@pytest.fixture
+def short_lines_server(make_server: Any) -> Iterator[Any]:
+    yield make_server(max_line_bytes="1024")
+
+
+def test_a_line_over_the_servers_limit_is_an_error_naming_it(short_lines_server: Any) -> None:
+    long = lines([{**labelbox_row(1), "media_attributes": {"note": "n" * 5000}}])
+    with short_lines_server.client("editor") as http:
+        failed = post(http, lines([labelbox_row(0)]) + long, source="labelbox", dataset="d")
+    assert failed["status"] == "FAILED"
+    assert failed["errors"] == [
+        {
+            "line": 2,
+            "field": "",
+            "reason": "the line is longer than the limit of 1,024 bytes (LABELPORT_MAX_LINE_BYTES)",
+        }
+    ]
+    assert services.stats(short_lines_server.store, short_lines_server.org.id)["data rows"] == 0

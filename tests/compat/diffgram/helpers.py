@@ -22,7 +22,14 @@ from tests.imports.test_diffgram import (
     video_packet,
 )
 
-PROJECT_ID = derived_id("diffgram-project", PSID)
+# How paths name the project: by the Diffgram project_string_id its import left as an alias
+# (the labelport id depends on the organization: project_id_in).
+PROJECT_ID = PSID
+
+
+def project_id_in(org_id: str) -> str:
+    """The id the Diffgram import gives project PSID in an organization."""
+    return derived_id("diffgram-project", org_id, PSID)
 
 
 def original() -> bytes:
@@ -40,6 +47,7 @@ class Acme:
 def load(server: Any) -> Acme:
     """Import the Diffgram export, then put files 501 and 502 into a job (batch)."""
     services.import_diffgram(server.store, server.org.id, io.BytesIO(original()), file="d.json")
+    project_id = project_id_in(server.org.id)
     job_id = new_id()
     d, pdr = s.data_row, s.project_data_row
     with server.store.write() as conn:
@@ -53,7 +61,7 @@ def load(server: Any) -> Acme:
             {
                 "id": job_id,
                 "org_id": server.org.id,
-                "project_id": PROJECT_ID,
+                "project_id": project_id,
                 "name": "first pass",
                 "created_at": utcnow(),
             },
@@ -62,7 +70,7 @@ def load(server: Any) -> Acme:
             pdr.update().where(pdr.c.data_row_id.in_([rows["501"], rows["502"]])),
             {"batch_id": job_id},
         )
-    return Acme(PROJECT_ID, dataset_id, job_id, rows)
+    return Acme(project_id, dataset_id, job_id, rows)
 
 
 def packets(doc: dict[str, Any]) -> dict[str, Any]:

@@ -12,9 +12,10 @@ import pytest
 from labelport import services
 from labelport.tasks import records
 
-from .helpers import PROJECT_ID, Acme, load, packets, pause, run_queued
+from .helpers import PSID, Acme, load, packets, pause, run_queued
 
-WALRUS = f"/diffgram/api/walrus/project/{PROJECT_ID}/export"
+# The project by its Diffgram project_string_id: the alias its import left
+WALRUS = f"/diffgram/api/walrus/project/{PSID}/export"
 
 
 @pytest.fixture
@@ -43,7 +44,7 @@ def to_file(http: httpx.Client, **body: Any) -> httpx.Response:
 
 
 def test_credentials_roles_and_organizations(server: Any, acme: Acme):
-    path = f"/diffgram/api/v1/project/{PROJECT_ID}/labels-schema"
+    path = f"/diffgram/api/v1/project/{PSID}/labels-schema"
     with client(server, auth=None) as http:
         diffgram_error(http.get(path), 401, "auth", "HTTP Basic credentials are required")
     with client(server, auth=(server.key_pairs["editor"][0], "wrong")) as http:
@@ -53,7 +54,7 @@ def test_credentials_roles_and_organizations(server: Any, acme: Acme):
         diffgram_error(to_file(http, source="job", job_id=acme.job_id), 403, "permission", "editor")
     other = server.other_org_key.removeprefix("lp_").split("_", 1)
     with client(server, auth=tuple(other)) as http:
-        diffgram_error(http.get(path), 404, "not_found", f"project not found: {PROJECT_ID}")
+        diffgram_error(http.get(path), 404, "not_found", f"project not found: {PSID}")
         diffgram_error(
             http.post(f"/diffgram/api/v1/job/{acme.job_id}/builder/info", json={}),
             404,
@@ -192,7 +193,7 @@ def test_files_that_cannot_be_written_are_reported(server: Any, acme: Acme):
         "media_type": "PDF",
         "media_attributes": {"mime_type": "application/pdf"},
         "projects": {
-            PROJECT_ID: {
+            acme.project_id: {
                 "name": "Acme Vision",
                 "labels": [],
                 "project_details": {"workflow_status": "DONE"},
@@ -228,18 +229,18 @@ def test_files_that_cannot_be_written_are_reported(server: Any, acme: Acme):
 
 def test_directory_files_and_label_ids(server: Any, acme: Acme):
     with client(server, "viewer") as http:
-        view = http.get(f"/diffgram/api/project/{PROJECT_ID}/user/legacy/working_dir/view")
+        view = http.get(f"/diffgram/api/project/{PSID}/user/legacy/working_dir/view")
         assert view.json()["working_dir"]["directory_id"] == acme.dataset_id
         page = http.post(
-            f"/diffgram/api/project/{PROJECT_ID}/user/sdk/file/list",
+            f"/diffgram/api/project/{PSID}/user/sdk/file/list",
             json={"metadata": {"file_view_mode": "ids_only", "limit": 2, "page": 1}},
         ).json()
         assert page["file_list"] == [501, 502]
         assert (page["metadata"]["next_page"], page["metadata"]["total_pages"]) == (2, 2)
-        exists = f"/diffgram/api/v1/project/{PROJECT_ID}/file/exists"
+        exists = f"/diffgram/api/v1/project/{PSID}/file/exists"
         assert http.post(exists, json={"file_id_list": [503, 501]}).json()["result"] == {
             "exists": True
         }
         assert http.post(exists, json={"file_id_list": [504]}).json()["result"] == {"exists": False}
-        names = http.get(f"/diffgram/api/v1/project/{PROJECT_ID}/labels/view/name_to_file_id")
+        names = http.get(f"/diffgram/api/v1/project/{PSID}/labels/view/name_to_file_id")
         assert names.json()["name_to_file_id"]["car"] == 11

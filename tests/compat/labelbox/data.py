@@ -19,6 +19,7 @@ from labelport import services
 from labelport.ids import derived_id
 from labelport.store import Store
 from tests.export import test_scopes_and_filters as base
+from tests.factories import as_labelports_own
 
 
 def cid(*parts: str) -> str:
@@ -348,5 +349,7 @@ def import_all(store: Store, org_id: str) -> None:
     """The twelve image rows of the scope tests and the media rows, into one organization."""
     image_rows = [base.canonical_row(n) for n in base.N]
     services.import_labelbox(store, org_id, io.BytesIO(ndjson(image_rows)), file="images.ndjson")
+    # the scope tests' rows are about scopes, params and filters: labelport's own rendering
+    as_labelports_own(store, [r["data_row"]["id"] for r in image_rows])
     typed = [{**row, "media_type": media} for row, media in zip(MEDIA_ROWS, MEDIA, strict=True)]
     services.import_labelbox(store, org_id, io.BytesIO(ndjson(typed)), file="media.ndjson")

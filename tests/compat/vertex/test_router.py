@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from labelport.compat.vertex import routes
 from labelport.store import schema as s
 from tests.export.formats.vertex_samples import ML_USE, by_media, samples
+from tests.imports.test_vertex_import import ACTION_LINES
 
 from .helpers import V1, dataset_id, import_set, set_dataset
 
@@ -509,3 +510,68 @@ def jsonl_bytes(rows: list[dict[str, Any]]) -> Any:
     import io
 
     return io.BytesIO(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+
+
+# ------------------------------------------------------------------------ a detected Vertex file
+
+# Google's action-recognition example lines (bare ml_use) and one with timeSegments, which only
+# action recognition has and which tells the file's objective
+GOOGLE_ACTIONS = [
+    *ACTION_LINES,
+    {
+        "videoGcsUri": "gs://demo/video3.mp4",
+        "timeSegments": [{"startTime": "0s", "endTime": "20s"}],
+        "timeSegmentAnnotations": [],
+        "dataItemResourceLabels": {"aiplatform.googleapis.com/ml_use": "Validation"},
+    },
+]
+
+
+def test_a_detected_action_recognition_file_exports_with_its_ml_use_keys(server: Any) -> None:
+    from labelport import services
+
+    result = services.import_vertex(
+        server.store, server.org.id, jsonl_bytes(GOOGLE_ACTIONS), file="a.jsonl", dataset="acts"
+    )
+    assert result.objective == "video_action_recognition"
+    (set_id,) = result.annotation_sets
+    acts = dataset_id(server, "acts")
+    uri, _ = destination(server, "acts")
+    op = export(server, acts, {"gcsDestination": {"outputUriPrefix": uri}}).json()
+    (file,) = op["response"]["exportedFiles"]
+    assert file.endswith(
+        f"/acts_video_action_recognition_{set_id}/video_action_recognition-00000.jsonl"
+    )
+    written = Path(file.removeprefix("file://")).read_bytes().splitlines()
+
+    def exported(record: dict[str, Any]) -> dict[str, Any]:
+        labels = {"aiplatform.googleapis.com/annotation_set_name": set_id}
+        segments = [
+            {**a, "annotationResourceLabels": labels} for a in record["timeSegmentAnnotations"]
+        ]
+        return {
+            "videoGcsUri": record["videoGcsUri"],
+            "timeSegments": record.get("timeSegments", []),
+            "timeSegmentAnnotations": segments,
+            "dataItemResourceLabels": record["dataItemResourceLabels"],
+        }
+
+    expected = [orjson.dumps(exported(r)) for r in GOOGLE_ACTIONS]
+    assert sorted(written) == sorted(expected)  # byte for byte, each ml_use key as it came
+    # custom training reads either key, in any case
+    training = export(
+        server,
+        acts,
+        {
+            "gcsDestination": {"outputUriPrefix": uri},
+            "exportUse": 6,
+            "filterSplit": {
+                "trainingFilter": f"labels.{ML_USE}=training",
+                "validationFilter": f"labels.{ML_USE}=validation",
+                "testFilter": "labels.ml_use=test",
+            },
+        },
+    ).json()
+    stats = training["response"]["dataStats"]
+    counts = [stats[f"{split}DataItemsCount"] for split in ("training", "validation", "test")]
+    assert counts == ["1", "1", "1"]

@@ -100,7 +100,8 @@ def test_the_law_holds_for_rows_read_back_from_the_catalog(store, org):
         ids = [r.id for r in conn.execute(sa.select(s.data_row.c.id).order_by(s.data_row.c.id))]
         include = Include(data_row_details=True, project_details=True, label_details=True)
         rows = assemble(conn, org.id, ids, include)
-    data, summary = write(rows)
+    project_id = derived_id("diffgram-project", org.id, PSID)  # ids are the organization's
+    data, summary = write(rows, project_id=project_id, org_id=org.id)
     again = sorted(imported(data), key=lambda r: r["data_row"]["global_key"])
     assert again == sorted(first, key=lambda r: r["data_row"]["global_key"])
     assert summary.project_string_id == PSID
@@ -474,7 +475,7 @@ def test_an_export_task_of_format_diffgram_publishes_diffgram_json(
     spec = services.export_spec(
         store,
         org.id,
-        Scope("project", PROJECT_ID),
+        Scope("project", derived_id("diffgram-project", org.id, PSID)),
         {"data_row_details": True, "project_details": True},
         {"workflow_status": status} if status else None,
         format="diffgram",

@@ -125,6 +125,84 @@ def test_model_run_sets_write_the_first_prediction_and_the_run_split() -> None:
     assert fmt.record_of(rows[0], aset)["dataItemResourceLabels"] == {ML_USE: "training"}  # type: ignore[index]
 
 
+@pytest.mark.parametrize("objective", OBJECTIVES)
+@pytest.mark.parametrize("ml_use", [ML_USE, "ml_use"])
+def test_an_imported_set_is_written_back_byte_for_byte(objective: str, ml_use: str) -> None:
+    records = samples(objective, SET_ID)
+    records[0]["dataItemResourceLabels"] = {ml_use: "Test"}  # either key, any case
+    spec, rows = canonical(records, objective=objective)
+    folder = MemoryFolder()
+    written = fmt.write_export(rows, job(set_of(spec)), folder)
+    (name,) = written.files
+    assert folder.files[name].getvalue() == b"".join(orjson.dumps(r) + b"\n" for r in records)
+
+
+@pytest.mark.parametrize("key", [ML_USE, "ml_use"])
+def test_an_items_ml_use_comes_back_under_its_own_key(key: str) -> None:
+    records = samples("image_bounding_box", SET_ID)
+    records[0]["dataItemResourceLabels"] = {key: "Training", "team": "cv"}
+    spec, rows = canonical(records)
+    assert fmt.record_of(rows[0], set_of(spec)) == records[0]
+    # a model run's split is no second ml_use beside the item's own, under either key
+    rows[0]["experiments"] = {
+        "m": {"runs": {"run-1": {"predictions": [], "split": "test"}}},
+    }
+    aset = AnnotationSetRef("42", "preds", "image_bounding_box", model_run_id="run-1")
+    record = fmt.record_of(rows[0], aset)
+    assert record is not None
+    assert record["dataItemResourceLabels"] == {key: "Training", "team": "cv"}
+
+
+@pytest.mark.parametrize(
+    ("split", "expected"),
+    [
+        ("TRAINING", "training"),
+        ("validation", "validation"),
+        ("Test", "test"),
+        ("UNASSIGNED", None),
+    ],
+)
+def test_a_run_split_in_any_case_becomes_ml_use(split: str, expected: str | None) -> None:
+    _, rows = canonical(samples("image_bounding_box", SET_ID))
+    row = rows[2]  # no ml_use of its own
+    row["experiments"] = {"m": {"runs": {"run-1": {"predictions": [], "split": split}}}}
+    aset = AnnotationSetRef("42", "preds", "image_bounding_box", model_run_id="run-1")
+    record = fmt.record_of(row, aset)
+    assert record is not None
+    assert record["dataItemResourceLabels"] == ({ML_USE: expected} if expected else {})
+
+
+def test_custom_training_splits_by_either_ml_use_key_in_any_case() -> None:
+    records = samples("image_classification_single_label", SET_ID)
+    records[0]["dataItemResourceLabels"] = {"ml_use": "TRAIN"}
+    records[1]["dataItemResourceLabels"] = {ML_USE: "Validation"}
+    records[2]["dataItemResourceLabels"] = {"ml_use": "test"}
+    spec, rows = canonical(records)
+    the_job = job(
+        set_of(spec),
+        exportUse=6,
+        filterSplit={
+            "trainingFilter": f"labels.{ML_USE}=training",
+            "validationFilter": "labels.ml_use=validation",
+            "testFilter": f"labels.{ML_USE}=TEST",
+        },
+    )
+    folder = MemoryFolder()
+    fmt.write_export(rows, the_job, folder)
+    assert folder.lines("training-00000.jsonl") == [records[0]]
+    assert folder.lines("validation-00000.jsonl") == [records[1]]
+    assert folder.lines("test-00000.jsonl") == [records[2]]
+
+
+def test_unknown_keys_kept_from_an_import_are_not_counted_as_annotations() -> None:
+    records = samples("image_bounding_box", SET_ID)
+    records[0] = {**records[0], "source": ["a", "b", "c"]}
+    spec, rows = canonical(records)
+    record = fmt.record_of(rows[0], set_of(spec))
+    assert record == records[0]
+    assert fmt.annotation_count(record) == 2
+
+
 def test_labels_made_elsewhere_are_written_too() -> None:
     row = {
         "data_row": {"id": "r1", "row_data": "https://x/1.jpg", "global_key": "k"},

@@ -4,8 +4,9 @@
 type; ``Content-Length`` optional), streams it to ``<home>/uploads`` (never whole in memory, at
 most ``LABELPORT_MAX_UPLOAD_BYTES``) and answers 202 with the queued import task. The options are
 those of ``labelport import <source>``, snake_case: ``dataset``, ``annotation_set``, ``objective``,
-``media_type``, ``format``; they are checked before a byte of the body is read. Poll
-``GET /api/v1/imports/{id}`` for progress, the summary, or the line-numbered errors.
+``media_type``, ``format``, ``strict``; they are checked before a byte of the body is read. Poll
+``GET /api/v1/imports/{id}`` for progress, the summary (with its warnings), or the line-numbered
+errors.
 """
 
 from __future__ import annotations
@@ -87,17 +88,25 @@ async def upload(
         Literal["jsonl", "csv"] | None,
         Query(description="rows: file format (default: from file_name, else JSONL)."),
     ] = None,
+    strict: Annotated[
+        bool,
+        Query(
+            description="every warning (an unknown field or value, "
+            "kept verbatim) is an error instead."
+        ),
+    ] = False,
     file_name: Annotated[
         str | None,
         Query(min_length=1, max_length=1000, description="The file's name, for messages."),
     ] = None,
 ) -> Response:
-    given = {
+    given: dict[str, Any] = {
         "dataset": dataset,
         "annotation_set": annotation_set,
         "objective": objective,
         "media_type": media_type,
         "format": format,
+        "strict": True if strict else None,
     }
     if (
         source == "rows"

@@ -6,7 +6,9 @@ Basic). Errors under ``/diffgram`` have Diffgram's shape, ``{"log": {"success": 
 {<field>: <message>}, "info": {}}}``, which the SDK turns into its exception text.
 
 Mapping (details in :mod:`.catalog` and :mod:`.exports`): ``project_string_id`` = a labelport
-project (its id, or its name when unique in the organization); job = a batch of that project;
+project (the Diffgram id it was imported with - an alias of the caller's organization - else its
+id, or its name when unique in the organization); job = a batch of that project (an imported
+job also by its Diffgram job id);
 directory = a dataset (its rows in the project); task = one data row of the project; a Diffgram
 export = an export task of the project with format ``diffgram``
 (:mod:`labelport.export.formats.diffgram` writes ``diffgram.json``).

@@ -1,22 +1,29 @@
 """Diffgram's nouns over labelport's catalog: project, job, directory, task, file and label ids.
 
-Every lookup is scoped to the caller's organization (another organization's ids answer 404).
+Every lookup is scoped to the caller's organization (another organization's ids answer 404, and
+its aliases are not seen). A Diffgram id is looked up among the organization's aliases first
+(:mod:`labelport.imports.aliases`, written by the Diffgram import), then as a labelport id.
 
-* **project** (``project_string_id``): a labelport project, named by its id or - when no id
-  matches - by its name if exactly one project of the organization has it.
-* **job**: a batch of that project (Diffgram jobs are the unit labelers work through).
+* **project** (``project_string_id``): the project a Diffgram export with that
+  ``project_string_id`` was imported into (its alias; for imports before catalog version 9, the
+  project whose id was derived from the Diffgram id alone), else a labelport project named by
+  its id or - when no id matches - by its name if exactly one project of the organization has it.
+* **job**: a batch of that project (Diffgram jobs are the unit labelers work through); an
+  imported job's Diffgram id names the batch of its files, and the job answers with that id.
 * **directory**: a dataset; as the directory of a project it means the dataset's rows that are
   in the project. The project's default directory is its oldest dataset with rows in it.
-* **task**: one data row of the project (Diffgram's task holds one file).
+* **task**: one data row of the project (Diffgram's task holds one file), named by the row's
+  Diffgram file id or by its data row id.
 * **file id**: what :func:`labelport.export.formats.diffgram.file_id_of` gives the row - the
-  Diffgram id it was imported with, else a stable integer derived from the data row id.
+  Diffgram id it was imported with (its global key ``diffgram:<project_string_id>:<file id>``,
+  which is the file's alias), else a stable integer derived from the data row id.
 * **label file id**: the id the Diffgram import kept (``diffgram.label_file_id``), else a stable
   integer derived from the feature schema id and name - the same ids the export file uses.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,6 +33,8 @@ import sqlalchemy as sa
 
 from labelport.errors import InvalidInput, NotFound
 from labelport.export.formats.diffgram import file_id_of, stable_int
+from labelport.ids import derived_id
+from labelport.imports import aliases
 from labelport.store import schema as s
 
 LABEL_SAMPLE = 200  # labels read to find the label file ids a Diffgram import kept
@@ -38,6 +47,8 @@ class ProjectRef:
     id: str
     name: str
     ontology_id: str | None
+    org_id: str = ""
+    psids: tuple[str, ...] = ()  # the Diffgram project_string_ids it was imported with
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +59,12 @@ class BatchRef:
     created_at: datetime
     files: int
     complete: int
+    diffgram_id: int | str | None = None  # the Diffgram job id it was imported with
+
+    @property
+    def job_id(self) -> int | str:
+        """The id the job answers with: its Diffgram id, else the batch id."""
+        return self.id if self.diffgram_id is None else self.diffgram_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,9 +77,15 @@ class DatasetRef:
 def project(conn: sa.Connection, org_id: str, psid: str) -> ProjectRef:
     p = s.project
     columns = (p.c.id, p.c.name, p.c.ontology_id)
-    row = conn.execute(
-        sa.select(*columns).where(p.c.org_id == org_id, p.c.id == psid)
-    ).one_or_none()
+    legacy = derived_id("diffgram-project", psid)  # imported before aliases existed
+    row = None
+    for candidate in (aliases.resolve(conn, org_id, aliases.DIFFGRAM_PROJECT, psid), legacy, psid):
+        if candidate is not None:
+            row = conn.execute(
+                sa.select(*columns).where(p.c.org_id == org_id, p.c.id == candidate)
+            ).one_or_none()
+        if row is not None:
+            break
     if row is None:
         named = conn.execute(
             sa.select(*columns).where(p.c.org_id == org_id, p.c.name == psid).limit(2)
@@ -74,18 +97,29 @@ def project(conn: sa.Connection, org_id: str, psid: str) -> ProjectRef:
         if not named:
             raise NotFound("project", psid)
         row = named[0]
-    return ProjectRef(row.id, row.name, row.ontology_id)
+    psids = aliases.aliases_of(conn, org_id, aliases.DIFFGRAM_PROJECT, row.id)
+    if row.id == legacy and psid not in psids:
+        psids.append(psid)
+    return ProjectRef(row.id, row.name, row.ontology_id, org_id, tuple(psids))
 
 
-def batch(conn: sa.Connection, org_id: str, batch_id: str) -> BatchRef:
+def batch(conn: sa.Connection, org_id: str, job_id: str) -> BatchRef:
+    """The batch a Diffgram job id names (an imported job), else the batch of that id."""
     b = s.batch
+    aliased = aliases.resolve(conn, org_id, aliases.DIFFGRAM_JOB, job_id)
+    batch_id = aliased or job_id
     row = conn.execute(
         sa.select(b.c.id, b.c.name, b.c.project_id, b.c.created_at).where(
             b.c.id == batch_id, b.c.org_id == org_id
         )
     ).one_or_none()
     if row is None:
-        raise NotFound("job", batch_id)
+        raise NotFound("job", job_id)
+    if aliased is None:
+        kept = aliases.aliases_of(conn, org_id, aliases.DIFFGRAM_JOB, batch_id)
+        diffgram_id = _as_int(kept[0]) if kept else None
+    else:
+        diffgram_id = _as_int(job_id)
     files, complete = conn.execute(
         sa.select(
             sa.func.count(),
@@ -94,7 +128,19 @@ def batch(conn: sa.Connection, org_id: str, batch_id: str) -> BatchRef:
             ),
         ).where(pdr.c.batch_id == batch_id)
     ).one()
-    return BatchRef(row.id, row.name, row.project_id, row.created_at, int(files), int(complete))
+    return BatchRef(
+        row.id, row.name, row.project_id, row.created_at, int(files), int(complete), diffgram_id
+    )
+
+
+def _as_int(value: str) -> int | str:
+    """Diffgram's ids are integers: an alias that is one is answered as one."""
+    return int(value) if _is_int_text(value) else value
+
+
+def _is_int_text(value: str) -> bool:
+    """A Diffgram id as text: an integer of at most 20 digits, written plainly."""
+    return len(value) <= 20 and value.isascii() and value.isdigit() and str(int(value)) == value
 
 
 def dataset(conn: sa.Connection, org_id: str, dataset_id: str) -> DatasetRef:
@@ -155,30 +201,56 @@ class RowRef:
     global_key: str | None
     external_id: str | None
 
-    def file_id(self, project_id: str) -> int:
-        return file_id_of({"data_row": {"id": self.id, "global_key": self.global_key}}, project_id)
+    def file_id(self, ref: ProjectRef) -> int:
+        row = {"data_row": {"id": self.id, "global_key": self.global_key}}
+        return file_id_of(row, ref.id, ref.org_id or None)
 
 
-def project_row(conn: sa.Connection, org_id: str, project_id: str, row_id: str) -> RowRef:
-    """One data row of the project (``task`` of a Diffgram export), with its file id."""
-    row = conn.execute(
+def _file_keys(ref: ProjectRef, file_ids: Iterable[str]) -> dict[str, str]:
+    """``{global key: file id}`` an imported file of the project would have."""
+    return {
+        f"diffgram:{psid}:{fid}": fid for fid in file_ids if _is_int_text(fid) for psid in ref.psids
+    }
+
+
+def project_row(conn: sa.Connection, ref: ProjectRef, row_id: str) -> RowRef:
+    """One data row of the project (``task`` of a Diffgram export) - named by its Diffgram
+    file id, else by its data row id - with its file id."""
+    query = (
         sa.select(d.c.id, d.c.global_key, d.c.external_id)
         .select_from(d.join(pdr, pdr.c.data_row_id == d.c.id))
-        .where(d.c.id == row_id, d.c.org_id == org_id, pdr.c.project_id == project_id)
-    ).one_or_none()
+        .where(d.c.org_id == ref.org_id, pdr.c.project_id == ref.id)
+    )
+    keys = list(_file_keys(ref, [row_id]))
+    row = conn.execute(query.where(d.c.global_key.in_(keys))).first() if keys else None
+    if row is None:
+        row = conn.execute(query.where(d.c.id == row_id)).one_or_none()
     if row is None:
         raise NotFound("task", row_id)
     return RowRef(row.id, row.global_key, row.external_id)
 
 
+def imported_file_ids(conn: sa.Connection, ref: ProjectRef, wanted: Iterable[str]) -> set[str]:
+    """Which of the ``wanted`` file ids are files the project was imported with (by alias)."""
+    keys = _file_keys(ref, wanted)
+    if not keys:
+        return set()
+    found = conn.execute(
+        sa.select(d.c.global_key)
+        .select_from(d.join(pdr, pdr.c.data_row_id == d.c.id))
+        .where(d.c.org_id == ref.org_id, d.c.global_key.in_(list(keys)), pdr.c.project_id == ref.id)
+    ).scalars()
+    return {keys[key] for key in found}
+
+
 def file_ids(
-    conn: sa.Connection, project_id: str, dataset_id: str | None, *, page: int, limit: int
+    conn: sa.Connection, ref: ProjectRef, dataset_id: str | None, *, page: int, limit: int
 ) -> tuple[list[int], int]:
     """One page of the Diffgram file ids of a directory of the project, and the total count."""
     base = (
         sa.select(d.c.id, d.c.global_key)
         .select_from(d.join(pdr, pdr.c.data_row_id == d.c.id))
-        .where(pdr.c.project_id == project_id)
+        .where(pdr.c.project_id == ref.id)
     )
     if dataset_id is not None:
         base = base.where(d.c.dataset_id == dataset_id)
@@ -186,20 +258,20 @@ def file_ids(
     rows = conn.execute(
         base.order_by(d.c.created_at, d.c.id).offset((page - 1) * limit).limit(limit)
     ).all()
-    return [RowRef(r.id, r.global_key, None).file_id(project_id) for r in rows], int(total)
+    return [RowRef(r.id, r.global_key, None).file_id(ref) for r in rows], int(total)
 
 
-def iter_file_ids(conn: sa.Connection, project_id: str) -> Generator[int, None, None]:
+def iter_file_ids(conn: sa.Connection, ref: ProjectRef) -> Generator[int, None, None]:
     """Every file id of the project, streamed."""
     query = (
         sa.select(d.c.id, d.c.global_key)
         .select_from(d.join(pdr, pdr.c.data_row_id == d.c.id))
-        .where(pdr.c.project_id == project_id)
+        .where(pdr.c.project_id == ref.id)
     )
     result = conn.execute(query, execution_options={"stream_results": True, "yield_per": 1000})
     try:
         for r in result:
-            yield RowRef(r.id, r.global_key, None).file_id(project_id)
+            yield RowRef(r.id, r.global_key, None).file_id(ref)
     finally:
         result.close()
 

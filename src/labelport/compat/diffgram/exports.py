@@ -188,7 +188,7 @@ def start(
             filters["batch_ids"] = [job.id]
             if request.ann_is_complete is True:
                 filters["workflow_status"] = "Done"
-            options["job"] = {"id": job.id, "name": job.name}
+            options["job"] = {"id": job.job_id, "name": job.name}  # Diffgram's id, if kept
         elif request.source == "directory":
             ds = (
                 catalog.dataset(conn, org_id, request.directory_id)
@@ -207,9 +207,9 @@ def start(
             )
             options["directory"] = {"id": ds.id, "nickname": ds.name}
         elif request.source == "task":
-            row = catalog.project_row(conn, org_id, ref.id, str(request.task_id))
+            row = catalog.project_row(conn, ref, str(request.task_id))
             filters["data_row_ids"] = [row.id]
-            options["task"] = {"id": row.id, "file_id": row.file_id(ref.id)}
+            options["task"] = {"id": row.id, "file_id": row.file_id(ref)}
         elif request.ann_is_complete is True:
             filters["workflow_status"] = "Done"
     checked = header_from_options(options)

@@ -8,6 +8,9 @@ Authentication is HTTP Basic with an API key's id and secret, as the SDK sends i
   ``POST /api/v1/project/{psid}/file/exists`` (the directory's file ids), ``GET
   /api/v1/project/{psid}/labels/view/name_to_file_id`` and ``GET …/labels-schema``.
 * ``project.job.get_by_id``: ``POST /api/v1/job/{id}/builder/info``.
+
+``{psid}`` and job ids are Diffgram's ids of an imported project (aliases of the caller's
+organization, :mod:`.catalog`) or labelport's own ids.
 * Exports: ``POST /api/walrus/project/{psid}/export/to_file``, ``GET …/export/working_dir/list``,
   ``GET …/export/{id}/status``, ``POST …/export/link``, ``POST …/export/update``.
 
@@ -103,7 +106,7 @@ def file_list(
         dataset_id = None
         if directory not in (None, "", "None"):
             dataset_id = catalog.dataset(conn, principal.org_id, str(directory)).id
-        ids, total = catalog.file_ids(conn, ref.id, dataset_id, page=page, limit=limit)
+        ids, total = catalog.file_ids(conn, ref, dataset_id, page=page, limit=limit)
     pages = max(1, -(-total // limit))
     return ok(
         file_list=ids,
@@ -126,11 +129,14 @@ def file_exists(
     if not isinstance(wanted, list):
         raise invalid("file_id_list must be a list of file ids", "file_id_list")
     missing = {str(i) for i in wanted}
-    with ctx.store.read() as conn, closing(catalog.iter_file_ids(conn, ref.id)) as file_ids:
-        for file_id in file_ids:
-            missing.discard(str(file_id))
-            if not missing:
-                break
+    with ctx.store.read() as conn:
+        missing -= catalog.imported_file_ids(conn, ref, missing)  # by their aliases
+        if missing:  # the derived ids of other rows: every row is looked at
+            with closing(catalog.iter_file_ids(conn, ref)) as file_ids:
+                for file_id in file_ids:
+                    missing.discard(str(file_id))
+                    if not missing:
+                        break
     return ok(result={"exists": not missing})
 
 
@@ -158,12 +164,14 @@ def labels_schema(ctx: Ctx, principal: BasicViewer, psid: str) -> list[dict[str,
 def job_info(
     ctx: Ctx, principal: BasicViewer, job_id: str, body: JsonBody = None
 ) -> dict[str, Any]:
+    """A job by its Diffgram id (an imported job) or its batch id; it answers with the
+    Diffgram id when it has one, so that the SDK's later calls send that id again."""
     with ctx.store.read() as conn:
         job = catalog.batch(conn, principal.org_id, job_id)
     percent = 100.0 * job.complete / job.files if job.files else 0.0
     return ok(
         job={
-            "id": job.id,
+            "id": job.job_id,
             "name": job.name,
             "status": "active",
             "project_id": job.project_id,

@@ -27,13 +27,14 @@ Better than Diffgram, where it loses data:
   media's ``*_signed_url`` are the data row's ``row_data`` and ``*_signed_expiry`` is null.
 
 Ids. Diffgram ids are integers. A row imported from Diffgram (global key
-``diffgram:<psid>:<file id>``, with ``derived_id("diffgram-project", psid)`` equal to the exported
-project's id) keeps its file id, and ``export_info.project.project_string_id`` is that ``psid``.
-Instances, sequences, label file ids, attribute groups and options keep the ids the importer left
-under the ``diffgram`` extension. Everything else gets a stable integer derived from its labelport
-id (sha256, in ``[2**52, 2**53)``: above any serial id Diffgram hands out, still exact in
-JavaScript): the same rows always give the same file. Diffgram-origin objects that came without
-an instance id (old exporters) are written without one again.
+``diffgram:<psid>:<file id>``, with ``derived_id("diffgram-project", org_id, psid)`` - or, for
+imports before catalog version 9, ``derived_id("diffgram-project", psid)`` - equal to the
+exported project's id) keeps its file id, and ``export_info.project.project_string_id`` is that
+``psid``. Instances, sequences, label file ids, attribute groups and options keep the ids the
+importer left under the ``diffgram`` extension. Everything else gets a stable integer derived
+from its labelport id (sha256, in ``[2**52, 2**53)``: above any serial id Diffgram hands out,
+still exact in JavaScript): the same rows always give the same file. Diffgram-origin objects that
+came without an instance id (old exporters) are written without one again.
 
 Mapping of the canonical row (``docs/row-format.md``):
 
@@ -187,8 +188,10 @@ def write_export(
     project_id: str | None,
     spool_dir: Path | None = None,
     progress: Callable[[int], None] | None = None,
+    org_id: str | None = None,
 ) -> Summary:
-    """Write the Diffgram export of ``rows`` (canonical rows of ``project_id``) to ``out``."""
+    """Write the Diffgram export of ``rows`` (canonical rows of ``project_id``, a project of
+    organization ``org_id``) to ``out``."""
     vocab = Vocabulary()
     summary = Summary()
     psid: str | None = None
@@ -201,7 +204,7 @@ def write_export(
     ):
         for done, row in enumerate(rows, start=1):
             summary.file_list_length += 1
-            origin = diffgram_origin(row, project_id)
+            origin = diffgram_origin(row, project_id, org_id)
             if origin is not None and psid is None:
                 psid = origin[0]
             data_row = _dict(row.get("data_row"))
@@ -217,12 +220,12 @@ def write_export(
                 elif dataset != here:
                     mixed_datasets = True
             try:
-                key, packet, counts, labels = build_packet(row, vocab, project_id)
+                key, packet, counts, labels = build_packet(row, vocab, project_id, org_id)
             except Unbuildable as problem:
                 entry_json = {
                     "data_row_id": data_row.get("id"),
                     "global_key": data_row.get("global_key"),
-                    "file_id": _safe_file_id(row, project_id),
+                    "file_id": _safe_file_id(row, project_id, org_id),
                     "field": problem.field,
                     "reason": problem.reason,
                 }
@@ -267,9 +270,9 @@ def _safe_entry(row: JSON, project_id: str | None) -> tuple[str, JSON | None]:
     return path, entry if isinstance(entry, dict) else None
 
 
-def _safe_file_id(row: JSON, project_id: str | None) -> int | None:
+def _safe_file_id(row: JSON, project_id: str | None, org_id: str | None) -> int | None:
     try:
-        return file_id_of(row, project_id)
+        return file_id_of(row, project_id, org_id)
     except (AttributeError, TypeError, ValueError):
         return None
 
@@ -430,6 +433,7 @@ def publish(publication: Publication) -> dict[str, Any]:
                 out,
                 header=header,
                 project_id=project_id,
+                org_id=task.org_id,
                 spool_dir=publication.directory,
                 progress=lambda done: _report(publication, done, total),
             )

@@ -76,26 +76,33 @@ def stable_int(namespace: str, *parts: str) -> int:
 
 
 @lru_cache(maxsize=256)
-def _project_of(psid: str) -> str:
-    return ids.derived_id("diffgram-project", psid)
+def _project_of(psid: str, org_id: str | None) -> tuple[str, ...]:
+    """The ids a Diffgram import gives the project ``psid``: within the organization (as
+    :mod:`labelport.imports.diffgram` derives them), and from the Diffgram id alone (imports
+    before catalog version 9, and the converter without an organization)."""
+    alone = ids.derived_id("diffgram-project", psid)
+    return (alone,) if org_id is None else (ids.derived_id("diffgram-project", org_id, psid), alone)
 
 
-def diffgram_origin(row: JSON, project_id: str | None) -> tuple[str, str] | None:
-    """``(psid, file key)`` when the row was imported from Diffgram into ``project_id``."""
+def diffgram_origin(
+    row: JSON, project_id: str | None, org_id: str | None = None
+) -> tuple[str, str] | None:
+    """``(psid, file key)`` when the row was imported from Diffgram into ``project_id`` (of
+    organization ``org_id``)."""
     key = row.get("data_row", {}).get("global_key")
     if project_id is None or not isinstance(key, str):
         return None
     match = _GLOBAL_KEY.fullmatch(key)
     if match is None or str(int(match.group(2))) != match.group(2):
         return None
-    if _project_of(match.group(1)) != project_id:
+    if project_id not in _project_of(match.group(1), org_id):
         return None
     return match.group(1), match.group(2)
 
 
-def file_id_of(row: JSON, project_id: str | None) -> int:
+def file_id_of(row: JSON, project_id: str | None, org_id: str | None = None) -> int:
     """The Diffgram file id of a canonical row: kept from a Diffgram import, else derived."""
-    origin = diffgram_origin(row, project_id)
+    origin = diffgram_origin(row, project_id, org_id)
     if origin is not None:
         return int(origin[1])
     return stable_int("file", str(row.get("data_row", {}).get("id")))
@@ -258,7 +265,7 @@ def project_entry(row: JSON, project_id: str | None) -> tuple[str, JSON | None]:
 
 
 def build_packet(
-    row: JSON, vocab: Vocabulary, project_id: str | None
+    row: JSON, vocab: Vocabulary, project_id: str | None, org_id: str | None = None
 ) -> tuple[str, JSON, Packet, int]:
     """``(file key, packet, counts, labels merged)`` for one canonical row; raises Unbuildable."""
     data_row = row.get("data_row")
@@ -284,7 +291,7 @@ def build_packet(
             f"{'a file of type ' + kind if '/' in kind else kind} has no Diffgram export form here "
             "(Diffgram exports image, video and text files)",
         )
-    key = str(file_id_of(row, project_id))
+    key = str(file_id_of(row, project_id, org_id))
     packet = Packet(vocab, key, str(data_row.get("id")))
     details = data_row.get("details") or {}
     filename = data_row.get("external_id")

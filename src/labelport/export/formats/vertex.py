@@ -6,9 +6,10 @@ Layout of one export (``reference/vertex-export.md`` §2), in
 * regular export: one subfolder per annotation set, ``<display name>_<set id>/``, holding
   ``<objective>-00000.jsonl`` (more shards, ``-00001``…, past :data:`SHARD_BYTES`) and
   ``schema.yaml``. A data item is a line of every set whose source holds it: a project (its
-  first label) or a model run (its first prediction; the run's split becomes ``ml_use`` when the
-  item has none). A dataset without annotation sets exports its items without annotations in
-  ``data_items/``.
+  first label) or a model run (its first prediction; the run's split, in any letter case,
+  becomes ``aiplatform.googleapis.com/ml_use`` when the item has no ``ml_use`` under either
+  spelling). A dataset without annotation sets exports its items without annotations in
+  ``data_items/``. An item's own ``ml_use`` comes back under the key and with the value it had.
 * custom training (``exportUse`` 6): ``training-00000.jsonl``, ``validation-00000.jsonl``,
   ``test-00000.jsonl`` (each always written, maybe empty) of one annotation set, the items
   assigned by the split (:mod:`.vertex_split`); the output lists the ``training-*``,
@@ -33,14 +34,13 @@ from labelport.export.formats import OPTION_CHECKS, Publication, register
 from labelport.export.formats.vertex_config import AnnotationSetRef, VertexJob
 from labelport.export.formats.vertex_schemas import schema_yaml
 from labelport.export.formats.vertex_split import SPLITS, Split
-from labelport.imports.vertex import ML_USE_LABEL, vertex_record
+from labelport.imports.vertex import ML_USE_KEYS, ML_USE_LABEL, vertex_record
+from labelport.imports.vertex_objectives import ANNOTATION_KEYS
 
 SHARD_BYTES = 256 * 2**20
 SCHEMA_FILE = "schema.yaml"
-_NOT_ANNOTATIONS = frozenset(
-    {"imageGcsUri", "textGcsUri", "textContent", "videoGcsUri", "dataItemResourceLabels"}
-)
-_SPANS = "timeSegments"  # action recognition: spans that are fully annotated, not annotations
+# action recognition's timeSegments are spans that are fully annotated, not annotations
+_COUNTED = ANNOTATION_KEYS - {"timeSegments"}
 _RUN_SPLITS = {"TRAINING": "training", "VALIDATION": "validation", "TEST": "test"}
 _PROGRESS_EVERY = 1000
 
@@ -75,8 +75,8 @@ def record_of(row: Mapping[str, Any], aset: AnnotationSetRef) -> dict[str, Any] 
     found = entry.get("predictions" if aset.model_run_id else "labels") or []
     annotations = found[0].get("annotations") or {} if found else {}
     item_labels: dict[str, str] = {}
-    split = _RUN_SPLITS.get(str(entry.get("split")))
-    if aset.model_run_id and split is not None:
+    split = _RUN_SPLITS.get(str(entry.get("split")).upper())
+    if aset.model_run_id and split is not None and not _has_ml_use(row):
         item_labels[ML_USE_LABEL] = split
     try:
         return vertex_record(
@@ -96,13 +96,18 @@ def record_of(row: Mapping[str, Any], aset: AnnotationSetRef) -> dict[str, Any] 
         ) from None
 
 
+def _has_ml_use(row: Mapping[str, Any]) -> bool:
+    fields = row.get("metadata_fields") or []
+    return any(isinstance(f, dict) and f.get("schema_name") in ML_USE_KEYS for f in fields)
+
+
 def annotation_count(record: Mapping[str, Any]) -> int:
-    """Annotations in a record: list items, or 1 for a single annotation object."""
+    """Annotations in a record: list items, or 1 for a single annotation object (keys that are
+    no annotation, such as unknown ones kept from an import, do not count)."""
     count = 0
     for key, value in record.items():
-        if key in _NOT_ANNOTATIONS or key == _SPANS:
-            continue
-        count += len(value) if isinstance(value, list) else 1
+        if key in _COUNTED:
+            count += len(value) if isinstance(value, list) else 1
     return count
 
 

@@ -12,7 +12,10 @@ and ``dataItemResourceLabels``.
   the first that matches takes the item; an item that none matches is left out. Understood forms:
   ``labels.KEY=VALUE`` (the value may be quoted), ``-`` (matches nothing) and the empty string
   (matches everything, i.e. every item not taken by an earlier filter). proto3 JSON leaves out
-  empty strings, so a filter that is not given counts as the empty string.
+  empty strings, so a filter that is not given counts as the empty string. A filter on
+  ``ml_use`` (``aiplatform.googleapis.com/ml_use`` or the bare ``ml_use``) reads an item's
+  ``ml_use`` under either key and compares splits in any letter case and spelling
+  (:func:`labelport.imports.vertex.ml_use_split`: ``Training``, ``train``, ``VAL``…).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from labelport.errors import InvalidSpec
-from labelport.imports.vertex import ML_USE_LABEL
+from labelport.imports.vertex import ML_USE_KEYS, ML_USE_LABEL, ml_use_split
 
 TRAINING, VALIDATION, TEST = "training", "validation", "test"
 SPLITS = (TRAINING, VALIDATION, TEST)
@@ -35,16 +38,6 @@ _FRACTION_KEYS = ("trainingFraction", "validationFraction", "testFraction")
 _FILTER_KEYS = ("trainingFilter", "validationFilter", "testFilter")
 _SLACK = 1e-9  # float tolerance when checking that fractions sum to at most 1
 _LABEL_FILTER = re.compile(r"^labels\.(?P<key>[^\s=!:]+)\s*=\s*(?P<value>.*)$")
-_ML_USE_ALIASES = {
-    "train": TRAINING,
-    "training": TRAINING,
-    "validation": VALIDATION,
-    "validate": VALIDATION,
-    "valid": VALIDATION,
-    "val": VALIDATION,
-    "test": TEST,
-    "testing": TEST,
-}
 
 
 def unit_hash(data_row_id: str) -> float:
@@ -89,12 +82,12 @@ class ItemFilter:
             return True
         if self.kind == "none":
             return False
+        if self.key not in ML_USE_KEYS:
+            return labels.get(self.key) == self.value
         given = labels.get(self.key)
-        if given is None and self.key == ML_USE_LABEL:
-            given = labels.get("ml_use")
-        if given is not None and self.key == ML_USE_LABEL:
-            given = _ML_USE_ALIASES.get(given.lower(), given)
-        return given == self.value
+        if given is None:  # the other spelling of the key
+            given = next((labels[key] for key in sorted(ML_USE_KEYS) if key in labels), None)
+        return given is not None and (ml_use_split(given) or given) == self.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,8 +156,8 @@ def parse_item_filter(value: Any, where: str) -> ItemFilter:
         label_value = _unquote(match["value"].strip())
         if label_value is not None and label_value != "":
             key = match["key"]
-            if key == ML_USE_LABEL:
-                label_value = _ML_USE_ALIASES.get(label_value.lower(), label_value)
+            if key in ML_USE_KEYS:
+                label_value = ml_use_split(label_value) or label_value
             return ItemFilter("label", key, label_value, value)
     raise InvalidSpec(
         f"{where}: unsupported filter {value!r}; use labels.KEY=VALUE (e.g. "
