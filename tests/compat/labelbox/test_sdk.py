@@ -7,6 +7,7 @@ param is on, with the rows that were imported.
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 from datetime import UTC, datetime
@@ -14,8 +15,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
+from labelport import queries, services
 from labelport.compat.labelbox import exports, streams
 from labelport.export.manifest import read_manifest
 from labelport.export.spec import Scope, every_param
@@ -117,6 +120,84 @@ def test_getters_map_labelport_entities(site: Site) -> None:
         "timezone": TIMEZONE
     }
     assert client.get_organization().name == "acme"
+
+
+OVERVIEW_PROJECT = "covwproject00000000000001"
+BATCHES = ("covwbatch0000000000000001", "covwbatch0000000000000002")
+
+
+def overview_row(n: int, status: str | None, batch: int, label: str | None) -> dict[str, Any]:
+    """A row of the overview project: ``status`` None leaves ``project_details`` out (its
+    status is unknown); ``label`` "skipped" gives it a skipped label, None no label."""
+    entry: dict[str, Any] = {"name": "overview ✓", "labels": []}
+    if label is not None:
+        entry["labels"] = [
+            {
+                "id": f"covwlabel{n:016d}",
+                "annotations": {"objects": [], "classifications": [], "relationships": []},
+                "performance_details": {"skipped": label == "skipped"},
+            }
+        ]
+    if status is not None:
+        entry["project_details"] = {
+            "workflow_status": status,
+            "batch_id": BATCHES[batch],
+            "batch_name": f"batch {batch}",
+        }
+    return {
+        "data_row": {"id": f"covwrow{n:018d}", "row_data": f"https://m.test/ovw/{n}.jpg"},
+        "projects": {OVERVIEW_PROJECT: entry},
+    }
+
+
+def test_project_overview_counts_each_status_and_leaves_unknown_ones_out(site: Site) -> None:
+    store = site.live.store
+    other = services.find_organization(store, "other")
+    rows = [
+        overview_row(0, "DONE", 0, "done"),
+        overview_row(1, "InReview", 0, "done"),  # a filter spelling, counted as IN_REVIEW
+        overview_row(2, "in_rework", 1, "done"),
+        overview_row(3, "TO_LABEL", 1, None),
+        overview_row(4, None, 0, "done"),  # no project_details: unknown status
+        overview_row(5, None, 0, "skipped"),
+    ]
+    body = b"".join(orjson.dumps(r) + b"\n" for r in rows)
+    services.import_labelbox(store, other.id, io.BytesIO(body), file="overview.ndjson")
+
+    project = site.other_client().get_project(OVERVIEW_PROJECT)
+    overview = project.get_overview()
+    assert overview.model_dump() == {
+        "to_label": 1,
+        "in_review": 1,
+        "in_rework": 1,
+        "skipped": 1,
+        "done": 1,
+        "issues": None,  # labelport keeps no issues: unknown, not 0
+        "labeled": 4,
+        "total_data_rows": 6,  # the two rows of unknown status are in no other count
+    }
+    in_batch = project.get_overview(batch_ids=[BATCHES[1]])
+    assert (in_batch.to_label, in_batch.in_rework, in_batch.done) == (1, 1, 0)
+    assert (in_batch.total_data_rows, in_batch.labeled) == (2, 1)
+    detailed = project.get_overview(details=True, batch_ids=[BATCHES[0]])
+    assert detailed.in_review == {"data": [{"Initial review task": 1}], "total": 1}
+    assert detailed.in_rework == {"data": [{"Rework": 0}], "total": 0}
+    # the same counts as REST, where the unknown rows have a count of their own
+    native = queries.get_project(store, other.id, OVERVIEW_PROJECT)
+    assert native["workflow_status_counts"] == {
+        "TO_LABEL": 1,
+        "IN_REVIEW": 1,
+        "IN_REWORK": 1,
+        "DONE": 1,
+        "UNKNOWN": 2,
+    }
+    raw = site.other_client().execute(
+        "query { project(where: {id: $id}) { workstreamStateCounts { state count } } }".replace(
+            "$id", f'"{OVERVIEW_PROJECT}"'
+        ),
+        experimental=True,
+    )
+    assert {"state": "Unknown", "count": 2} in raw["project"]["workstreamStateCounts"]
 
 
 def test_another_organization_sees_none_of_it(site: Site) -> None:

@@ -1,7 +1,8 @@
 """Labelbox compatibility: the GraphQL export surface the ``labelbox`` SDK (7.17.0) speaks.
 
-``router`` (``POST /graphql``) is mounted by :func:`labelport.api.app.create_app`. Point the
-unmodified SDK at it with both endpoints::
+``router`` (``POST /graphql``, and ``POST /_gql`` for the SDK's experimental queries) is
+mounted by :func:`labelport.api.app.create_app`. Point the unmodified SDK at it with both
+endpoints::
 
     lb.Client(api_key=KEY, endpoint=f"{URL}/graphql", rest_endpoint=f"{URL}/api/v1")
 
@@ -46,6 +47,9 @@ def render_error(error: errors.ErrorInfo) -> JSONResponse:
     return response
 
 
-errors.register_shape(PREFIX, render_error)
+EXPERIMENTAL_PREFIX = "/_gql"  # where the SDK sends ``experimental=True`` queries
 
-__all__ = ["PREFIX", "render_error", "router"]
+errors.register_shape(PREFIX, render_error)
+errors.register_shape(EXPERIMENTAL_PREFIX, render_error)
+
+__all__ = ["EXPERIMENTAL_PREFIX", "PREFIX", "render_error", "router"]

@@ -31,7 +31,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from labelport.errors import NotFound
+from labelport.errors import InvalidInput, NotFound
 from labelport.store import schema as s
 from labelport.times import parse_timestamp
 
@@ -333,3 +333,90 @@ def created_task_ids(
         query = query.where(t.c.id == task_id)
     query = query.order_by(t.c.created_at.desc(), t.c.id.desc()).offset(skip).limit(first)
     return [str(x) for x in conn.execute(query).scalars()]
+
+
+# ---------------------------------------------------------------------------------- overview
+
+# Labelbox's workstream states for labelport's workflow statuses. A row whose source never gave
+# its status is "Unknown", a labelport state: the SDK's ProjectOverview has no field for it and
+# drops it, but "All" counts it, so to_label + in_review + in_rework + done falls short of
+# total_data_rows by the rows whose status is unknown.
+WORKSTREAM_STATES = {
+    "TO_LABEL": "Unlabeled",
+    "IN_REVIEW": "InReview",
+    "IN_REWORK": "InRework",
+    "DONE": "Done",
+}
+UNKNOWN_STATE = "Unknown"
+# labelport's workflow has one labeling, one review and one rework step: the queues of
+# Labelbox's default workflow, each holding the rows of one status.
+TASK_QUEUES = (
+    ("INITIAL_LABELING_QUEUE", "Initial labeling task", "TO_LABEL"),
+    ("MANUAL_REVIEW_QUEUE", "Initial review task", "IN_REVIEW"),
+    ("MANUAL_REWORK_QUEUE", "Rework", "IN_REWORK"),
+)
+
+
+def workstream_counts(
+    conn: sa.Connection, project_id: str, batch_ids: list[str] | None = None
+) -> list[JSON]:
+    """``workstreamStateCounts``: the project's rows (of ``batch_ids`` only, when given) per
+    state, with "All", "Labeled" (a label that is not skipped) and "Skipped"."""
+    pdr, lab = s.project_data_row, s.label
+    members = [pdr.c.project_id == project_id]
+    if batch_ids is not None:
+        members.append(pdr.c.batch_id.in_(batch_ids))
+    states = dict.fromkeys((*WORKSTREAM_STATES.values(), UNKNOWN_STATE), 0)
+    query = sa.select(pdr.c.workflow_status, sa.func.count()).where(*members)
+    for status, n in conn.execute(query.group_by(pdr.c.workflow_status)):
+        states[WORKSTREAM_STATES.get(status, UNKNOWN_STATE)] += int(n)
+
+    def rows_with_labels(*where: Any) -> int:
+        labelled = (
+            sa.select(sa.func.count(sa.distinct(lab.c.data_row_id)))
+            .select_from(lab)
+            .join(
+                pdr,
+                (pdr.c.project_id == lab.c.project_id) & (pdr.c.data_row_id == lab.c.data_row_id),
+            )
+            .where(*members, *where)
+        )
+        return int(conn.execute(labelled).scalar_one())
+
+    skipped = rows_with_labels(lab.c.skipped.is_(True))
+    labeled = rows_with_labels(sa.or_(lab.c.skipped.is_(None), lab.c.skipped.is_(False)))
+    counts = {"All": sum(states.values()), **states, "Skipped": skipped, "Labeled": labeled}
+    return [{"state": state, "count": n} for state, n in counts.items()]
+
+
+def queue_count(conn: sa.Connection, project_id: str, status: str, search: Any) -> int:
+    """A task queue's ``dataRowCount``: its rows, of the batches ``search`` names (the SDK's
+    ``{"scope": {"projectId"}, "query": [{"type": "batch", "operator": "is", "ids"}]}``)."""
+    pdr = s.project_data_row
+    query = sa.select(sa.func.count()).where(
+        pdr.c.project_id == project_id, pdr.c.workflow_status == status
+    )
+    if search is not None:
+        query = query.where(pdr.c.batch_id.in_(_batch_ids(search)))
+    return int(conn.execute(query).scalar_one())
+
+
+def _batch_ids(search: Any) -> list[str]:
+    parts = search.get("query") if isinstance(search, dict) else None
+    if not isinstance(parts, list):
+        raise InvalidInput("searchQuery.query: expected a list of conditions")
+    ids: list[str] = []
+    for part in parts:
+        if not (
+            isinstance(part, dict)
+            and part.get("type") == "batch"
+            and part.get("operator") == "is"
+            and isinstance(part.get("ids"), list)
+            and all(isinstance(i, str) for i in part["ids"])
+        ):
+            raise InvalidInput(
+                'searchQuery.query: only {"type": "batch", "operator": "is", "ids": [...]} '
+                "conditions are supported"
+            )
+        ids.extend(part["ids"])
+    return ids

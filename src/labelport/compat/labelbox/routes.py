@@ -52,7 +52,7 @@ from labelport.errors import (
 
 log = logging.getLogger("labelport.api")
 
-router = APIRouter(prefix="/graphql", tags=["labelbox"])
+router = APIRouter(tags=["labelbox"])
 
 Body = dict[str, Any]
 
@@ -179,8 +179,13 @@ def run(ctx: Context, request: Request, raw: bytes) -> JSONResponse:
 
 
 @router.post(
-    "",
+    "/graphql",
     summary="Labelbox GraphQL (the labelbox SDK's export flows)",
+    response_model=None,
+)
+@router.post(
+    "/_gql",
+    summary="Labelbox GraphQL, the SDK's experimental endpoint (the same schema)",
     response_model=None,
 )
 async def graphql_endpoint(request: Request) -> JSONResponse:

@@ -140,6 +140,48 @@ def resolve_project(_: Any, info: Info, where: dict[str, Any]) -> Any:
     return _read(info, catalog.project, where["id"])
 
 
+project_type = ObjectType("Project")
+
+
+@project_type.field("workstreamStateCounts")
+def resolve_workstream_counts(
+    project: dict[str, Any], info: Info, batchIds: list[str] | None = None
+) -> list[dict[str, Any]]:
+    with _caller(info).ctx.store.read() as conn:
+        return catalog.workstream_counts(conn, project["id"], batchIds)
+
+
+@project_type.field("taskQueues")
+def resolve_task_queues(project: dict[str, Any], _: Info) -> list[dict[str, Any]]:
+    return [
+        {"queueType": kind, "name": name, "_project": project["id"], "_status": status}
+        for kind, name, status in catalog.TASK_QUEUES
+    ]
+
+
+@project_type.field("issues")
+def resolve_issues(*_: Any) -> dict[str, Any]:
+    return {"totalCount": None}  # labelport keeps no issues: unknown, not zero
+
+
+@project_type.field("completedDataRowCount")
+def resolve_completed(project: dict[str, Any], info: Info) -> int:
+    with _caller(info).ctx.store.read() as conn:
+        return catalog.queue_count(conn, project["id"], "DONE", None)
+
+
+queue_type = ObjectType("TaskQueue")
+
+
+@queue_type.field("dataRowCount")
+def resolve_queue_count(
+    queue: dict[str, Any], info: Info, input: dict[str, Any] | None = None
+) -> int:
+    search = None if input is None else input.get("searchQuery")
+    with _caller(info).ctx.store.read() as conn:
+        return catalog.queue_count(conn, queue["_project"], queue["_status"], search)
+
+
 @query.field("dataset")
 def resolve_dataset(_: Any, info: Info, where: dict[str, Any]) -> Any:
     return _read(info, catalog.dataset, where["id"])
@@ -338,6 +380,8 @@ def build_schema() -> GraphQLSchema:
         mutation,
         user_type,
         task_type,
+        project_type,
+        queue_type,
         datetime_scalar,
         json_scalar,
         uint64_scalar,

@@ -11,6 +11,9 @@ choices:
 * ``UInt64`` takes a number or a string of digits (the SDK sends offsets as strings) and is
   answered as a JSON number.
 * ``mediaTypeOverride`` is a string inside ``params``; ``allowedMediaType`` is an enum.
+* A project's overview (``Project.get_overview``, sent to ``/_gql``, the same schema):
+  ``workstreamStateCounts`` from the rows' workflow statuses (:mod:`.catalog`),
+  ``issues.totalCount`` null (labelport keeps no issues: unknown, not zero).
 """
 
 from __future__ import annotations
@@ -94,6 +97,29 @@ type Project {
   allowedMediaType: MediaType
   modelSetupComplete: Boolean
   uploadType: UploadType
+  workstreamStateCounts(batchIds: [String!]): [WorkstreamStateCount!]!
+  taskQueues: [TaskQueue!]!
+  issues: ProjectIssues
+  completedDataRowCount: Int!
+}
+
+type WorkstreamStateCount {
+  state: String!
+  count: Int!
+}
+
+input DataRowCountQueryInput {
+  searchQuery: Json
+}
+
+type TaskQueue {
+  queueType: String!
+  name: String!
+  dataRowCount(input: DataRowCountQueryInput): Int!
+}
+
+type ProjectIssues {
+  totalCount: Int
 }
 
 type Dataset {
