@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 from typing import Any
 
 import orjson
@@ -384,3 +385,74 @@ def test_the_summary_counts_model_runs_and_their_labels_of_rows_in_no_project(st
     result = imp(store, org, [row], dataset="runs")
     assert (result.rows, result.labels, result.model_run_labels) == (1, 0, 1)
     assert (result.predictions, result.model_runs) == (1, 2)
+
+
+def membership_times(store: Store) -> dict[str, Any]:
+    """When each row's project membership was last written (the import's own time)."""
+    pdr = s.project_data_row
+    with store.read() as conn:
+        return dict(conn.execute(sa.select(pdr.c.data_row_id, pdr.c.updated_at)).all())
+
+
+def test_a_reimport_leaves_rows_that_are_unchanged_since_as_they_are(store, org):
+    rows = [make_row(i) for i in range(700)]  # two batches
+    first = imp(store, org, rows)
+    before = membership_times(store)
+    time.sleep(0.01)  # a rewrite would stamp a later time
+    again = imp(store, org, rows)
+    assert membership_times(store) == before  # nothing was written again
+    # the summary is the same as if it had been
+    assert (again.rows, again.labels) == (first.rows, first.labels) == (700, 700)
+    with store.read() as conn:
+        entries = conn.execute(sa.select(sa.func.count()).select_from(s.export_cache)).scalar()
+    assert entries == 700
+
+
+def test_a_reimport_writes_again_rows_changed_since_and_records_that_changed(store, org):
+    rows = [make_row(i) for i in range(5)]
+    imp(store, org, rows)
+    edited = rows[1]["data_row"]["id"]
+    with store.write() as conn:  # a change made outside the import (REST, the web, SQL)
+        conn.execute(
+            s.data_row.update().where(s.data_row.c.id == edited).values(row_data="https://e.test")
+        )
+    changed = make_row(3)
+    changed["projects"][PROJECT]["project_details"]["workflow_status"] = "DONE"
+    before = membership_times(store)
+    time.sleep(0.01)
+    imp(store, org, [rows[0], rows[1], rows[2], changed, rows[4]])
+    after = membership_times(store)
+    rewritten = {rid for rid in before if after[rid] != before[rid]}
+    assert rewritten == {edited, changed["data_row"]["id"]}
+    with store.read() as conn:
+        [back] = assemble(conn, org.id, [edited])
+        [done] = assemble(conn, org.id, [changed["data_row"]["id"]])
+    assert back["data_row"]["row_data"] == rows[1]["data_row"]["row_data"]  # the source's again
+    assert done["projects"][PROJECT]["project_details"]["workflow_status"] == "DONE"
+
+
+def test_a_reimport_in_another_context_writes_the_rows_again(store, org):
+    row = make_row(1)
+    del row["data_row"]["details"]
+    imp(store, org, [row], dataset="first")
+    before = membership_times(store)
+    time.sleep(0.01)
+    imp(store, org, [row], dataset="first", media_type="VIDEO")  # a forced media type
+    assert membership_times(store) != before
+    with store.read() as conn:
+        kind = conn.execute(sa.select(s.data_row.c.media_type)).scalar_one()
+    assert kind == "VIDEO"
+
+
+def test_a_skipped_row_changed_by_a_later_line_of_its_batch_keeps_the_file_order(store, org):
+    """Line 2 (by id) is unchanged since the last import, but line 1 names the same row by its
+    global key and changes it: the later line still wins, as if nothing had been skipped."""
+    by_id = make_row(1)
+    imp(store, org, [by_id])
+    by_key = make_row(1)
+    del by_key["data_row"]["id"]
+    by_key["data_row"]["row_data"] = "https://media.test/from-the-earlier-line.jpg"
+    imp(store, org, [by_key, by_id])
+    with store.read() as conn:
+        [back] = assemble(conn, org.id, [by_id["data_row"]["id"]])
+    assert back["data_row"]["row_data"] == by_id["data_row"]["row_data"]

@@ -196,7 +196,7 @@ def test_a_version_6_catalog_drops_its_old_entries_and_keeps_forgetting(store, d
         assert again.version() == migrations.HEAD
         with again.read() as conn:
             columns = {c["name"] for c in sa.inspect(conn).get_columns("export_cache")}
-            assert columns == {"data_row_id", "org_id", "tally", "layout", "line"}
+            assert columns == {"data_row_id", "org_id", "tally", "layout", "line", "source"}
             emptied = conn.execute(sa.select(sa.func.count()).select_from(s.export_cache))
             assert emptied.scalar() == 0
         with again.write() as conn:  # an entry of the new layout, then its row changes

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import marshal
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import orjson
@@ -260,14 +260,39 @@ def _pairs(kinds: Counter[bytes]) -> tuple[tuple[bytes, int], ...]:
     return tuple(sorted((k, n) for k, n in kinds.items() if n))
 
 
-def fill(conn: sa.Connection, org_id: str, ids: Iterable[str] | None = None) -> int:
+def fill(
+    conn: sa.Connection,
+    org_id: str,
+    ids: Iterable[str] | None = None,
+    sources: Mapping[str, bytes | None] | None = None,
+) -> int:
     """Build the entries of ``org_id``'s rows that have none (of ``ids``, or of all its rows)
     in ``conn``'s transaction; returns how many were written. A row that cannot be built gets
-    no entry: its export error comes from the live path."""
-    return sum(_build(conn, org_id, page_ids) for page_ids in _missing(conn, org_id, ids))
+    no entry: its export error comes from the live path. ``sources``: the digests of the import
+    records the rows were just written from (see :func:`unchanged`)."""
+    return sum(_build(conn, org_id, page_ids, sources) for page_ids in _missing(conn, org_id, ids))
 
 
-def _build(conn: sa.Connection, org_id: str, page_ids: list[str]) -> int:
+def unchanged(conn: sa.Connection, org_id: str, digests: Mapping[str, bytes]) -> set[str]:
+    """The rows of ``digests`` (data-row id -> digest of an import record) that an import wrote
+    from that very record and that nothing changed since: their entry lives (the triggers
+    forget it at any change to the row, its parts or the names it shows) and remembers it."""
+    found: set[str] = set()
+    wanted = list(digests)
+    for at in range(0, len(wanted), FILL_PAGE):
+        query = sa.select(c.c.data_row_id, c.c.source).where(
+            c.c.data_row_id.in_(wanted[at : at + FILL_PAGE]), c.c.org_id == org_id
+        )
+        found.update(rid for rid, source in conn.execute(query) if source == digests[rid])
+    return found
+
+
+def _build(
+    conn: sa.Connection,
+    org_id: str,
+    page_ids: list[str],
+    sources: Mapping[str, bytes | None] | None = None,
+) -> int:
     """Write the entries of rows known to have none (found so in this transaction)."""
     page = fetch(conn, org_id, page_ids, EVERYTHING)
     values = []
@@ -279,7 +304,14 @@ def _build(conn: sa.Connection, org_id: str, page_ids: list[str]) -> int:
         except Exception:
             continue
         values.append(
-            {"data_row_id": rid, "org_id": org_id, "tally": tally, "layout": layout, "line": line}
+            {
+                "data_row_id": rid,
+                "org_id": org_id,
+                "tally": tally,
+                "layout": layout,
+                "line": line,
+                "source": None if sources is None else sources.get(rid),
+            }
         )
     if values:
         BulkWriter(conn).insert(c, values)  # COPY on PostgreSQL

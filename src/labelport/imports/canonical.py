@@ -193,6 +193,7 @@ class CheckedRow:
     source: JSON  # the row as given
     notes: Notes
     shaped: bool = True  # False: labelport's own full shape (ParsedRow.shaped)
+    digest: bytes | None = None  # what the loader wrote this row from (load.source_digest)
 
     def activity_times(self) -> Iterator[datetime]:
         """Every timestamp that counts as activity on this row (labels, reviews, history)."""

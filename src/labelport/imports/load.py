@@ -12,7 +12,9 @@ carries replace what was there.
 
 from __future__ import annotations
 
+import hashlib
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from dataclasses import field as _field
@@ -172,6 +174,7 @@ def import_items(
         else:
             warnings.add(warning)
 
+    context = orjson.dumps([SOURCE_FORMAT, default_dataset, media_type])
     with store.write(large=True) as conn:
         loader = _Loader(store, conn, org_id, default_dataset, media_type, file)
         pending: list[tuple[int, CheckedRow]] = []
@@ -210,12 +213,14 @@ def import_items(
                     except Problem as problem:
                         errors.problem(item.line, problem)
             elif isinstance(item, ParsedRow):
+                digest = source_digest(context, item)
                 try:
                     checked = check_row(item.row)
                 except Problem as problem:
                     errors.problem(item.line, problem)
                 else:
                     checked.shaped = item.shaped
+                    checked.digest = digest
                     for path, reason in checked.notes.items:
                         warn(SourceWarning(item.line, path, reason))
                     pending.append((item.line, checked))
@@ -236,6 +241,24 @@ def import_items(
         store.refresh_statistics()
     result.seconds = time.perf_counter() - started
     return result
+
+
+# Part of every record's digest: a labelport that writes records differently changes it, so
+# that rows an older one wrote are written again rather than skipped as unchanged.
+SOURCE_FORMAT = 1
+
+
+def source_digest(context: bytes, item: ParsedRow) -> bytes | None:
+    """What a row is written from: its record and the import's context (default dataset, forced
+    media type, source shape or labelport's own). None for a record orjson cannot encode."""
+    try:
+        record = orjson.dumps(item.row)
+    except (TypeError, orjson.JSONEncodeError):
+        return None
+    digest = hashlib.blake2b(context, digest_size=16)
+    digest.update(b"shaped" if item.shaped else b"own")
+    digest.update(record)
+    return digest.digest()
 
 
 class _Loader:
@@ -640,7 +663,37 @@ class _Loader:
     # ------------------------------------------------------------------------------- writing
 
     def write(self, batch: list[tuple[int, CheckedRow]]) -> list[RecordError]:
-        """Write one batch; return problems found against the catalog (nothing written then)."""
+        """Write one batch; return problems found against the catalog (nothing written then).
+
+        A row that an import wrote from the very same record (and context), and that nothing
+        changed since, is left as it is: writing it again would give the same catalog. If the
+        batch's other rows change one of those after all, the whole batch is written in file
+        order, as if nothing had been skipped."""
+        skipped = self._unchanged(batch)
+        fresh = [x for x in batch if x[1].id not in skipped] if skipped else batch
+        errors, written = self._write(fresh) if fresh else ([], [])
+        if skipped and not errors:
+            kept = self._unchanged([x for x in batch if x[1].id in skipped])
+            if kept != skipped:
+                errors, written = self._write(batch)
+                skipped = set()
+        if errors:
+            return errors
+        self.new_rows = self._first_seen([*written, *skipped])
+        return []
+
+    def _unchanged(self, batch: list[tuple[int, CheckedRow]]) -> set[str]:
+        """Rows of ``batch`` (named by id, once) written from their record and unchanged since."""
+        times = Counter(r.id for _, r in batch)
+        digests = {
+            r.id: r.digest
+            for _, r in batch
+            if r.id is not None and r.digest is not None and times[r.id] == 1
+        }
+        return cache.unchanged(self.conn, self.org_id, digests) if digests else set()
+
+    def _write(self, batch: list[tuple[int, CheckedRow]]) -> tuple[list[RecordError], list[str]]:
+        """Write ``batch``: the problems found against the catalog, or the ids written."""
         errors: list[RecordError] = []
         existing = self._existing(batch)
         rows: list[dict[str, Any]] = []
@@ -656,7 +709,7 @@ class _Loader:
             rows.append(values)
             resolved.append((values["id"], row, inferred))
         if errors:
-            return errors
+            return errors, []
         if len({r["id"] for r in rows}) < len(rows):  # one row twice in a batch: the later wins
             last = {r["id"]: i for i, r in enumerate(rows)}
             rows = [r for i, r in enumerate(rows) if last[r["id"]] == i]
@@ -665,7 +718,7 @@ class _Loader:
         try:
             children = self._gather(resolved, lines)
         except _LineProblem as lp:
-            return [RecordError(self.file, lp.line, lp.problem.field, lp.problem.reason)]
+            return [RecordError(self.file, lp.line, lp.problem.field, lp.problem.reason)], []
         for values, (rid, row, _) in zip(rows, resolved, strict=True):
             old = existing.get(rid)
             values["shape"] = (
@@ -682,12 +735,12 @@ class _Loader:
         try:
             self._children(children, lines)
         except _LineProblem as lp:
-            return [RecordError(self.file, lp.line, lp.problem.field, lp.problem.reason)]
+            return [RecordError(self.file, lp.line, lp.problem.field, lp.problem.reason)], []
         # Export-ready rows of this batch, in the import's own commit (a later batch that writes
         # one of these rows again forgets its entry through the triggers and builds it again).
-        cache.fill(self.conn, self.org_id, [r["id"] for r in rows])
-        self.new_rows = self._first_seen([r["id"] for r in rows])
-        return []
+        ids = [r["id"] for r in rows]
+        cache.fill(self.conn, self.org_id, ids, {rid: row.digest for rid, row, _ in resolved})
+        return [], ids
 
     def _first_seen(self, ids: list[str]) -> int:
         """How many of ``ids`` this import writes for the first time (a temporary table of the

@@ -157,6 +157,15 @@ def _external_aliases(conn: sa.Connection) -> None:
     _EXTERNAL_ALIAS_9.create(conn, checkfirst=True)
 
 
+def _import_sources(conn: sa.Connection) -> None:
+    """Export-ready rows remember the import record they were written from, so that a
+    re-import skips rows that are unchanged. (Steps 1 and 7 build today's table.)"""
+    columns = sa.inspect(conn).get_columns("export_cache")
+    if not any(c["name"] == "source" for c in columns):
+        blob = "BYTEA" if conn.dialect.name == "postgresql" else "BLOB"
+        conn.execute(sa.text(f"ALTER TABLE export_cache ADD COLUMN source {blob}"))
+
+
 def _timestamp(conn: sa.Connection) -> str:
     """The column type our Timestamp has on this connection's dialect."""
     return str(sa.DateTime(timezone=True).compile(dialect=conn.dialect))
@@ -176,6 +185,7 @@ MIGRATIONS: tuple[tuple[int, str, Step], ...] = (
     (7, "export-ready rows keep line, tally and layout apart", _export_cache_lines),
     (8, "imported rows keep their source's shape; workflow status may be unknown", _source_shapes),
     (9, "other systems' ids (Diffgram project and job ids) per organization", _external_aliases),
+    (10, "export-ready rows remember the import record they were written from", _import_sources),
 )
 HEAD = MIGRATIONS[-1][0]
 

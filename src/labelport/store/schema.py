@@ -465,6 +465,9 @@ export_cache = sa.Table(
     sa.Column("tally", sa.LargeBinary, nullable=False),  # what the check values count
     sa.Column("layout", sa.LargeBinary, nullable=False),  # where the parts are in the line
     sa.Column("line", sa.LargeBinary, nullable=False),  # the export line with every part
+    # the digest of the import record the row was written from (None: not from an import): a
+    # re-import of the same record finds the row unchanged while its entry lives
+    sa.Column("source", sa.LargeBinary),
 )
 
 IMPORT_SOURCES = ("labelbox", "vertex", "diffgram", "rows")
