@@ -140,12 +140,15 @@ class Proxy:
                 return
 
     def _send(self, conn: _Conn, data: bytes) -> bool:
+        # Counted before the client can see them: once the client has an answer's last byte it
+        # may send its next request at once, and that request's plan is measured from ``sent``.
+        with conn.lock:
+            conn.sent += len(data)
         try:
             conn.client.sendall(data)
         except OSError:
             self._close(conn)
             return False
-        conn.sent += len(data)
         return True
 
     def _close(self, conn: _Conn) -> None:
