@@ -12,7 +12,12 @@ errors once, at the edge, with no ``isinstance`` chains::
     ├── AuthenticationFailed            401 / exit 77
     ├── PermissionDenied                403 / exit 77
     ├── NotFound                        404 / exit 66   (kind, key)
-    └── Conflict                        409 / exit 75
+    ├── Conflict                        409 / exit 75
+    ├── Gone                            410 / exit 69
+    └── Busy                            503 / exit 75   retry after ``retry_after`` seconds
+
+Any error may name the ``field`` it is about (``body:params.media_type``, ``line 3: split``);
+servers put it in the error body.
 """
 
 from __future__ import annotations
@@ -26,9 +31,10 @@ class LabelportError(Exception):
     http_status = 500
     exit_code = 1
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.field = field
 
     def __str__(self) -> str:
         return self.message
@@ -117,3 +123,15 @@ class Gone(LabelportError):
 
     http_status = 410
     exit_code = 69
+
+
+class Busy(LabelportError):
+    """The catalog cannot take the write now (SQLite's one writer is held, a PostgreSQL lock
+    wait ran out); nothing was changed. Try again after ``retry_after`` seconds."""
+
+    http_status = 503
+    exit_code = 75
+
+    def __init__(self, message: str, *, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -86,6 +86,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Largest file `POST /api/v1/imports` accepts, in bytes (default 10 GiB).",
     ),
     Setting(
+        "WRITE_WAIT",
+        "5",
+        "Seconds a request that writes (REST, web, the compatibility surfaces) waits for the "
+        "catalog's write lock (SQLite has one writer; a long import holds it) before it answers "
+        "503 with `Retry-After`. Task workers and the CLI wait up to 60 s.",
+    ),
+    Setting(
         "MAX_LINE_BYTES",
         str(MAX_LINE_BYTES_DEFAULT),
         "Longest line an import reads from a JSON Lines or CSV file, in bytes (default 16 MiB). "
@@ -113,6 +120,7 @@ class Settings:
     resend_after: int = 120
     shard_rows: int = 50_000
     max_line_bytes: int = MAX_LINE_BYTES_DEFAULT
+    write_wait: float = 5.0
 
     @property
     def is_sqlite(self) -> bool:
@@ -144,6 +152,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: str) -> Set
     resend_after = _positive_int("RESEND_AFTER", raw["resend_after"])
     shard_rows = _positive_int("SHARD_ROWS", raw["shard_rows"])
     max_line_bytes = _positive_int("MAX_LINE_BYTES", raw["max_line_bytes"])
+    write_wait = _positive_number("WRITE_WAIT", raw["write_wait"])
     roots = tuple(
         Path(part).expanduser().resolve()
         for part in str(raw["destination_roots"] or home / "destinations").split(":")
@@ -171,6 +180,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: str) -> Set
         resend_after=resend_after,
         shard_rows=shard_rows,
         max_line_bytes=max_line_bytes,
+        write_wait=write_wait,
     )
 
 
@@ -181,4 +191,14 @@ def _positive_int(name: str, value: str | None) -> int:
         number = 0
     if number <= 0:
         raise ConfigurationError(f"LABELPORT_{name} must be a positive whole number, not {value!r}")
+    return number
+
+
+def _positive_number(name: str, value: str | None) -> float:
+    try:
+        number = float(str(value))
+    except ValueError:
+        number = 0.0
+    if not number > 0 or number == float("inf"):
+        raise ConfigurationError(f"LABELPORT_{name} must be a positive number, not {value!r}")
     return number

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from labelport import __version__
 from labelport.api import errors
@@ -24,7 +25,7 @@ from labelport.api.context import Context
 from labelport.api.signing import Signer, load_secret
 from labelport.export.artifacts import Artifacts
 from labelport.settings import Settings
-from labelport.store import Store, open_store
+from labelport.store import Store, open_store, waiting_at_most
 from labelport.tasks.pool import Dispatch, TaskPool
 
 access_log = logging.getLogger("labelport.access")
@@ -91,6 +92,7 @@ def create_app(
     app.state.ctx = ctx
     errors.install(app)
     app.middleware("http")(_access_log)
+    app.add_middleware(_WriteWait, seconds=settings.write_wait)
 
     @app.get("/health", tags=["health"], summary="Is the server up and its catalog reachable?")
     def health() -> dict[str, object]:
@@ -113,6 +115,22 @@ def runner_dispatch(settings: Settings) -> Dispatch | None:
     from labelport.tasks import celery  # Celery loads only when it is the runner
 
     return celery.dispatcher(celery.make_app(settings))
+
+
+class _WriteWait:
+    """Each request's writes wait for the catalog's lock at most ``seconds``, then answer 503
+    with ``Retry-After`` (:class:`labelport.errors.Busy`) instead of hanging the client."""
+
+    def __init__(self, app: ASGIApp, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        with waiting_at_most(self.seconds):
+            await self.app(scope, receive, send)
 
 
 async def _access_log(

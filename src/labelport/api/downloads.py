@@ -60,9 +60,7 @@ _SPAN = re.compile(r"([0-9]{1,20})-([0-9]{1,20})")
 
 def invalid(message: str, field: str) -> LabelportError:
     """A 400 about one field of the request (the error body names it)."""
-    error = InvalidInput(message)
-    setattr(error, "field", field)  # noqa: B010 - the error classes declare no such attribute
-    return error
+    return InvalidInput(message, field=field)
 
 
 def link_query_only(request: Request) -> None:

@@ -19,7 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from labelport.errors import LabelportError
+from labelport.errors import Busy, LabelportError
 
 log = logging.getLogger("labelport.api")
 
@@ -73,10 +73,12 @@ def render(request: Request, error: ErrorInfo) -> JSONResponse:
 
 
 def from_labelport(exc: LabelportError) -> ErrorInfo:
-    headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
-    return ErrorInfo(
-        type(exc).__name__, exc.message, exc.http_status, getattr(exc, "field", None), headers
-    )
+    headers: dict[str, str] | None = None
+    if exc.http_status == 401:
+        headers = {"WWW-Authenticate": "Bearer"}
+    elif isinstance(exc, Busy):
+        headers = {"Retry-After": str(exc.retry_after)}
+    return ErrorInfo(type(exc).__name__, exc.message, exc.http_status, exc.field, headers)
 
 
 def _field(location: Any) -> str:

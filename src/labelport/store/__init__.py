@@ -3,23 +3,30 @@
 ``Store.read()`` gives a connection inside one read transaction (one consistent snapshot: SQLite
 under WAL, PostgreSQL REPEATABLE READ). ``Store.write()`` gives a write transaction (SQLite
 ``BEGIN IMMEDIATE``, so writers queue instead of failing half-way).
+
+A writer waits for the lock at most the *write wait*: :attr:`Store.write_wait` (60 s: the CLI,
+task workers), or less where someone is waiting for an answer (:func:`waiting_at_most`, which the
+server sets per request). Past it, ``Store.write()`` raises :class:`~labelport.errors.Busy`
+(503 with ``Retry-After``) and nothing was written.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
-from labelport.errors import ConfigurationError
+from labelport.errors import Busy, ConfigurationError
 from labelport.store import migrations, schema
 from labelport.store.bulk import BulkWriter, upsert_statement
 
-__all__ = ["Store", "open_store", "schema"]
+__all__ = ["WRITE_WAIT", "Store", "open_store", "schema", "waiting_at_most"]
 
 
 SQLITE_DEFAULT_CACHE = -2000  # SQLite's own default: 2,000 KiB
@@ -29,18 +36,42 @@ LARGE_CACHE_KIB = min(
 )
 
 
+WRITE_WAIT = 60.0  # seconds a writer with nobody waiting on it queues for the lock
+_WAIT_CAP: ContextVar[float | None] = ContextVar("labelport_write_wait", default=None)
+
+
+@contextmanager
+def waiting_at_most(seconds: float) -> Iterator[None]:
+    """Writes in this context (this request) queue for the lock at most ``seconds``."""
+    token = _WAIT_CAP.set(seconds)
+    try:
+        yield
+    finally:
+        _WAIT_CAP.reset(token)
+
+
 class Store:
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, *, write_wait: float = WRITE_WAIT) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
+        self.write_wait = write_wait
+
+    def _wait(self, wait: float | None) -> float:
+        if wait is not None:
+            return wait
+        cap = _WAIT_CAP.get()
+        return self.write_wait if cap is None else min(cap, self.write_wait)
 
     @property
     def is_sqlite(self) -> bool:
         return self.dialect == "sqlite"
 
     @contextmanager
-    def write(self, *, large: bool = False) -> Iterator[sa.Connection]:
+    def write(self, *, large: bool = False, wait: float | None = None) -> Iterator[sa.Connection]:
         """One write transaction; committed on success, rolled back on any exception.
+
+        The lock is waited for at most ``wait`` seconds (default: the write wait, see the module
+        docs); then :class:`~labelport.errors.Busy`.
 
         ``large`` (imports): on SQLite the connection's page cache may grow to
         :data:`LARGE_CACHE_KIB` for this transaction. With the default 2 MB, a transaction
@@ -48,16 +79,32 @@ class Store:
         import had written a 5.8 GB WAL and read 430 GB after 25 minutes); the cache only grows
         as far as the transaction touches pages.
         """
-        conn = self.engine.connect().execution_options(labelport_write=True)
-        raw = conn.connection.driver_connection if large and self.is_sqlite else None
+        seconds = self._wait(wait)
         try:
-            if raw is not None:
-                raw.execute(f"PRAGMA cache_size=-{LARGE_CACHE_KIB}")
+            conn = self.engine.connect().execution_options(labelport_write=True)
+        except sa.exc.TimeoutError as exc:  # every pooled connection is taken
+            raise Busy("the catalog has no free connection; try again shortly") from exc
+        driver = conn.connection.driver_connection if self.is_sqlite else None
+        try:
+            if driver is not None:
+                driver.execute(f"PRAGMA busy_timeout={int(seconds * 1000)}")
+                if large:
+                    driver.execute(f"PRAGMA cache_size=-{LARGE_CACHE_KIB}")
             with conn.begin():
+                if driver is None:
+                    conn.exec_driver_sql(f"SET LOCAL lock_timeout = {max(1, int(seconds * 1000))}")
                 yield conn
+        except sa.exc.OperationalError as exc:
+            if not _lock_wait_ran_out(exc):
+                raise
+            raise Busy(
+                f"the catalog is busy with another write (waited {seconds:g} s); "
+                "nothing was changed, try again shortly",
+                retry_after=max(1, math.ceil(min(seconds, 5))),
+            ) from exc
         finally:
-            if raw is not None:
-                raw.execute(f"PRAGMA cache_size={SQLITE_DEFAULT_CACHE}")  # frees the pages
+            if driver is not None and large:
+                driver.execute(f"PRAGMA cache_size={SQLITE_DEFAULT_CACHE}")  # frees the pages
             conn.close()
 
     @contextmanager
@@ -121,6 +168,14 @@ class Store:
         self.engine.dispose()
 
 
+def _lock_wait_ran_out(exc: sa.exc.OperationalError) -> bool:
+    """SQLite's busy timeout passed, or PostgreSQL's ``lock_timeout`` (SQLSTATE 55P03)."""
+    if getattr(exc.orig, "sqlstate", None) == "55P03":
+        return True
+    text = str(exc.orig)
+    return "database is locked" in text or "database is busy" in text
+
+
 def _sqlite_engine(url: sa.URL) -> sa.Engine:
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
@@ -148,7 +203,7 @@ def _sqlite_engine(url: sa.URL) -> sa.Engine:
     return engine
 
 
-def open_store(database_url: str, *, migrate: bool = True) -> Store:
+def open_store(database_url: str, *, migrate: bool = True, write_wait: float = WRITE_WAIT) -> Store:
     """Open the catalog at ``database_url`` and (by default) apply pending migrations."""
     try:
         url = sa.make_url(database_url)
@@ -172,7 +227,7 @@ def open_store(database_url: str, *, migrate: bool = True) -> Store:
         raise ConfigurationError(
             f"unsupported database {url.get_backend_name()!r}; use sqlite:/// or postgresql+psycopg://"
         )
-    store = Store(engine)
+    store = Store(engine, write_wait=write_wait)
     if migrate:
         try:
             store.upgrade()

@@ -31,7 +31,7 @@ from typing import IO, Any
 import sqlalchemy as sa
 
 from labelport import services
-from labelport.errors import InvalidRecords, InvalidSpec, LabelportError, NotFound
+from labelport.errors import Busy, InvalidRecords, InvalidSpec, LabelportError, NotFound
 from labelport.ids import new_id
 from labelport.imports.load import ImportResult
 from labelport.imports.vertex import OBJECTIVES
@@ -39,6 +39,7 @@ from labelport.settings import Settings
 from labelport.store import Store
 from labelport.store import schema as s
 from labelport.store.types import ID, Timestamp
+from labelport.tasks.records import FINISH_WAIT, PROGRESS_WAIT
 from labelport.times import format_timestamp, utcnow
 from labelport.vocab import MEDIA_TYPES
 
@@ -77,8 +78,7 @@ class InvalidOption(InvalidSpec):
     names it."""
 
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
+        super().__init__(f"{field}: {message}", field=field)
 
 
 def check_options(source: str, options: Mapping[str, Any], *, prefix: str = "") -> dict[str, Any]:
@@ -313,13 +313,19 @@ def list_tasks(
 
 
 def _transition(
-    store: Store, task_id: str, expected: tuple[str, ...], status: str, **values: Any
+    store: Store,
+    task_id: str,
+    expected: tuple[str, ...],
+    status: str,
+    *,
+    wait: float | None = None,
+    **values: Any,
 ) -> bool:
     now = utcnow()
     values.update(status=status, updated_at=now)
     if status in FINISHED:
         values["finished_at"] = now
-    with store.write() as conn:
+    with store.write(wait=wait) as conn:
         done = conn.execute(
             t.update().where(t.c.id == task_id, t.c.status.in_(expected)).values(**values)
         ).rowcount
@@ -370,15 +376,18 @@ class _Tracker:
         with _live_lock:
             _live[self.task_id] = (self.bytes_done, self.rows_done)
         if self.persist:
-            with self.store.write() as conn:
-                mine = conn.execute(
-                    t.update().where(t.c.id == self.task_id, t.c.status == "IN_PROGRESS"),
-                    {
-                        "bytes_done": self.bytes_done,
-                        "rows_done": self.rows_done,
-                        "updated_at": utcnow(),
-                    },
-                ).rowcount
+            try:
+                with self.store.write(wait=PROGRESS_WAIT) as conn:
+                    mine = conn.execute(
+                        t.update().where(t.c.id == self.task_id, t.c.status == "IN_PROGRESS"),
+                        {
+                            "bytes_done": self.bytes_done,
+                            "rows_done": self.rows_done,
+                            "updated_at": utcnow(),
+                        },
+                    ).rowcount
+            except Busy:
+                mine = 1  # another writer holds the catalog: this tick is skipped
             if not mine:
                 raise _Stop(requeue=False)
 
@@ -622,7 +631,7 @@ def _failure(exc: Exception) -> str:
 def _finish(store: Store, task_id: str, path: Path, status: str, **values: Any) -> None:
     """End the task (if it is still ours), then delete the uploaded file. If the end cannot be
     written, the file stays: the task is run again (imports are idempotent) once recovered."""
-    _transition(store, task_id, ("IN_PROGRESS",), status, **values)
+    _transition(store, task_id, ("IN_PROGRESS",), status, wait=FINISH_WAIT, **values)
     try:
         path.unlink(missing_ok=True)
     except OSError:

@@ -37,12 +37,13 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
+from labelport.errors import Busy
 from labelport.export.artifacts import Artifacts
 from labelport.settings import Settings
 from labelport.store import Store
@@ -459,7 +460,13 @@ class TaskPool:
         if not ids:
             return
         now = utcnow()
-        with self.store.write() as conn:
+        try:
+            self._beat(ids, now)
+        except Busy:  # another writer holds the catalog; the next beat tries again
+            log.debug("heartbeat skipped: the catalog is busy")
+
+    def _beat(self, ids: list[str], now: datetime) -> None:
+        with self.store.write(wait=self.heartbeat_every / 2) as conn:
             for kind in KINDS:
                 t = kind.table
                 conn.execute(

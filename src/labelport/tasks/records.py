@@ -20,7 +20,7 @@ from urllib.parse import unquote, urlparse
 import orjson
 import sqlalchemy as sa
 
-from labelport.errors import ConfigurationError, Conflict, LabelportError, NotFound
+from labelport.errors import Busy, ConfigurationError, Conflict, LabelportError, NotFound
 from labelport.export import formats
 from labelport.export import plan as planning
 from labelport.export.artifacts import Artifacts
@@ -36,6 +36,10 @@ from labelport.times import format_timestamp, utcnow
 
 t = s.export_task
 FINISHED = ("COMPLETE", "FAILED", "CANCELED")
+# Seconds a running export's writes queue for the catalog's lock (a long import may hold it):
+# a progress tick gives up soon and is skipped; the final state waits as long as an import can.
+PROGRESS_WAIT = 1.0
+FINISH_WAIT = 3600.0
 
 
 def exports_root(blob_url: str) -> Path:
@@ -308,6 +312,7 @@ def _transition(
     *,
     finished: bool = False,
     started: bool = False,
+    wait: float | None = None,
     **values: Any,
 ) -> bool:
     now = utcnow()
@@ -316,7 +321,7 @@ def _transition(
         values["finished_at"] = now
     if started:
         values["started_at"] = now
-    with store.write() as conn:
+    with store.write(wait=wait) as conn:
         done = conn.execute(
             t.update().where(t.c.id == task_id, t.c.status.in_(expected)), values
         ).rowcount
@@ -373,11 +378,14 @@ def execute(
     def on_progress(done: int, total: int | None) -> None:
         if cancel_event is not None and cancel_event.is_set():
             raise Canceled
-        with store.write() as conn:
-            changed = conn.execute(
-                t.update().where(t.c.id == task_id, t.c.status == "IN_PROGRESS"),
-                {"progress_done": done, "progress_total": total, "updated_at": utcnow()},
-            ).rowcount
+        try:
+            with store.write(wait=PROGRESS_WAIT) as conn:
+                changed = conn.execute(
+                    t.update().where(t.c.id == task_id, t.c.status == "IN_PROGRESS"),
+                    {"progress_done": done, "progress_total": total, "updated_at": utcnow()},
+                ).rowcount
+        except Busy:
+            changed = 1  # another writer holds the catalog: this tick is skipped, not the export
         if not changed:
             raise Canceled  # someone canceled it
         if progress is not None:
@@ -412,15 +420,21 @@ def execute(
         location = artifacts.publish(task_id, directory)
     except Canceled:
         shutil.rmtree(directory, ignore_errors=True)
-        _transition(store, task_id, ("IN_PROGRESS",), "CANCELED", finished=True)
+        _transition(store, task_id, ("IN_PROGRESS",), "CANCELED", finished=True, wait=FINISH_WAIT)
         return get(store, task.org_id, task_id)
     except KeyboardInterrupt:
-        _transition(store, task_id, ("IN_PROGRESS",), "CANCELED", finished=True)
+        _transition(store, task_id, ("IN_PROGRESS",), "CANCELED", finished=True, wait=FINISH_WAIT)
         raise
     except LabelportError as exc:
         shutil.rmtree(directory, ignore_errors=True)
         _transition(
-            store, task_id, ("IN_PROGRESS",), "FAILED", finished=True, error_message=exc.message
+            store,
+            task_id,
+            ("IN_PROGRESS",),
+            "FAILED",
+            finished=True,
+            wait=FINISH_WAIT,
+            error_message=exc.message,
         )
         return get(store, task.org_id, task_id)
     except Exception as exc:
@@ -432,6 +446,7 @@ def execute(
             ("IN_PROGRESS",),
             "FAILED",
             finished=True,
+            wait=FINISH_WAIT,
             error_message=f"internal error: {type(exc).__name__}: {exc}",
         )
         raise
@@ -442,6 +457,7 @@ def execute(
         ("IN_PROGRESS",),
         "COMPLETE",
         finished=True,
+        wait=FINISH_WAIT,
         progress_done=m["counts"]["data_rows"] + m["counts"]["errors"],
         progress_total=m["rows_planned"],
         result_bytes=outcome.result.bytes,

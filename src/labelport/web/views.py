@@ -25,6 +25,7 @@ from labelport.api.auth import ROLE_ORDER, check_role, context
 from labelport.api.context import Context
 from labelport.errors import (
     AuthenticationFailed,
+    Busy,
     Conflict,
     Gone,
     InvalidInput,
@@ -218,17 +219,23 @@ def error_page(request: Request, exc: LabelportError) -> Response:
         404: "Not found",
         409: "Not now",
         410: "Gone",
+        503: "Busy",
     }
     current: Visit | None = getattr(request.state, "visit", None)
+    shown = status < 500 or isinstance(exc, Busy)
     info = {
         "title": titles.get(status, "Something went wrong"),
-        "message": exc.message if status < 500 else "internal error; the log has details",
+        "message": exc.message if shown else "internal error; the log has details",
         "status": status,
     }
     if current is not None:
-        return render.page("error.html", current.base(**info), status)
-    anonymous = {"user": None, "org_name": None, "csrf": None, "can_edit": False}
-    return render.page("error.html", {**anonymous, "path": request.url.path, **info}, status)
+        page = render.page("error.html", current.base(**info), status)
+    else:
+        anonymous = {"user": None, "org_name": None, "csrf": None, "can_edit": False}
+        page = render.page("error.html", {**anonymous, "path": request.url.path, **info}, status)
+    if isinstance(exc, Busy):
+        page.headers["Retry-After"] = str(exc.retry_after)
+    return page
 
 
 # -------------------------------------------------------------------------------- sign in/out

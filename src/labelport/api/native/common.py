@@ -20,7 +20,7 @@ ALWAYS_ALLOWED: frozenset[str] = frozenset()
 
 def with_field(error: LabelportError, field: str) -> LabelportError:
     """``error`` carrying the request field it is about (the native error body shows it)."""
-    setattr(error, "field", field)  # noqa: B010 - the error classes declare no such attribute
+    error.field = field
     return error
 
 

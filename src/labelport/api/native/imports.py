@@ -17,13 +17,11 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import anyio
-import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request, Response
 from starlette.requests import ClientDisconnect
 
 from labelport.api.auth import Ctx, Editor, Viewer
 from labelport.api.native.rest import (
-    Busy,
     InvalidParameter,
     PageArgs,
     Strict,
@@ -145,13 +143,10 @@ async def upload(
                 size,
             )
         )
-    except BaseException as exc:
+    except BaseException:
         await _remove(partial)
         await _remove(final)
-        if isinstance(exc, sa.exc.OperationalError) and "locked" in str(exc):
-            # SQLite has one writer; a long import holds it until it commits.
-            raise Busy("the catalog is busy writing another import; try again shortly") from None
-        raise
+        raise  # a held writer is errors.Busy (503, Retry-After), raised by Store.write
     ctx.pool.wake()
     return json_response(
         task.to_json(), status_code=202, headers={"Location": f"/api/v1/imports/{task.id}"}

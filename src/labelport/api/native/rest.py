@@ -23,7 +23,7 @@ from fastapi import Depends, Query, Request, Response
 from pydantic import AfterValidator
 
 from labelport.api.native import common
-from labelport.errors import InvalidInput, LabelportError, NotFound
+from labelport.errors import InvalidInput, NotFound
 from labelport.queries import Cursor, Page
 
 
@@ -31,18 +31,11 @@ class InvalidParameter(InvalidInput):
     """A query parameter (or body field) the route cannot take; ``field`` names it."""
 
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
+        super().__init__(f"{field}: {message}", field=field)
 
 
 class TooLarge(InvalidInput):
     http_status = 413
-
-
-class Busy(LabelportError):
-    """The catalog cannot take the write now (SQLite's one writer is busy); retry."""
-
-    http_status = 503
 
 
 # ------------------------------------------------------------------------------ query strings

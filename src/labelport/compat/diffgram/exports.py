@@ -66,9 +66,7 @@ EMPTY_LIST = (
 
 
 def invalid(message: str, field: str) -> InvalidInput:
-    error = InvalidInput(message)
-    error.field = field  # type: ignore[attr-defined]  # the Diffgram error body names it
-    return error
+    return InvalidInput(message, field=field)  # the Diffgram error body names it
 
 
 @dataclass(frozen=True, slots=True)

@@ -76,10 +76,7 @@ QUERY_TYPES = (*DATES, *ID_LISTS, "task_queue_not_exist", "task_queue_status", "
 
 
 def malformed(message: str, field: str | None = None) -> InvalidSpec:
-    error = InvalidSpec(message)
-    if field is not None:
-        setattr(error, "field", field)  # noqa: B010 - the error classes declare no such attribute
-    return error
+    return InvalidSpec(message, field=field)
 
 
 # ------------------------------------------------------------------------------------ params

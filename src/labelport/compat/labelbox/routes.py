@@ -43,6 +43,7 @@ from labelport.api.context import Context
 from labelport.compat.labelbox.schema import SCHEMA, Caller
 from labelport.errors import (
     AuthenticationFailed,
+    Busy,
     Conflict,
     Gone,
     InvalidInput,
@@ -74,6 +75,7 @@ class Classified:
     errors: list[Body] | None = None  # MALFORMED_REQUEST: the SDK raises these
     exception_status: int | None = None  # INTERNAL_SERVER_ERROR: the SDK picks its exception
     fault: bool = False  # a fault of the server: answered 500 (the SDK retries)
+    retry_after: int | None = None  # the catalog is busy: answered 503 (the SDK retries)
 
 
 def classify(exc: BaseException | None) -> Classified:
@@ -86,12 +88,15 @@ def classify(exc: BaseException | None) -> Classified:
         return Classified("RESOURCE_NOT_FOUND")
     if isinstance(exc, InvalidInput):
         item: Body = {"error": exc.message}
-        field = getattr(exc, "field", None)
-        if field is not None:
-            item["field"] = field
+        if exc.field is not None:
+            item["field"] = exc.field
         return Classified("MALFORMED_REQUEST", errors=[item])
     if isinstance(exc, Conflict):
         return Classified("RESOURCE_CONFLICT")
+    if isinstance(exc, Busy):
+        return Classified(
+            "INTERNAL_SERVER_ERROR", exception_status=503, retry_after=exc.retry_after
+        )
     if isinstance(exc, Gone):  # an export whose files are no longer here
         return Classified("INTERNAL_SERVER_ERROR", exception_status=422)
     return Classified("INTERNAL_SERVER_ERROR", exception_status=500, fault=True)
@@ -174,7 +179,13 @@ def run(ctx: Context, request: Request, raw: bytes) -> JSONResponse:
         return answer(400, [error_object(e.message, "GRAPHQL_VALIDATION_FAILED") for e in errors])
     formatted = [format_error(e) for e in errors]
     status = 500 if any(fault for _, fault in formatted) else 200
+    busy = [k.retry_after for k in map(classify, (e.original_error for e in errors))]
+    waits = [wait for wait in busy if wait is not None]
     data = None if errors else result.data
+    if waits and status == 200:
+        response = answer(503, [body for body, _ in formatted], data)
+        response.headers["Retry-After"] = str(max(waits))
+        return response
     return answer(status, [body for body, _ in formatted], data)
 
 
