@@ -564,6 +564,62 @@ def list_users(store: Store, org_id: str, *, limit: int = 100, after: Cursor | N
         return _paged(conn, query, u, _render_users, limit=limit, after=after)
 
 
+def _render_keys(conn: sa.Connection, rows: Sequence[Any]) -> list[JSON]:
+    return [
+        {
+            "id": r.id,
+            "name": r.name,
+            "user": {"id": r.user_id, "email": r.email, "role": r.role},
+            "created_at": format_timestamp(r.created_at),
+            "last_used_at": format_timestamp(r.last_used_at),
+            "revoked_at": format_timestamp(r.revoked_at),
+        }
+        for r in rows
+    ]
+
+
+def _keys(org_id: str) -> sa.Select[Any]:
+    k, u = s.api_key, s.user
+    return (
+        sa.select(
+            k.c.id,
+            k.c.name,
+            k.c.user_id,
+            u.c.email,
+            u.c.role,
+            k.c.created_at,
+            k.c.last_used_at,
+            k.c.revoked_at,
+        )
+        .join(u, u.c.id == k.c.user_id)
+        .where(k.c.org_id == org_id)
+    )
+
+
+def list_keys(
+    store: Store,
+    org_id: str,
+    *,
+    limit: int = 100,
+    after: Cursor | None = None,
+    revoked: bool = True,
+) -> Page:
+    """The organization's API keys, oldest first (never their secrets); ``revoked=False``
+    leaves revoked keys out."""
+    query = _keys(org_id)
+    if not revoked:
+        query = query.where(s.api_key.c.revoked_at.is_(None))
+    with store.read() as conn:
+        return _paged(conn, query, s.api_key, _render_keys, limit=limit, after=after)
+
+
+def get_key(store: Store, org_id: str, key_id: str) -> JSON:
+    with store.read() as conn:
+        return _one(
+            conn, _keys(org_id).where(s.api_key.c.id == key_id), _render_keys, "API key", key_id
+        )
+
+
 def get_user(store: Store, org_id: str, user_id: str) -> JSON:
     u = s.user
     query = sa.select(u.c.id, u.c.email, u.c.name, u.c.role, u.c.created_at).where(

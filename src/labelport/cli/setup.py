@@ -1,12 +1,13 @@
-"""``labelport init``, ``keys create`` and ``stats``."""
+"""``labelport init``, ``keys create|list|revoke`` and ``stats``."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
-from labelport import services
+from labelport import queries, services
 from labelport.cli.common import org_option, settings, store
 
 
@@ -63,6 +64,73 @@ def keys_create(email: str, role: str, name: str | None, org: str | None) -> Non
     organization = services.find_organization(st, org)
     uid = services.ensure_user(st, organization.id, email, role)
     click.echo(services.create_api_key(st, organization.id, uid, name))
+
+
+@keys.command("list")
+@org_option
+@click.option("--live", is_flag=True, help="Leave revoked keys out.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per key.")
+def keys_list(org: str | None, live: bool, as_json: bool) -> None:
+    """List the organization's API keys (never their secrets), oldest first.
+
+    \b
+    Example:
+      labelport keys list --live
+    """
+    st = store()
+    organization = services.find_organization(st, org)
+    rows: list[dict[str, Any]] = []
+    after = None
+    while True:
+        page = queries.list_keys(st, organization.id, limit=1000, after=after, revoked=not live)
+        rows += page.items
+        if page.next_after is None:
+            break
+        after = page.next_after
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(row))
+        return
+    if not rows:
+        click.echo("no keys", err=True)
+        return
+    table = [
+        (
+            r["id"],
+            r["user"]["email"],
+            r["user"]["role"],
+            r["name"] or "",
+            (r["created_at"] or "")[:19],
+            f"revoked {(r['revoked_at'] or '')[:19]}" if r["revoked_at"] else "live",
+        )
+        for r in rows
+    ]
+    header = ("id", "user", "role", "name", "created", "state")
+    widths = [max(len(str(x)) for x in column) for column in zip(header, *table, strict=True)]
+    for line in (header, *table):
+        click.echo("  ".join(str(x).ljust(w) for x, w in zip(line, widths, strict=True)).rstrip())
+
+
+@keys.command("revoke")
+@click.argument("key_ids", metavar="ID...", nargs=-1, required=True)
+@org_option
+def keys_revoke(key_ids: tuple[str, ...], org: str | None) -> None:
+    """Revoke API keys by id (`labelport keys list` shows them).
+
+    A revoked key answers 401 on every surface from its next request on, and the web sessions
+    signed in with it end. Revoking a revoked key changes nothing.
+
+    \b
+    Example:
+      labelport keys revoke cmxdj9sw4cl9nqgi8334bwssy
+    """
+    st = store()
+    organization = services.find_organization(st, org)
+    for key_id in key_ids:
+        queries.get_key(st, organization.id, key_id)  # every id is checked before any revoke
+    for key_id in key_ids:
+        changed = services.revoke_api_key(st, organization.id, key_id)
+        click.echo(f"{key_id}: {'revoked' if changed else 'was revoked already'}")
 
 
 @click.command()

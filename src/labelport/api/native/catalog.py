@@ -407,6 +407,38 @@ def list_users(ctx: Ctx, principal: Admin, page: PageArgs, _: Strict) -> Respons
     return page_response(found)
 
 
+@router.get(
+    "/keys",
+    tags=["users and keys"],
+    summary="The organization's API keys, oldest first, never their secrets (admin)",
+    description="`?revoked=false` leaves revoked keys out.",
+)
+def list_keys(
+    ctx: Ctx,
+    principal: Admin,
+    page: PageArgs,
+    _: Strict,
+    revoked: Annotated[bool, Query(description="include revoked keys")] = True,
+) -> Response:
+    found = queries.list_keys(
+        ctx.store, principal.org_id, limit=page.limit, after=page.after, revoked=revoked
+    )
+    return page_response(found)
+
+
+@router.delete(
+    "/keys/{key_id}",
+    tags=["users and keys"],
+    summary="Revoke an API key (admin); it answers 401 everywhere from the next request on",
+    description="Revoking a revoked key changes nothing and answers the same. The web sessions "
+    "signed in with the key end too.",
+)
+def revoke_key(ctx: Ctx, principal: Admin, _: Strict, key_id: str) -> Response:
+    check_id(key_id, "API key")
+    services.revoke_api_key(ctx.store, principal.org_id, key_id)
+    return json_response(queries.get_key(ctx.store, principal.org_id, key_id))
+
+
 @router.post(
     "/keys",
     tags=["users and keys"],

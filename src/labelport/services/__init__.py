@@ -5,9 +5,6 @@ Shells parse input, call one function here and render the result.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +14,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import sqlalchemy as sa
 
 from labelport.errors import (
-    AuthenticationFailed,
     Conflict,
     InvalidInput,
     InvalidSpec,
@@ -28,14 +24,20 @@ from labelport.export import cache, spec
 from labelport.ids import new_id
 from labelport.imports import base, load
 from labelport.imports.vertex import OBJECTIVES
+from labelport.services.keys import (
+    KEY_PREFIX,
+    ROLES,
+    Principal,
+    authenticate,
+    authenticate_pair,
+    create_api_key,
+    ensure_user,
+    revoke_api_key,
+)
 from labelport.store import Store
 from labelport.store import schema as s
 from labelport.tasks import records
 from labelport.times import utcnow
-
-ROLES = ("admin", "editor", "viewer")
-KEY_PREFIX = "lp_"
-
 
 # ------------------------------------------------------------------------------ organizations
 
@@ -95,88 +97,6 @@ def find_organization(store: Store, name: str | None = None) -> Organization:
     if len(rows) > 1:
         raise InvalidInput("there are several organizations; name one with --org NAME")
     return Organization(rows[0].id, rows[0].name, rows[0].timezone)
-
-
-# ------------------------------------------------------------------------------ users and keys
-
-
-def ensure_user(store: Store, org_id: str, email: str, role: str = "editor") -> str:
-    if role not in ROLES:
-        raise InvalidInput(f"role must be one of {', '.join(ROLES)}, not {role!r}")
-    if "@" not in email:
-        raise InvalidInput(f"not an email address: {email!r}")
-    with store.write() as conn:
-        found = conn.execute(
-            sa.select(s.user.c.id).where(s.user.c.org_id == org_id, s.user.c.email == email)
-        ).scalar_one_or_none()
-        if found is not None:
-            conn.execute(s.user.update().where(s.user.c.id == found), {"role": role})
-            return str(found)
-        uid = new_id()
-        conn.execute(
-            s.user.insert(),
-            {"id": uid, "org_id": org_id, "email": email, "role": role, "created_at": utcnow()},
-        )
-        return uid
-
-
-def _hash_secret(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def create_api_key(store: Store, org_id: str, user_id: str, name: str | None = None) -> str:
-    """Create a key and return it; only its hash is stored, so this is the one time it is seen.
-
-    The key reads ``lp_<key id>_<secret>``; the id and secret are also usable as HTTP Basic
-    credentials (username = key id, password = secret).
-    """
-    key_id = new_id()
-    secret = secrets.token_urlsafe(32)
-    with store.write() as conn:
-        conn.execute(
-            s.api_key.insert(),
-            {
-                "id": key_id,
-                "org_id": org_id,
-                "user_id": user_id,
-                "name": name,
-                "secret_hash": _hash_secret(secret),
-                "created_at": utcnow(),
-            },
-        )
-    return f"{KEY_PREFIX}{key_id}_{secret}"
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    user_id: str
-    email: str
-    role: str
-    org_id: str
-    key_id: str
-
-
-def authenticate(store: Store, key: str) -> Principal:
-    """The user behind an API key (``lp_<id>_<secret>``), or AuthenticationFailed."""
-    if not key.startswith(KEY_PREFIX) or key.count("_") < 2:
-        raise AuthenticationFailed("malformed API key")
-    key_id, secret = key[len(KEY_PREFIX) :].split("_", 1)
-    return authenticate_pair(store, key_id, secret)
-
-
-def authenticate_pair(store: Store, key_id: str, secret: str) -> Principal:
-    k, u = s.api_key, s.user
-    with store.read() as conn:
-        row = conn.execute(
-            sa.select(k.c.secret_hash, k.c.revoked_at, u.c.id, u.c.email, u.c.role, u.c.org_id)
-            .join(u, u.c.id == k.c.user_id)
-            .where(k.c.id == key_id)
-        ).first()
-    if row is None or row.revoked_at is not None:
-        raise AuthenticationFailed("unknown or revoked API key")
-    if not hmac.compare_digest(row.secret_hash, _hash_secret(secret)):
-        raise AuthenticationFailed("unknown or revoked API key")
-    return Principal(row.id, row.email, row.role, row.org_id, key_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -581,6 +501,7 @@ def import_rows(
 
 
 __all__ = [
+    "KEY_PREFIX",
     "ROLES",
     "InitResult",
     "Organization",
@@ -598,6 +519,7 @@ __all__ = [
     "import_rows",
     "import_vertex",
     "init_catalog",
+    "revoke_api_key",
     "save_annotation_set",
     "save_slice",
     "set_timezone",
