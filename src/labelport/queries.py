@@ -12,6 +12,7 @@ row reads here exactly as it does in an export (timestamps, attachments, metadat
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,7 +23,6 @@ import sqlalchemy as sa
 
 from labelport import vocab
 from labelport.errors import NotFound
-from labelport.export.assemble import Include, build_row, fetch
 from labelport.store import Store
 from labelport.store import schema as s
 from labelport.store.types import ID, Timestamp
@@ -112,6 +112,7 @@ def _datasets_query(org_id: str) -> sa.Select[Any]:
 
 
 def _render_datasets(conn: sa.Connection, rows: Sequence[Any]) -> list[JSON]:
+    counts = dict(_counts(conn, s.data_row.c.dataset_id, [r.id for r in rows]))
     return [
         {
             "id": r.id,
@@ -122,6 +123,7 @@ def _render_datasets(conn: sa.Connection, rows: Sequence[Any]) -> list[JSON]:
             "created_at": _ts(r.created_at),
             "updated_at": _ts(r.updated_at),
             "created_by": r.created_by,
+            "data_row_count": counts.get(r.id, 0),
         }
         for r in rows
     ]
@@ -153,11 +155,6 @@ def get_dataset(store: Store, org_id: str, dataset_id: str) -> JSON:
             "dataset",
             dataset_id,
         )
-        out["data_row_count"] = conn.execute(
-            sa.select(sa.func.count())
-            .select_from(s.data_row)
-            .where(s.data_row.c.dataset_id == dataset_id)
-        ).scalar_one()
     return out
 
 
@@ -172,33 +169,42 @@ def _check_dataset(conn: sa.Connection, org_id: str, dataset_id: str) -> None:
 
 # ------------------------------------------------------------------------------------ data rows
 
-# What a data row carries here: the row, its details, attachments and metadata; no labels,
-# predictions or embeddings (those are what exports are for).
-DATA_ROW = Include(
-    attachments=True,
-    metadata_fields=True,
-    embeddings=False,
-    data_row_details=True,
-    project_details=False,
-    label_details=False,
-    performance_details=False,
-    predictions=False,
-    model_run_details=False,
-    projects=(),
-    model_runs=(),
-    source_shapes=False,
-)
+
+@functools.cache
+def _data_row_include() -> Any:
+    """What a data row carries here: the row, its details, attachments and metadata; no labels,
+    predictions or embeddings (those are what exports are for). The export machinery loads on
+    first use: listing datasets (``labelport ls``) needs none of it."""
+    from labelport.export.assemble import Include
+
+    return Include(
+        attachments=True,
+        metadata_fields=True,
+        embeddings=False,
+        data_row_details=True,
+        project_details=False,
+        label_details=False,
+        performance_details=False,
+        predictions=False,
+        model_run_details=False,
+        projects=(),
+        model_runs=(),
+        source_shapes=False,
+    )
 
 
 def _render_data_rows(conn: sa.Connection, org_id: str, ids: Sequence[str]) -> list[JSON]:
     """Data rows as JSON (stored documents spliced in as ``orjson.Fragment``), in ``ids`` order."""
-    page = fetch(conn, org_id, ids, DATA_ROW)
+    from labelport.export.assemble import build_row, fetch
+
+    include = _data_row_include()
+    page = fetch(conn, org_id, ids, include)
     out: list[JSON] = []
     for rid in ids:
         r = page.rows.get(rid)
         if r is None:
             continue
-        row = build_row(page, rid, DATA_ROW)
+        row = build_row(page, rid, include)
         details = row["data_row"]["details"]
         out.append(
             {

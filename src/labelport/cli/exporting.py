@@ -195,14 +195,14 @@ def _run_export(
             done = records.execute(st, root, task.id, tee=tee.stream, progress=progress)
         except KeyboardInterrupt:
             records.cancel(st, organization.id, task.id)
-            err_console.print(f"canceled export {task.id}")
+            err_console().print(f"canceled export {task.id}")
             raise SystemExit(130) from None
         if done.status != "COMPLETE":
             tee.fail()
     seconds = time.monotonic() - started
     echo = _summary_echo(output)
     if done.status != "COMPLETE":
-        err_console.print(
+        err_console().print(
             f"[bold red]Error:[/] export {done.id} {done.status}: {done.error_message}"
         )
         raise SystemExit(1)
@@ -254,10 +254,10 @@ def _run_remote(
                 # finished meanwhile, or the server is gone: nothing to cancel
                 with suppress(LabelportSDKError):
                     task.cancel()
-                err_console.print(f"canceled export {task.id}")
+                err_console().print(f"canceled export {task.id}")
                 raise SystemExit(130) from None
         if task.status != "COMPLETE":
-            err_console.print(
+            err_console().print(
                 f"[bold red]Error:[/] export {task.id} {task.status}: {task.error_message}"
             )
             raise SystemExit(1)
@@ -267,7 +267,7 @@ def _run_remote(
                 out.write(piece)
             out.flush()
         elif output:
-            task.download(output, "result", progress=err_console.is_terminal)
+            task.download(output, "result", progress=err_console().is_terminal)
         seconds = time.monotonic() - started
         rows = task.get_total_lines("result")
         echo = _summary_echo(output)
@@ -326,7 +326,7 @@ def _tee(output: str | None) -> Iterator[_Output]:
 @contextmanager
 def _bar(label: str) -> Iterator[Callable[[int, int | None], None] | None]:
     """A progress bar with rows, rows/s and ETA on a terminal; nothing otherwise."""
-    if not err_console.is_terminal:
+    if not err_console().is_terminal:
         yield None
         return
     columns = (
@@ -337,7 +337,7 @@ def _bar(label: str) -> Iterator[Callable[[int, int | None], None] | None]:
         TimeRemainingColumn(),
     )
     started = time.monotonic()
-    with Progress(*columns, console=err_console, transient=True) as bar:
+    with Progress(*columns, console=err_console(), transient=True) as bar:
         task = bar.add_task(label, total=None, planned="?", rate="")
 
         def update(done: int, total: int | None) -> None:
@@ -449,7 +449,7 @@ export_group.add_command(
 
 @click.group("exports")
 def exports_group() -> None:
-    """List, show, cancel and archive export tasks."""
+    """List, show, read, cancel and archive export tasks."""
 
 
 @exports_group.command("list")

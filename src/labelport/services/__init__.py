@@ -1,14 +1,16 @@
 """Use-cases shared by every shell (CLI, REST, compatibility surfaces, web UI).
 
-Shells parse input, call one function here and render the result.
+Shells parse input, call one function here and render the result. Organizations, datasets,
+slices and stats are here; users and keys in :mod:`.keys`, imports in :mod:`.imports`, exports in
+:mod:`.exports`. The import and export functions are reachable from this package too, loaded on
+first use, so that a command that needs neither (``labelport stats``) does not pay for them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import importlib
 from dataclasses import dataclass
-from pathlib import Path
-from typing import IO, Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
@@ -18,12 +20,9 @@ from labelport.errors import (
     InvalidInput,
     InvalidSpec,
     NotFound,
-    RecordError,
 )
-from labelport.export import cache, spec
 from labelport.ids import new_id
-from labelport.imports import base, load
-from labelport.imports.vertex import OBJECTIVES
+from labelport.imports.vertex_objectives import OBJECTIVES
 from labelport.services.keys import (
     KEY_PREFIX,
     ROLES,
@@ -36,8 +35,33 @@ from labelport.services.keys import (
 )
 from labelport.store import Store
 from labelport.store import schema as s
-from labelport.tasks import records
 from labelport.times import utcnow
+
+if TYPE_CHECKING:
+    from labelport.services.exports import export_spec, start_export
+    from labelport.services.imports import (
+        import_diffgram,
+        import_labelbox,
+        import_rows,
+        import_vertex,
+    )
+
+_LAZY = {
+    "export_spec": "exports",
+    "start_export": "exports",
+    "import_diffgram": "imports",
+    "import_labelbox": "imports",
+    "import_rows": "imports",
+    "import_vertex": "imports",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
 
 # ------------------------------------------------------------------------------ organizations
 
@@ -259,6 +283,8 @@ def update_dataset(store: Store, org_id: str, dataset_id: str, changes: dict[str
         done = conn.execute(
             d.update().where(d.c.id == dataset_id, d.c.org_id == org_id), values
         ).rowcount
+        from labelport.export import cache
+
         if done and cache.incomplete(conn, org_id):  # a new name: its rows' entries again
             cache.fill(conn, org_id)
     if not done:
@@ -281,6 +307,8 @@ def save_slice(
     """Create or update a catalog slice: a named, saved set of catalog filters."""
     if not isinstance(filters, dict):
         raise InvalidSpec("slice filters must be an object")
+    from labelport.export import spec
+
     spec.parse_filters(spec.SLICE_FILTERS, filters, ZoneInfo("UTC"), where="a slice")
     slice_id = slice_id or new_id()
     now = utcnow()
@@ -360,146 +388,6 @@ def save_annotation_set(
     return set_id
 
 
-# ------------------------------------------------------------------------------ imports
-
-Progress = Callable[[int], None]
-
-
-def import_labelbox(
-    store: Store,
-    org_id: str,
-    stream: IO[bytes],
-    *,
-    file: str,
-    dataset: str | None = None,
-    media_type: str | None = None,
-    strict: bool = False,
-    max_line_bytes: int | None = None,
-    on_progress: Progress | None = None,
-) -> load.ImportResult:
-    """Import Labelbox export-v2 NDJSON rows (the canonical row format).
-
-    Rows without ``data_row.details`` go to ``dataset``, else to a dataset named after the file
-    (its stem; the result's ``dataset`` says so). ``strict`` makes every warning an error;
-    ``max_line_bytes`` is the longest line read (default: 16 MiB).
-    """
-    items = _json_rows(base.iter_json_lines(stream, file, max_line_bytes=max_line_bytes))
-    return load.import_items(
-        store,
-        org_id,
-        items,
-        file=file,
-        default_dataset=dataset or _named_after(file),
-        media_type=media_type,
-        on_progress=on_progress,
-        strict=strict,
-    )
-
-
-def _named_after(file: str) -> str | None:
-    """The default dataset of a file: its name without the extension (none for stdin)."""
-    stem = Path(file).stem.strip()
-    return stem if stem and stem != "-" else None
-
-
-def _json_rows(lines: Iterator[tuple[int, base.JSON] | RecordError]) -> Iterator[base.Item]:
-    for item in lines:
-        yield base.ParsedRow(item[0], item[1]) if isinstance(item, tuple) else item
-
-
-def import_vertex(
-    store: Store,
-    org_id: str,
-    stream: IO[bytes],
-    *,
-    file: str,
-    dataset: str,
-    annotation_set: str | None = None,
-    objective: str | None = None,
-    strict: bool = False,
-    max_line_bytes: int | None = None,
-    on_progress: Progress | None = None,
-) -> load.ImportResult:
-    """Import Vertex AI JSONL for one of its eleven objectives into ``dataset``."""
-    from labelport.imports import vertex
-
-    items = vertex.convert(
-        stream, file=file, dataset=dataset, annotation_set=annotation_set, objective=objective
-    )
-    limit = base.max_line(max_line_bytes)
-    with base.line_limit(limit):  # the converter's line reader runs inside import_items
-        return load.import_items(
-            store,
-            org_id,
-            items,
-            file=file,
-            default_dataset=dataset,
-            on_progress=on_progress,
-            strict=strict,
-        )
-
-
-def import_diffgram(
-    store: Store,
-    org_id: str,
-    stream: IO[bytes],
-    *,
-    file: str,
-    dataset: str | None = None,
-    strict: bool = False,
-    on_progress: Progress | None = None,
-) -> load.ImportResult:
-    """Import a Diffgram JSON export (image, video and text files) into a dataset and project.
-
-    The project, labels and job get ids derived from Diffgram's ids and ``org_id``, so that
-    every organization may import the same export; the project_string_id and job id become
-    aliases of this organization (labelport.imports.aliases)."""
-    from labelport.imports import diffgram
-
-    items = diffgram.convert(stream, file=file, dataset=dataset, org_id=org_id)
-    return load.import_items(
-        store,
-        org_id,
-        items,
-        file=file,
-        default_dataset=dataset,
-        on_progress=on_progress,
-        strict=strict,
-    )
-
-
-def import_rows(
-    store: Store,
-    org_id: str,
-    stream: IO[bytes],
-    *,
-    file: str,
-    dataset: str,
-    file_format: str | None = None,
-    media_type: str | None = None,
-    strict: bool = False,
-    max_line_bytes: int | None = None,
-    on_progress: Progress | None = None,
-) -> load.ImportResult:
-    """Import plain data-row lists (JSONL or CSV, UTF-8) into ``dataset``."""
-    from labelport.imports import rows
-
-    fmt = file_format or ("csv" if Path(file).suffix.lower() in (".csv", ".tsv") else "jsonl")
-    if fmt not in ("csv", "jsonl"):
-        raise InvalidSpec(f"--format must be csv or jsonl, not {fmt!r}")
-    convert = rows.convert_csv if fmt == "csv" else rows.convert_jsonl
-    return load.import_items(
-        store,
-        org_id,
-        convert(stream, file=file, max_line_bytes=max_line_bytes),
-        file=file,
-        default_dataset=dataset,
-        media_type=media_type,
-        on_progress=on_progress,
-        strict=strict,
-    )
-
-
 __all__ = [
     "KEY_PREFIX",
     "ROLES",
@@ -513,6 +401,7 @@ __all__ = [
     "create_dataset",
     "create_organization",
     "ensure_user",
+    "export_spec",
     "find_organization",
     "import_diffgram",
     "import_labelbox",
@@ -523,41 +412,7 @@ __all__ = [
     "save_annotation_set",
     "save_slice",
     "set_timezone",
+    "start_export",
     "stats",
     "update_dataset",
 ]
-
-
-# ------------------------------------------------------------------------------------- exports
-
-
-def export_spec(
-    store: Store,
-    org_id: str,
-    scope: spec.Scope,
-    params: dict[str, Any] | None = None,
-    filters: dict[str, Any] | None = None,
-    *,
-    format: str = "ndjson",
-) -> spec.ExportSpec:
-    """Validate an export request; local dates are read in the organization's timezone."""
-    with store.read() as conn:
-        timezone = conn.execute(
-            sa.select(s.organization.c.timezone).where(s.organization.c.id == org_id)
-        ).scalar_one()
-    return spec.parse_spec(scope, params, filters, timezone=timezone, format=format)
-
-
-def start_export(
-    store: Store,
-    org_id: str,
-    scope: spec.Scope,
-    params: dict[str, Any] | None = None,
-    filters: dict[str, Any] | None = None,
-    *,
-    format: str = "ndjson",
-    user_id: str | None = None,
-) -> records.TaskInfo:
-    """Validate and queue an export; every mistake in the request is raised here, before work."""
-    request = export_spec(store, org_id, scope, params, filters, format=format)
-    return records.create(store, org_id, request, user_id=user_id)

@@ -120,6 +120,11 @@ class Store:
             conn.close()
 
     def upgrade(self) -> list[int]:
+        """Apply pending migrations. A catalog already at the head is only read: opening it
+        never queues behind a writer (a long import)."""
+        with self.read() as conn:
+            if migrations.current_version(conn) == migrations.HEAD:
+                return []
         with self.write() as conn:
             return migrations.upgrade(conn)
 

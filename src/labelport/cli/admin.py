@@ -39,7 +39,7 @@ def init(org: str, email: str, timezone: str) -> None:
 
 @click.group()
 def keys() -> None:
-    """Manage API keys."""
+    """Manage API keys: create, list, revoke."""
 
 
 @keys.command("create")

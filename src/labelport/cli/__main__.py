@@ -1,0 +1,5 @@
+"""``python -m labelport.cli``: the same command as ``labelport``."""
+
+from labelport.cli import main
+
+main()
