@@ -127,7 +127,10 @@ def test_db_upgrade_builds_the_export_ready_rows_an_older_catalog_lacks(run_cli,
 
 
 def _commands(group: click.Group, prefix: tuple[str, ...] = ()):
-    for name, command in group.commands.items():
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):  # the root loads its commands lazily
+        command = group.get_command(ctx, name)
+        assert command is not None
         yield (*prefix, name), command
         if isinstance(command, click.Group):
             yield from _commands(command, (*prefix, name))

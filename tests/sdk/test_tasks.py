@@ -19,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from labelport import services
+from labelport.export.artifacts import Artifacts
 from labelport.sdk import (
     ChecksumMismatch,
     Client,
@@ -31,7 +32,6 @@ from labelport.sdk import (
     NetworkError,
 )
 from labelport.tasks import records
-from labelport.tasks.records import exports_root
 from tests.export.test_engine import PROJECT, import_rows, simple_row
 from tests.sdk.proxy import Proxy
 
@@ -98,7 +98,7 @@ def test_wait_till_done_raises_on_timeout_and_reports_progress(rows: Any) -> Non
             task.manifest()
 
         runner = threading.Timer(
-            0.3, records.execute, (rows.store, exports_root(rows.settings.blob_url), task.id)
+            0.3, records.execute, (rows.store, Artifacts.for_settings(rows.settings).root, task.id)
         )
         runner.start()
         seen: list[Any] = []
@@ -121,7 +121,7 @@ def test_a_failed_or_canceled_export_raises(rows: Any) -> None:
                 sa.text("UPDATE catalog_slice SET filters = :f WHERE id = :id"),
                 {"f": '{"workflow_status": "Done"}', "id": slice_id},
             )
-        records.execute(rows.store, exports_root(rows.settings.blob_url), doomed.id)
+        records.execute(rows.store, Artifacts.for_settings(rows.settings).root, doomed.id)
         with pytest.raises(ExportFailed) as failed:
             doomed.wait_till_done(timeout=10)
         assert not isinstance(failed.value, ExportCanceled)

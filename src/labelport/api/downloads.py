@@ -42,7 +42,7 @@ from labelport.api.auth import Ctx
 from labelport.api.context import Context
 from labelport.api.errors import ErrorInfo, native
 from labelport.errors import Conflict, Gone, InvalidInput, LabelportError, NotFound
-from labelport.export.folders import Folder, LocalFolder
+from labelport.export.folders import Folder
 from labelport.export.manifest import MANIFEST
 from labelport.export.sink import StreamInfo, StreamReader
 from labelport.tasks import records
@@ -113,11 +113,6 @@ def export_links(
     }
 
 
-def artifact_names(directory: Path) -> list[str]:
-    """Every file in an export's folder, as paths relative to it (``/``-separated), sorted."""
-    return LocalFolder(directory).names()
-
-
 # ---------------------------------------------------------------------------------- tasks
 
 
@@ -128,11 +123,6 @@ def task_location(task: TaskInfo) -> str:
             f"export task {task.id} is {task.status}; its files exist once it is COMPLETE"
         )
     return task.location
-
-
-def task_directory(task: TaskInfo) -> Path:
-    """The folder of a COMPLETE export written to this machine's disk (``file://``)."""
-    return Path(task_location(task))
 
 
 def task_folder(ctx: Context, task: TaskInfo) -> Folder:

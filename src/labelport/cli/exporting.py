@@ -226,10 +226,7 @@ def _run_remote(
     org: str | None,
 ) -> None:
     """The export on a server, through the SDK: same bar, same output, same summary."""
-    try:
-        from labelport.sdk import Client, ExportFailed, LabelportSDKError
-    except ImportError as exc:  # httpx, the SDK's one dependency, is missing
-        raise click.ClickException(f"--url needs the SDK's dependencies ({exc})") from exc
+    from labelport.sdk import Client, ExportFailed, LabelportSDKError
 
     params = _parse_json(raw_params, "params")
     filters = _parse_json(raw_filters, "filters")

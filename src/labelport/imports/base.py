@@ -18,7 +18,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import IO, Any
 
 import orjson
@@ -358,7 +357,3 @@ def _array_file(
         "the file is a JSON array, not JSON Lines: write one JSON object per line "
         "(see docs/imports.md)",
     )
-
-
-def display_name(path: str | Path) -> str:
-    return str(path)

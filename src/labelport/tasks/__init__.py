@@ -1,6 +1,2 @@
-"""Export tasks: records in the catalog, and the runners that execute them."""
-
-from labelport.tasks.inline import InlineRunner
-from labelport.tasks.records import TaskInfo, exports_root
-
-__all__ = ["InlineRunner", "TaskInfo", "exports_root"]
+"""Task runners: the database task pool (:mod:`.pool`), Celery workers (:mod:`.celery`), shards
+(:mod:`.shards`), and the records of export and import tasks (:mod:`.records`, :mod:`.imports`)."""

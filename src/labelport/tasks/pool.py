@@ -169,13 +169,6 @@ class TaskPool:
             event.set()
         return info
 
-    def stop_local(self, task_id: str) -> None:
-        """Signal a task this pool runs to stop (its record was already changed)."""
-        with self._lock:
-            event = self._running.get(task_id)
-        if event is not None:
-            event.set()
-
     def run_pending(self) -> int:
         """One scheduling pass (what the scheduler thread does); returns how many it started."""
         return self._fill()

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import unquote, urlparse
 
 import orjson
 import sqlalchemy as sa
@@ -40,18 +39,6 @@ FINISHED = ("COMPLETE", "FAILED", "CANCELED")
 # a progress tick gives up soon and is skipped; the final state waits as long as an import can.
 PROGRESS_WAIT = 1.0
 FINISH_WAIT = 3600.0
-
-
-def exports_root(blob_url: str) -> Path:
-    """The local folder export artifacts go to (``<blob_url>/exports``), for ``file://`` only;
-    :meth:`Artifacts.for_settings <labelport.export.artifacts.Artifacts.for_settings>` takes
-    object stores too."""
-    parsed = urlparse(blob_url)
-    if parsed.scheme != "file":
-        raise ConfigurationError(
-            f"LABELPORT_BLOB_URL {blob_url!r}: only file:// locations are supported so far"
-        )
-    return Path(unquote(parsed.path)) / "exports"
 
 
 @dataclass(frozen=True, slots=True)

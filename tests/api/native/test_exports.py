@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
+from labelport.export.artifacts import Artifacts
 from labelport.tasks import records
-from labelport.tasks.records import exports_root
 from tests.export.test_engine import PROJECT, import_rows, simple_row
 
 API = "/api/v1/exports"
@@ -164,7 +164,7 @@ def test_reads_cross_shard_boundaries_as_seeks(server: Any) -> None:
         task_id = http.post(API, json={"scope": {"kind": "catalog"}}).json()["id"]
     done = records.execute(
         server.store,
-        exports_root(server.settings.blob_url),
+        Artifacts.for_settings(server.settings).root,
         task_id,
         shard_bytes=2000,
         page_size=7,
@@ -339,7 +339,7 @@ def test_cancel_stops_a_running_export(server: Any, monkeypatch: pytest.MonkeyPa
             time.sleep(0.02)
         final = http.get(f"{API}/{task_id}").json()
     assert final["status"] == "CANCELED" and final["result"]["lines"] is None
-    root = exports_root(server.settings.blob_url)
+    root = Artifacts.for_settings(server.settings).root
     assert not (root / task_id).exists() and not (root / f"{task_id}.partial").exists()
 
 

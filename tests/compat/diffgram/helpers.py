@@ -9,10 +9,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from labelport import services
+from labelport.export.artifacts import Artifacts
 from labelport.ids import derived_id, new_id
 from labelport.store import schema as s
 from labelport.tasks import records
-from labelport.tasks.records import exports_root
 from labelport.times import utcnow
 from tests.imports.test_diffgram import (
     PSID,
@@ -84,6 +84,6 @@ def pause(server: Any) -> None:
 
 
 def run_queued(server: Any, task_id: str) -> None:
-    root = exports_root(server.settings.blob_url)
+    root = Artifacts.for_settings(server.settings).root
     done = records.execute(server.store, root, task_id, settings=server.settings)
     assert done.status == "COMPLETE", done.error_message
