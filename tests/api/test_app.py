@@ -122,3 +122,20 @@ def test_the_secret_is_generated_once_and_kept(tmp_path):
     assert load_secret(None, tmp_path) == first
     assert oct((tmp_path / "secret.key").stat().st_mode & 0o777) == "0o600"
     assert load_secret("configured-secret-value", tmp_path) == b"configured-secret-value"
+
+
+def test_an_unexpected_error_is_a_500_that_says_it_closes_the_connection(make_server, database):
+    import sqlalchemy as sa
+
+    live = make_server()
+    engine = sa.create_engine(database.url)
+    with live.client("viewer") as http:
+        assert http.get("/api/v1/slices").status_code == 200
+        with engine.begin() as conn:  # a fault of the server, not of the request
+            conn.exec_driver_sql("DROP TABLE catalog_slice")
+        broken = http.get("/api/v1/slices")
+        assert broken.status_code == 500 and broken.headers["connection"] == "close"
+        error = broken.json()["error"]
+        assert error["type"] == "InternalError" and "catalog_slice" not in error["message"]
+        assert http.get("/api/v1/me").status_code == 200  # the next request gets an answer
+    engine.dispose()

@@ -145,3 +145,24 @@ def test_every_command_has_help_with_an_example(path):
     command = dict(_commands(cli))[path]
     if not isinstance(command, click.Group):
         assert "Example" in result.output, f"{' '.join(path)} --help has no example"
+
+
+@pytest.mark.parametrize(
+    ("host", "public_url", "warns"),
+    [
+        ("127.0.0.1", None, False),
+        ("::1", None, False),
+        ("localhost", None, False),
+        ("0.0.0.0", None, True),
+        ("192.168.1.20", None, True),
+        ("labelport.internal", None, True),
+        ("0.0.0.0", "https://labelport.example.com", False),
+    ],
+)
+def test_serve_warns_when_links_would_follow_the_host_header(host, public_url, warns):
+    from labelport.cli.serving import public_url_warning
+
+    warning = public_url_warning(host, public_url)
+    assert (warning is not None) == warns
+    if warns:
+        assert "LABELPORT_PUBLIC_URL" in warning and host in warning

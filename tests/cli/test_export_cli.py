@@ -131,6 +131,10 @@ def test_exports_read_seeks_by_line_and_offset(run_cli, tmp_path: Path):
     assert past.exit_code == 2 and "line" in past.output
     empty = run_cli("exports", "read", task_id, "--stream", "errors")
     assert empty.exit_code == 0 and empty.stdout_bytes == b""
+    for option, value in (("--limit", "-3"), ("--line", "-1"), ("--offset", "-5")):
+        negative = run_cli("exports", "read", task_id, option, value)
+        assert negative.exit_code == 2 and option in negative.output, (option, negative.output)
+    assert run_cli("exports", "list", "--limit", "0").exit_code == 2
 
 
 def test_a_terminal_gets_a_progress_bar_with_rows_per_second(run_cli, tmp_path: Path):

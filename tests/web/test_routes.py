@@ -392,6 +392,21 @@ def test_paging_walks_every_row_once_in_export_order(site: Site) -> None:
     assert seen == expected and len(seen) == site.catalog.rows
 
 
+def test_every_data_row_page_of_the_catalog_renders(site: Site) -> None:
+    """Rows of every source shape, also those without external_id or global_key (Vertex)."""
+    http = sign_in(site.live, "viewer")
+    d = s.data_row
+    with site.live.store.read() as conn:
+        rows = conn.execute(
+            sa.select(d.c.id, d.c.external_id, d.c.global_key).where(d.c.org_id == site.live.org.id)
+        ).all()
+    assert any(r.external_id is None for r in rows), "the catalog has no row without external_id"
+    for row in rows:
+        page = http.get(f"/data-rows/{row.id}")
+        assert page.status_code == 200, f"/data-rows/{row.id}: {page.status_code}"
+        assert row.id in page.text
+
+
 def test_counts_stop_at_the_cap(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(browse, "COUNT_CAP", 10)
     http = sign_in(site.live, "viewer")

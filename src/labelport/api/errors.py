@@ -117,7 +117,14 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("internal error on %s %s", request.method, request.url.path)
+        # The server closes the connection after an unexpected error; say so, so that a client
+        # does not send its next request into a closed keep-alive connection.
         return render(
             request,
-            ErrorInfo("InternalError", "internal error; the server log has the details", 500),
+            ErrorInfo(
+                "InternalError",
+                "internal error; the server log has the details",
+                500,
+                headers={"Connection": "close"},
+            ),
         )

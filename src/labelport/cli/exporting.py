@@ -458,7 +458,13 @@ def exports_group() -> None:
 )
 @click.option("--id", "scope_id", metavar="ID", default=None, help="Only exports of this scope.")
 @click.option("--archived", is_flag=True, help="Include archived exports.")
-@click.option("--limit", default=50, show_default=True, help="At most this many, newest first.")
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 10_000),
+    default=50,
+    show_default=True,
+    help="At most this many, newest first.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
 @org_option
 def exports_list(
@@ -535,9 +541,15 @@ def exports_show(task_id: str, with_manifest: bool, org: str | None) -> None:
     show_default=True,
     help="Which stream to read.",
 )
-@click.option("--line", "start_line", type=int, default=None, help="Start at line N (0-based).")
-@click.option("--offset", type=int, default=None, help="Start at byte offset B.")
-@click.option("--limit", type=int, default=None, help="At most this many lines.")
+@click.option(
+    "--line",
+    "start_line",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Start at line N (0-based).",
+)
+@click.option("--offset", type=click.IntRange(min=0), default=None, help="Start at byte offset B.")
+@click.option("--limit", type=click.IntRange(min=0), default=None, help="At most this many lines.")
 @org_option
 def exports_read(
     task_id: str,

@@ -2,12 +2,35 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import sys
 
 import click
 
 from labelport.cli.common import settings
+
+
+def public_url_warning(host: str, public_url: str | None) -> str | None:
+    """Why signed links may point somewhere a client should not trust, or None.
+
+    Without ``LABELPORT_PUBLIC_URL`` the server builds absolute links (signed downloads, Vertex
+    and Diffgram export URLs) from each request's ``Host`` header, which a client chooses. On
+    the loopback interface only this machine can ask; on any other it is worth setting.
+    """
+    if public_url:
+        return None
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if loopback:
+        return None
+    return (
+        f"LABELPORT_PUBLIC_URL is not set and the server listens on {host}: links are built "
+        "from each request's Host header. Set it to the address clients use, e.g. "
+        "LABELPORT_PUBLIC_URL=https://labelport.example.com"
+    )
 
 
 @click.command()
@@ -52,5 +75,8 @@ def serve(host: str, port: int, workers: int | None, log_level: str) -> None:
     )
     cfg = settings()
     cfg.home.mkdir(parents=True, exist_ok=True)
+    warning = public_url_warning(host, cfg.public_url)
+    if warning:
+        click.echo(f"Warning: {warning}", err=True)
     app = create_app(cfg, workers=workers)
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)

@@ -156,6 +156,12 @@ def test_not_ready_then_complete_then_archived(server: Any, acme: Acme):
         )
         url = http.post(f"{WALRUS}/link", json={"id": export["id"], "return_type": "url"}).json()
         assert sorted(packets(httpx.get(url).json())) == ["503"]
+    with client(server, "viewer") as viewer:  # reading an export is a viewer's right: list,
+        assert viewer.get(f"{WALRUS}/{export['id']}/status").status_code == 200  # status, link
+        assert viewer.get(f"{WALRUS}/working_dir/list").status_code == 200
+        link = viewer.post(f"{WALRUS}/link", json={"id": export["id"], "return_type": "url"})
+        assert link.status_code == 200
+    with client(server) as http:
         data = http.post(f"{WALRUS}/link", json={"id": export["id"], "return_type": "data"})
         assert data.headers["content-type"] == "application/json"
         assert sorted(packets(data.json())) == ["503"]

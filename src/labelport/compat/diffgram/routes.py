@@ -257,7 +257,7 @@ def export_list(ctx: Ctx, principal: BasicViewer, psid: str) -> dict[str, Any]:
 
 
 @router.get("/api/walrus/project/{psid}/export/{export_id}/status", summary="An export's status")
-def export_status(ctx: Ctx, principal: BasicEditor, psid: str, export_id: str) -> dict[str, Any]:
+def export_status(ctx: Ctx, principal: BasicViewer, psid: str, export_id: str) -> dict[str, Any]:
     ref = _project(ctx, principal, psid)
     task = exports.get(ctx.store, principal.org_id, ref, export_id)
     return {"success": True, "export": exports.serialize(task)}
