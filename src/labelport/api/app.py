@@ -93,6 +93,7 @@ def create_app(
     errors.install(app)
     app.middleware("http")(_access_log)
     app.add_middleware(_WriteWait, seconds=settings.write_wait)
+    app.add_middleware(errors.RefuseNul)
 
     @app.get("/health", tags=["health"], summary="Is the server up and its catalog reachable?")
     def health() -> dict[str, object]:

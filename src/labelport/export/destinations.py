@@ -84,6 +84,8 @@ def resolve(uri: str, settings: Settings, *, connect: bool = True) -> Destinatio
     (no object-store client is made: nothing is asked of the network)."""
     if not isinstance(uri, str) or not uri.strip():
         raise InvalidSpec("the destination URI is empty")
+    if "\x00" in uri or "%00" in uri:
+        raise InvalidSpec(f"destination {uri.replace(chr(0), '')!r}: contains a NUL character")
     parsed = urlparse(uri)
     scheme = parsed.scheme.lower()
     if scheme not in SCHEMES:

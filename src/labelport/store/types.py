@@ -54,3 +54,35 @@ class JsonText(sa.types.TypeDecorator[Any]):
 
 
 ID = sa.String(64)
+
+
+def unstorable(value: Any, path: str = "") -> str | None:
+    """The path (``a.b[2]``) of the first string in ``value`` (a JSON document) that no catalog
+    column can hold, or None: a NUL character (PostgreSQL text refuses it, and no id, key or
+    name has one) or an unpaired surrogate (it has no UTF-8 form). Keys are checked too."""
+    if isinstance(value, str):
+        return path or "value" if _bad_text(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and _bad_text(key):
+                return where.replace("\x00", "")
+            found = unstorable(item, where)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for n, item in enumerate(value):
+            found = unstorable(item, f"{path}[{n}]")
+            if found is not None:
+                return found
+    return None
+
+
+def _bad_text(text: str) -> bool:
+    if "\x00" in text:
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False

@@ -31,6 +31,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Body, Header, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, Response
+from pydantic import AfterValidator
 
 from labelport.api.auth import BasicEditor, BasicViewer, Ctx
 from labelport.api.context import Context
@@ -42,6 +43,7 @@ from labelport.errors import Gone, InvalidInput
 from labelport.export.folders import Folder
 from labelport.export.formats.diffgram import FILE_NAME
 from labelport.services import Principal
+from labelport.store.types import unstorable
 from labelport.tasks import records
 from labelport.tasks.records import TaskInfo
 from labelport.times import format_timestamp
@@ -50,7 +52,16 @@ router = APIRouter(prefix="/diffgram", tags=["diffgram"])
 
 WAIT_LIMIT = 900.0  # seconds a synchronous to_file waits for its export
 NOT_READY = "Export not ready yet."
-JsonBody = Annotated[dict[str, Any] | None, Body()]
+
+
+def _storable(body: dict[str, Any] | None) -> dict[str, Any] | None:
+    where = unstorable(body)
+    if where is not None:
+        raise invalid(f"{where}: contains a NUL character or an unpaired surrogate", where)
+    return body
+
+
+JsonBody = Annotated[dict[str, Any] | None, Body(), AfterValidator(_storable)]
 
 
 def _project(ctx: Context, principal: Principal, psid: str) -> ProjectRef:
