@@ -267,3 +267,13 @@ def test_every_param_is_exactly_what_each_scope_takes() -> None:
         assert "media_type_override" not in params and "project_ids" not in params
     assert "interpolated_frames" not in every_param("project", interpolated_frames=False)
     assert {"all_projects", "all_model_runs"} <= set(every_param("catalog"))
+
+
+@pytest.mark.parametrize("kind", ["data_row_ids", "global_keys"])
+def test_a_data_rows_scope_takes_at_most_as_many_ids_as_the_id_filters(kind: str) -> None:
+    from labelport.export.spec import MAX_IDS
+
+    ids = tuple(f"r{i}" for i in range(MAX_IDS))
+    parse_spec(Scope("data_rows", **{kind: ids}), timezone="UTC")  # the cap itself is fine
+    with pytest.raises(InvalidSpec, match=r"at most 2,000 ids or global keys, not 2,001"):
+        parse_spec(Scope("data_rows", **{kind: (*ids, "one-more")}), timezone="UTC")

@@ -48,7 +48,7 @@ from labelport.vocab import MEDIA_TYPES
 
 SCOPES = ("project", "dataset", "slice", "model_run", "data_rows", "catalog")
 FORMATS = ("ndjson", "vertex", "diffgram")  # see labelport.export.formats
-MAX_IDS = 2000  # the seeds' cap on the global_keys / data_row_ids filters
+MAX_IDS = 2000  # the seeds' cap on id filters; also the cap of a data_rows scope, on every face
 
 _COMMON = (
     "attachments",
@@ -273,6 +273,13 @@ def _check_scope(scope: Scope) -> None:
             raise InvalidSpec("a data rows export takes data row ids or global keys, not an id")
         if bool(scope.data_row_ids) == bool(scope.global_keys):
             raise InvalidSpec("a data rows export needs data row ids or global keys (one of them)")
+        given = len(scope.data_row_ids) + len(scope.global_keys)
+        if given > MAX_IDS:
+            raise InvalidSpec(
+                f"a data rows export takes at most {MAX_IDS:,} ids or global keys, not "
+                f"{given:,} (the same cap as the id filters); for more, export a dataset, a "
+                "project or a slice with filters"
+            )
         for value in (*scope.data_row_ids, *scope.global_keys):
             if not isinstance(value, str) or not value:
                 raise InvalidSpec(f"data rows must be non-empty strings, got {value!r}")

@@ -392,3 +392,12 @@ def test_the_list_pages_newest_first_and_filters(server: Any) -> None:
         ]:
             bad = http.get(API, params=bad_params)
             assert bad.status_code == 400 and error(bad)["field"] == field, bad_params
+
+
+def test_a_data_rows_scope_beyond_the_id_cap_is_a_400_before_any_work(server: Any) -> None:
+    ids = [f"r{i}" for i in range(2001)]
+    with server.client("editor") as http:
+        refused = http.post(API, json={"scope": {"kind": "data_rows", "data_row_ids": ids}})
+        assert refused.status_code == 400
+        assert "at most 2,000" in refused.json()["error"]["message"]
+        assert http.get(API).json()["exports"] == []
