@@ -1,6 +1,8 @@
-"""Settings: declared once as data, loaded at the edge, passed down.
+"""Settings: declared once as data (:data:`SETTINGS`), loaded at the edge, passed down.
 
 Deep code never reads ``os.environ``; shells call :func:`load_settings` and pass the result on.
+``labelport settings`` prints every setting with its value, default and help, and the settings
+tables of the README and ``docs/server.md`` are :func:`markdown_table` (a test compares them).
 """
 
 from __future__ import annotations
@@ -20,10 +22,19 @@ class Setting:
     name: str
     default: str | None
     help: str
+    secret: bool = False  # its value is never printed
+
+    @property
+    def variable(self) -> str:
+        return f"LABELPORT_{self.name}"
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("HOME", "./.labelport", "Directory for the embedded database, blobs and logs."),
+    Setting(
+        "HOME",
+        "./.labelport",
+        "Data directory: the embedded SQLite catalog, export artifacts, the spool, the demo files.",
+    ),
     Setting(
         "DATABASE_URL",
         None,
@@ -37,13 +48,36 @@ SETTINGS: tuple[Setting, ...] = (
         "(written to `<home>/spool` first, then uploaded). "
         "Default: the `blobs` folder in the home.",
     ),
-    Setting("RUNNER", "inline", "Task runner: `inline` (threads in-process) or `celery`."),
-    Setting("BROKER_URL", None, "Celery broker URL (redis://… or amqp://…) when RUNNER=celery."),
-    Setting("PUBLIC_URL", None, "Base URL under which the server is reachable (for signed links)."),
-    Setting("SECRET_KEY", None, "Secret for signed links. Default: generated once into the home."),
+    Setting(
+        "RUNNER",
+        "inline",
+        "Task runner: `inline` (the server's own threads) or `celery` (`labelport serve` only "
+        "queues; `labelport worker` processes run the tasks).",
+    ),
+    Setting(
+        "BROKER_URL",
+        None,
+        "Celery broker when RUNNER=celery: `redis://…` or `amqp://…`.",
+        secret=False,
+    ),
+    Setting(
+        "PUBLIC_URL",
+        None,
+        "Base URL under which the server is reachable: absolute links (signed downloads, Vertex "
+        "and Diffgram URLs) start with it. Unset, links follow each request's `Host` header, "
+        "and `labelport serve` warns at start when it listens on a non-loopback host.",
+    ),
+    Setting(
+        "SECRET_KEY",
+        None,
+        "Secret for signed links and web sessions. Default: generated once into the home.",
+        secret=True,
+    ),
     Setting("LINK_TTL", "3600", "Seconds a signed download link stays valid."),
     Setting(
-        "WORKERS", "4", "Worker threads that run export and import tasks in `labelport serve`."
+        "WORKERS",
+        "4",
+        "Task threads of `labelport serve` (with Celery, a worker's default `--concurrency`).",
     ),
     Setting(
         "STALE_AFTER",
@@ -202,3 +236,30 @@ def _positive_number(name: str, value: str | None) -> float:
     if not number > 0 or number == float("inf"):
         raise ConfigurationError(f"LABELPORT_{name} must be a positive number, not {value!r}")
     return number
+
+
+def shown(setting: Setting, value: object) -> str:
+    """A setting's value as ``labelport settings`` prints it (secrets and passwords hidden)."""
+    if value is None or value == ():
+        return ""
+    if setting.secret:
+        return "(set)"
+    if isinstance(value, tuple):
+        return ":".join(str(v) for v in value)
+    text = str(value)
+    if setting.name in ("DATABASE_URL", "BROKER_URL") and "@" in text and "://" in text:
+        scheme, rest = text.split("://", 1)
+        credentials, host = rest.rsplit("@", 1)
+        if ":" in credentials:
+            text = f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
+    return text
+
+
+def markdown_table() -> str:
+    """The settings table of the README and ``docs/server.md``, generated from :data:`SETTINGS`."""
+    lines = ["| variable | default | meaning |", "|---|---|---|"]
+    for setting in SETTINGS:
+        default = f"`{setting.default}`" if setting.default is not None else ""
+        meaning = setting.help.replace("|", "\\|")
+        lines.append(f"| `{setting.variable}` | {default} | {meaning} |")
+    return "\n".join(lines) + "\n"

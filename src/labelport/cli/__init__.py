@@ -34,6 +34,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "List datasets, projects, model runs, slices or annotation sets with their ids.",
     ),
     "db": ("labelport.cli.db", "db", "Manage the catalog database schema."),
+    "settings": (
+        "labelport.cli.configuring",
+        "settings_command",
+        "Print every setting: its value here, its default and what it does.",
+    ),
     "import": ("labelport.cli.importing", "import_group", "Import a file into the catalog."),
     "export": (
         "labelport.cli.exporting",
@@ -94,11 +99,8 @@ class LazyGroup(LabelportGroup):
 def cli() -> None:
     """labelport: a self-hosted home for labeled ML data whose heart is export.
 
-    \b
-    Settings come from the environment:
-      LABELPORT_HOME          data directory (default ./.labelport)
-      LABELPORT_DATABASE_URL  catalog database (default: SQLite file in the home;
-                              postgresql+psycopg://user@host/db for PostgreSQL)
+    Settings come from LABELPORT_* environment variables; `labelport settings` prints
+    each with its value, default and help.
 
     \b
     Start here:
