@@ -7,6 +7,7 @@ from pathlib import Path
 
 from labelport import demo, services
 from labelport.imports.annotations import GEOMETRY
+from labelport.settings import load_settings
 from labelport.vocab import MEDIA_TYPES
 
 
@@ -52,11 +53,11 @@ def test_covers_every_media_type_and_the_main_annotation_kinds():
 
 
 def test_run_builds_the_catalog_and_is_idempotent(store, tmp_path):
-    report = demo.run(store, tmp_path, rows_per_type=6, seed=2)
+    report = demo.run(store, load_settings({}, home=str(tmp_path)), rows_per_type=6, seed=2)
     assert any("admin API key" in line for line in report)
     org = services.find_organization(store, "demo")
     first = services.stats(store, org.id)
-    again = demo.run(store, tmp_path, rows_per_type=6, seed=2)
+    again = demo.run(store, load_settings({}, home=str(tmp_path)), rows_per_type=6, seed=2)
     assert not any("admin API key" in line for line in again)
     second = services.stats(store, org.id)
     assert second.pop("export tasks") == 2 * first.pop("export tasks")  # each run exports anew

@@ -24,7 +24,7 @@ from labelport.export.artifacts import Artifacts, local_copy, open_folder
 from labelport.export.manifest import read_manifest, verify
 from labelport.export.spec import Scope, every_param
 from labelport.ids import derived_id
-from labelport.settings import load_settings
+from labelport.settings import Settings
 from labelport.store import Store
 from labelport.store import schema as s
 from labelport.tasks import records
@@ -624,13 +624,15 @@ def annotation_kinds(rows: Iterator[dict[str, Any]]) -> Counter[str]:
 
 def run(
     store: Store,
-    home: Path,
+    settings: Settings,
     *,
     rows_per_type: int = 60,
     seed: int = 7,
-    blob_url: str | None = None,
 ) -> list[str]:
-    """Build the demo catalog in organization ``demo`` and return a report, line by line."""
+    """Build the demo catalog in organization ``demo`` and return a report, line by line.
+
+    The files go to ``<home>/demo``, the exports to the settings' artifact store."""
+    home = settings.home
     report: list[str] = []
     try:
         org = services.find_organization(store, "demo")
@@ -659,8 +661,7 @@ def run(
     report.append("annotation kinds in the demo rows:")
     for kind, count in sorted(annotation_kinds(iter_rows(rows_per_type, seed)).items()):
         report.append(f"  {kind:<36} {count:>6,}")
-    overrides = {"blob_url": blob_url} if blob_url else {}
-    artifacts = Artifacts.for_settings(load_settings(None, home=str(home), **overrides))
+    artifacts = Artifacts.for_settings(settings)
     report.extend(export_examples(store, org.id, artifacts))
     return report
 

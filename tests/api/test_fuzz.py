@@ -14,6 +14,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 
 from labelport import demo, services
+from labelport.settings import load_settings
 
 EXAMPLES = 25  # per operation: bounded, so the run stays in the suite's time budget
 
@@ -29,7 +30,7 @@ def fuzz_server(request, tmp_path_factory):
     db = Database(request.param, home)
     request.addfinalizer(db.drop)
     live = start_server(db.url, home / "server-home")
-    demo.run(live.store, home, rows_per_type=3, seed=7)
+    demo.run(live.store, load_settings({}, home=str(home)), rows_per_type=3, seed=7)
     # fuzz as an admin of the demo organization, so generated ids meet real data
     org = services.find_organization(live.store, "demo")
     uid = services.ensure_user(live.store, org.id, "fuzz@demo.test", "admin")

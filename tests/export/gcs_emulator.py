@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
@@ -88,9 +87,6 @@ def _answers(url: str) -> bool:
         return False
 
 
-os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
-
-
 @pytest.fixture(scope="session")
 def gcs_emulator() -> Iterator[str]:
     with running_emulator() as url:
@@ -101,6 +97,6 @@ def gcs_files(url: str, prefix: str = "") -> dict[str, bytes]:
     """Every object of the bucket under ``prefix``: name → bytes (read with gcsfs)."""
     import gcsfs  # type: ignore[import-untyped]
 
-    fs = gcsfs.GCSFileSystem(endpoint_url=url, token="anon", skip_instance_cache=True)
+    fs = gcsfs.core.GCSFileSystem(endpoint_url=url, token="anon", skip_instance_cache=True)
     names = fs.find(f"{BUCKET}/{prefix}")
     return {name.removeprefix(f"{BUCKET}/"): fs.cat(name) for name in names}

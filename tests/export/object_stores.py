@@ -74,7 +74,7 @@ def make_blob_store(kind: str, endpoint: str, monkeypatch: pytest.MonkeyPatch) -
         return BlobStore("s3", f"s3://{bucket}/artifacts", endpoint, fs)
     import gcsfs  # type: ignore[import-untyped]
 
-    fs = gcsfs.GCSFileSystem(endpoint_url=endpoint, token="anon")
+    fs = gcsfs.core.GCSFileSystem(endpoint_url=endpoint, token="anon")
     return BlobStore("gs", f"gs://{BUCKET}/lp-{token}", endpoint, fs)
 
 

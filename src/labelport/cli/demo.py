@@ -26,6 +26,6 @@ def demo(rows: int, seed: int) -> None:
       LABELPORT_HOME=/tmp/lp labelport demo --rows 200
     """
     cfg = settings()
-    report = demo_lib.run(store(), cfg.home, rows_per_type=rows, seed=seed, blob_url=cfg.blob_url)
+    report = demo_lib.run(store(), cfg, rows_per_type=rows, seed=seed)
     for line in report:
         click.echo(line)

@@ -128,19 +128,19 @@ def check_inside_roots(target: Path, roots: tuple[Path, ...], given: str | None 
 def object_store(scheme: str, settings: Settings) -> FileSystem:
     """The fsspec file system of ``gs`` or ``s3`` with the endpoint the settings give."""
     if scheme == "gs":
-        # gcsfs >= 2026 asks a gRPC API for the bucket layout first; against an emulator each
-        # call hangs for a minute. This must be set before gcsfs is imported.
-        os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
+        # gcsfs' core file system, not the experimental one its package exports by default
+        # (gcsfs >= 2026 asks a gRPC API for the bucket layout first; against an emulator each
+        # call hangs for a minute), chosen without touching the process environment.
         try:
-            import gcsfs  # type: ignore[import-untyped]
+            from gcsfs.core import GCSFileSystem  # type: ignore[import-untyped]
         except ImportError:
             raise ConfigurationError(
                 "gs:// destinations need gcsfs (pip install 'labelport[cloud]')"
             ) from None
         if settings.gcs_endpoint:
-            fs: FileSystem = gcsfs.GCSFileSystem(endpoint_url=settings.gcs_endpoint, token="anon")
+            fs: FileSystem = GCSFileSystem(endpoint_url=settings.gcs_endpoint, token="anon")
         else:
-            fs = gcsfs.GCSFileSystem()
+            fs = GCSFileSystem()
         return fs
     try:
         import s3fs  # type: ignore[import-untyped]
