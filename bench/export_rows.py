@@ -43,8 +43,8 @@ from typing import Any
 import orjson
 
 from labelport.export.manifest import read_manifest, stream_info
-from labelport.export.sink import StreamReader
 from labelport.export.spec import every_param
+from labelport.export.streams import StreamReader
 from pgschema import child_result, drop_schema, postgres_url
 
 GENERATOR_VERSION = 1  # bump when the generated rows change: cached files of another version

@@ -22,8 +22,8 @@ from labelport.export.artifacts import Artifacts, local_copy, open_folder
 from labelport.export.destinations import STAGING_PREFIX
 from labelport.export.folders import RemoteFolder
 from labelport.export.manifest import MANIFEST, read_manifest, stream_info, verify
-from labelport.export.sink import StreamReader
 from labelport.export.spec import Scope
+from labelport.export.streams import StreamReader
 from labelport.settings import Settings, load_settings
 from labelport.store import Store, open_store
 from labelport.tasks import records

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from labelport import catalog, demo, services
+from labelport import activity, demo, services
 from labelport.export import cache
 from labelport.export.engine import run_export
 from labelport.export.manifest import read_manifest, verify
@@ -189,7 +189,7 @@ def test_a_change_to_anything_a_row_shows_forgets_or_rebuilds_its_entry(
     assert before is not None
 
     # a change through the catalog functions: the entry is built again in the same commit
-    catalog.set_workflow_status(store, org.id, PROJECT, rid, "DONE")
+    activity.set_workflow_status(store, org.id, PROJECT, rid, "DONE")
     after = entry_of(store, rid)
     assert after is not None and after != before
     row0 = read_one(store, org.id, tmp_path / "a", rid)

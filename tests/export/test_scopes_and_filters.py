@@ -20,11 +20,11 @@ from typing import Any
 import orjson
 import pytest
 
-from labelport import catalog, services
+from labelport import activity, services
 from labelport.errors import InvalidSpec, NotFound
 from labelport.export.manifest import read_manifest, stream_info, verify
-from labelport.export.sink import StreamReader
 from labelport.export.spec import Scope
+from labelport.export.streams import StreamReader
 from labelport.imports.canonical import PERFORMANCE_KEYS
 from labelport.store import Store, open_store
 from labelport.tasks import records
@@ -141,7 +141,7 @@ def created(n: int) -> datetime:
     return datetime(2024, 1, CREATED_DAY[n], 8, tzinfo=UTC)
 
 
-def activity(n: int) -> datetime:
+def activity_at(n: int) -> datetime:
     return datetime.fromisoformat(ACTIVITY[n]).replace(tzinfo=UTC)
 
 
@@ -226,7 +226,7 @@ def canonical_row(n: int) -> dict[str, Any]:
         "dataset_name": DATASET_NAMES[dataset_of(n)],
         "created_at": ts(created(n)),
         "updated_at": ts(created(n)),
-        "last_activity_at": ts(activity(n)),
+        "last_activity_at": ts(activity_at(n)),
         "created_by": CREATOR,
     }
     row: dict[str, Any] = {
@@ -393,7 +393,7 @@ def expected_row(
             **source["data_row"]["details"],
             "created_at": ts(created(n)),
             "updated_at": ts(created(n)),
-            "last_activity_at": ts(activity(n)),
+            "last_activity_at": ts(activity_at(n)),
         }
     out: dict[str, Any] = {"data_row": data_row, "media_attributes": source["media_attributes"]}
     for param in ("attachments", "metadata_fields", "embeddings"):
@@ -894,11 +894,11 @@ def test_filters_combine_with_and(cat):
 def test_activity_brings_a_row_into_the_last_activity_window(fresh):
     since = {"last_activity_at": [ts(utcnow()), None]}
     assert fresh.ids(CATALOG, None, since) == []
-    at = catalog.set_workflow_status(fresh.store, fresh.org.id, P1, rid(1), "IN_REVIEW")
+    at = activity.set_workflow_status(fresh.store, fresh.org.id, P1, rid(1), "IN_REVIEW")
     assert fresh.ids(CATALOG, None, since) == [rid(1)]
     assert fresh.ids(project(P1), None, {**since, "workflow_status": "InReview"}) == [rid(1)]
     assert fresh.ids(project(P2), None, since) == []  # 1 is not in P2
-    _, at2 = catalog.save_label(
+    _, at2 = activity.save_label(
         fresh.store, fresh.org.id, P2, rid(11), {"objects": [point("x")], "classifications": []}
     )
     assert at2 >= at
@@ -912,9 +912,9 @@ def test_activity_brings_a_row_into_the_last_activity_window(fresh):
     before = {"last_activity_at": [None, ts(at - timedelta(milliseconds=1))]}
     assert rid(1) not in fresh.ids(CATALOG, None, before)
     # the other changes the seeds count: metadata, reviews and comments, row data and keys
-    catalog.set_metadata(fresh.store, fresh.org.id, rid(12), "md-tod", "dawn")
-    catalog.add_review(fresh.store, fresh.org.id, label_id(P1, 3, 0), comment="wheel")
-    catalog.update_data_row(fresh.store, fresh.org.id, rid(5), external_id="ext-5")
+    activity.set_metadata(fresh.store, fresh.org.id, rid(12), "md-tod", "dawn")
+    activity.add_review(fresh.store, fresh.org.id, label_id(P1, 3, 0), comment="wheel")
+    activity.update_data_row(fresh.store, fresh.org.id, rid(5), external_id="ext-5")
     assert fresh.ids(CATALOG, None, since) == ordered([1, 3, 5, 11, 12])
     assert fresh.ids(dataset(DS_B), None, since) == ordered([11, 12])
 

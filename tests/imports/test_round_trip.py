@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 
 from labelport import services, vocab
 from labelport.export.manifest import read_manifest, stream_info, verify
-from labelport.export.sink import StreamReader
 from labelport.export.spec import Scope, every_param
+from labelport.export.streams import StreamReader
 from labelport.store import Store
 from labelport.store import schema as s
 from labelport.tasks import records

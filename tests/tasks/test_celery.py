@@ -21,7 +21,7 @@ import orjson
 import pytest
 
 from labelport.export.manifest import read_manifest, stream_info, verify
-from labelport.export.sink import StreamReader
+from labelport.export.streams import StreamReader
 from labelport.tasks import records
 from tests.conftest import IN_CI, Database
 from tests.export.test_engine import PROJECT, import_rows, simple_row

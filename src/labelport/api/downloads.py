@@ -44,7 +44,7 @@ from labelport.api.errors import ErrorInfo, native
 from labelport.errors import Conflict, Gone, InvalidInput, LabelportError, NotFound
 from labelport.export.folders import Folder
 from labelport.export.manifest import MANIFEST
-from labelport.export.sink import StreamInfo, StreamReader
+from labelport.export.streams import StreamInfo, StreamReader
 from labelport.tasks import records
 from labelport.tasks.records import TaskInfo
 from labelport.times import format_timestamp

@@ -25,8 +25,8 @@ from labelport import services
 from labelport.cli.common import err_console, org_option, settings, store
 from labelport.export.artifacts import Artifacts, local_copy, open_folder
 from labelport.export.manifest import MANIFEST, read_manifest, stream_info, verify
-from labelport.export.sink import StreamReader
 from labelport.export.spec import Scope
+from labelport.export.streams import StreamReader
 from labelport.tasks import records
 from labelport.tasks.records import TaskInfo
 

@@ -28,8 +28,8 @@ from labelport.export import cache
 from labelport.export import plan as planning
 from labelport.export.assemble import Include, Page, build_row, fetch
 from labelport.export.manifest import Counts, write_manifest
-from labelport.export.sink import StreamInfo, StreamWriter
 from labelport.export.spec import ExportSpec
+from labelport.export.streams import StreamInfo, StreamWriter
 from labelport.store import Store
 from labelport.times import format_timestamp, utcnow
 from labelport.vocab import status_label

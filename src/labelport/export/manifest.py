@@ -22,7 +22,7 @@ import orjson
 
 from labelport import vocab
 from labelport.errors import InvalidInput
-from labelport.export.sink import StreamInfo, StreamReader, check_stream
+from labelport.export.streams import StreamInfo, StreamReader, check_stream
 
 MANIFEST = "manifest.json"
 STREAMS = ("result", "errors")

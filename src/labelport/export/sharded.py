@@ -35,8 +35,8 @@ from labelport.export import engine
 from labelport.export import plan as planning
 from labelport.export.folders import Folder
 from labelport.export.manifest import Counts, stream_info
-from labelport.export.sink import StreamInfo, StreamReader
 from labelport.export.spec import ExportSpec
+from labelport.export.streams import StreamInfo, StreamReader
 from labelport.store import Store
 from labelport.store import schema as s
 from labelport.times import utcnow

@@ -17,8 +17,8 @@ import sqlalchemy as sa
 
 from labelport import services
 from labelport.export.manifest import read_manifest, stream_info
-from labelport.export.sink import StreamReader
 from labelport.export.spec import Scope
+from labelport.export.streams import StreamReader
 from labelport.tasks import records
 from tests.conftest import Database
 from tests.export import test_engine

@@ -9,7 +9,7 @@ import pytest
 
 from labelport.compat.labelbox.streams import chunk_at_offset, chunk_from_line, line_at_offset
 from labelport.errors import InvalidInput
-from labelport.export.sink import StreamReader, StreamWriter
+from labelport.export.streams import StreamReader, StreamWriter
 
 WORDS = ("é", "日本語", "ascii", "🚗🚗", "x" * 90, "ñ")
 

@@ -32,8 +32,8 @@ from labelport.api.auth import Ctx, Editor, Viewer
 from labelport.api.context import Context
 from labelport.api.native.common import StrictQuery, invalid, with_field
 from labelport.errors import InvalidSpec, NotFound
-from labelport.export.sink import StreamReader
 from labelport.export.spec import SCOPES, Scope
+from labelport.export.streams import StreamReader
 from labelport.tasks import records
 from labelport.tasks.records import TaskInfo
 from labelport.times import parse_timestamp

@@ -15,7 +15,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 
 from labelport.errors import InvalidInput
-from labelport.export.sink import FileInfo, StreamReader
+from labelport.export.streams import FileInfo, StreamReader
 
 CHUNK_BYTES = 4 * 1024 * 1024
 

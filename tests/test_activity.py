@@ -9,7 +9,7 @@ import orjson
 import pytest
 import sqlalchemy as sa
 
-from labelport import catalog, services
+from labelport import activity, services
 from labelport.errors import InvalidInput, NotFound
 from labelport.store import schema as s
 from tests.imports.test_load import PROJECT, make_row
@@ -24,7 +24,7 @@ def loaded(store, org):
     return store, org
 
 
-def activity(store):
+def last_activity(store):
     with store.read() as conn:
         return conn.execute(
             sa.select(s.data_row.c.last_activity_at, s.data_row.c.updated_at).where(
@@ -36,18 +36,18 @@ def activity(store):
 @pytest.mark.parametrize(
     "change",
     [
-        lambda st, org: catalog.update_data_row(st, org.id, ROW, row_data="https://x/new.jpg"),
-        lambda st, org: catalog.update_data_row(st, org.id, ROW, global_key="renamed"),
-        lambda st, org: catalog.set_metadata(st, org.id, ROW, _field(st, org), "dusk"),
-        lambda st, org: catalog.set_workflow_status(st, org.id, PROJECT, ROW, "DONE"),
-        lambda st, org: catalog.save_label(
+        lambda st, org: activity.update_data_row(st, org.id, ROW, row_data="https://x/new.jpg"),
+        lambda st, org: activity.update_data_row(st, org.id, ROW, global_key="renamed"),
+        lambda st, org: activity.set_metadata(st, org.id, ROW, _field(st, org), "dusk"),
+        lambda st, org: activity.set_workflow_status(st, org.id, PROJECT, ROW, "DONE"),
+        lambda st, org: activity.save_label(
             st, org.id, PROJECT, ROW, {"objects": [], "classifications": []}
         )[1],
-        lambda st, org: catalog.save_label(
+        lambda st, org: activity.save_label(
             st, org.id, PROJECT, ROW, {"objects": []}, label_id=LABEL
         )[1],
-        lambda st, org: catalog.add_review(st, org.id, LABEL, score=1),
-        lambda st, org: catalog.add_review(st, org.id, LABEL, comment="check the wheel"),
+        lambda st, org: activity.add_review(st, org.id, LABEL, score=1),
+        lambda st, org: activity.add_review(st, org.id, LABEL, comment="check the wheel"),
     ],
     ids=[
         "row_data",
@@ -62,10 +62,10 @@ def activity(store):
 )
 def test_activity_moves(loaded, change):
     store, org = loaded
-    before = activity(store)
+    before = last_activity(store)
     time.sleep(0.002)
     at = change(store, org)
-    after = activity(store)
+    after = last_activity(store)
     assert after.last_activity_at == at > before.last_activity_at
     assert at.microsecond % 1000 == 0
 
@@ -87,7 +87,7 @@ def _field(store, org):
 
 def test_status_change_is_in_the_history(loaded):
     store, org = loaded
-    catalog.set_workflow_status(store, org.id, PROJECT, ROW, "IN_REWORK", action="Reject")
+    activity.set_workflow_status(store, org.id, PROJECT, ROW, "IN_REWORK", action="Reject")
     with store.read() as conn:
         entry = conn.execute(sa.select(s.workflow_history.c.entry)).scalars().all()[-1]
         status = conn.execute(sa.select(s.project_data_row.c.workflow_status)).scalar_one()
@@ -103,18 +103,18 @@ def test_changes_are_scoped_to_the_organization(loaded):
     store, _ = loaded
     other = services.create_organization(store, "rival")
     with pytest.raises(NotFound):
-        catalog.update_data_row(store, other.id, ROW, external_id="x")
+        activity.update_data_row(store, other.id, ROW, external_id="x")
     with pytest.raises(NotFound):
-        catalog.add_review(store, other.id, LABEL, score=1)
+        activity.add_review(store, other.id, LABEL, score=1)
 
 
 def test_bad_changes_are_refused(loaded):
     store, org = loaded
     with pytest.raises(InvalidInput):
-        catalog.set_workflow_status(store, org.id, PROJECT, ROW, "Done")
+        activity.set_workflow_status(store, org.id, PROJECT, ROW, "Done")
     with pytest.raises(InvalidInput):
-        catalog.save_label(
+        activity.save_label(
             store, org.id, PROJECT, ROW, {"objects": [{"name": "x", "annotation_kind": "Nope"}]}
         )
     with pytest.raises(InvalidInput):
-        catalog.update_data_row(store, org.id, ROW)
+        activity.update_data_row(store, org.id, ROW)

@@ -66,7 +66,7 @@ _LITTLE_ENDIAN = sys.byteorder == "little"
 _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 if array("Q").itemsize != _ENTRY:  # pragma: no cover - every platform CPython supports today
-    raise ImportError("labelport.export.sink needs array('Q') to hold 64-bit integers")
+    raise ImportError("labelport.export.streams needs array('Q') to hold 64-bit integers")
 
 
 def shard_name(stream: str, n: int) -> str:

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from labelport.errors import InvalidInput
-from labelport.export.sink import (
+from labelport.export.streams import (
     FileInfo,
     StreamInfo,
     StreamReader,
