@@ -138,7 +138,7 @@ def import_rows(
 
     fmt = file_format or ("csv" if Path(file).suffix.lower() in (".csv", ".tsv") else "jsonl")
     if fmt not in ("csv", "jsonl"):
-        raise InvalidSpec(f"--format must be csv or jsonl, not {fmt!r}")
+        raise InvalidSpec(f"the file format must be csv or jsonl, not {fmt!r}", field="format")
     convert = rows.convert_csv if fmt == "csv" else rows.convert_jsonl
     return load.import_items(
         store,

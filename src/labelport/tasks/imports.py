@@ -31,7 +31,7 @@ from typing import IO, Any
 import sqlalchemy as sa
 
 from labelport import services
-from labelport.errors import Busy, InvalidRecords, InvalidSpec, LabelportError, NotFound
+from labelport.errors import Busy, Gone, InvalidRecords, InvalidSpec, LabelportError, NotFound
 from labelport.ids import new_id
 from labelport.imports.load import ImportResult
 from labelport.imports.vertex import OBJECTIVES
@@ -443,12 +443,6 @@ def _writer_turn(store: Store, org_id: str, cancel_event: threading.Event | None
         conn.close()
 
 
-class _Gone(LabelportError):
-    """The uploaded file is not where the task says (deleted, or on another server's disk)."""
-
-    http_status = 410
-
-
 def _check_stop(cancel_event: threading.Event | None) -> None:
     if cancel_event is not None and cancel_event.is_set():
         raise _Stop(requeue=True)
@@ -552,7 +546,8 @@ def execute(
     tracker = _Tracker(store, task_id, cancel_event)
     try:
         if not path.is_file():
-            raise _Gone(f"the uploaded file of this import is gone ({path.name}); upload it again")
+            # deleted, or on another server's disk
+            raise Gone(f"the uploaded file of this import is gone ({path.name}); upload it again")
         with _writer_turn(store, task.org_id, cancel_event), path.open("rb", buffering=0) as raw:
             stream = io.BufferedReader(_Metered(raw, tracker), buffer_size=READ_BUFFER)
             result = _import(store, settings, task, stream, tracker)
