@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from labelport import services
 from labelport.errors import InvalidRecords
+from labelport.export import cache
 from labelport.export.assemble import Include, assemble
 from labelport.imports import load
 from labelport.imports.base import ParsedRow
@@ -232,7 +233,7 @@ def test_rows_without_details_and_no_default_dataset_are_refused(store, org):
     row = make_row(1)
     del row["data_row"]["details"]
     with pytest.raises(InvalidRecords) as info:
-        load.import_items(store, org.id, [ParsedRow(1, row)], file="in.ndjson")
+        load.import_items(store, org.id, [ParsedRow(1, row)], file="in.ndjson", ready=cache)
     assert "--dataset" in info.value.errors[0].reason
 
 

@@ -13,13 +13,13 @@ import pytest
 
 from labelport import ids
 from labelport.errors import InvalidSpec, RecordError
+from labelport.export.formats.vertex_records import to_vertex
 from labelport.imports.base import AnnotationSetSpec, ParsedRow, SourceWarning
 from labelport.imports.vertex import (
     OBJECTIVES,
     convert,
     detect_objective,
     ml_use_split,
-    to_vertex,
 )
 from labelport.imports.vertex_objectives import fit
 

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from labelport import services
 from labelport.errors import InvalidRecords
 from labelport.export.assemble import assemble
-from labelport.imports import vertex
+from labelport.export.formats.vertex_records import to_vertex
 from labelport.store import schema as s
 
 SET = "aiplatform.googleapis.com/annotation_set_name"
@@ -93,7 +93,7 @@ def test_vertex_file_becomes_rows_labels_and_an_annotation_set(store, org):
     )
     assert aset.project_id in rows[0]["projects"]
     # the same lines come back out of the catalog
-    back = [vertex.to_vertex(r, "image_bounding_box", aset.id) for r in rows]
+    back = [to_vertex(r, "image_bounding_box", aset.id) for r in rows]
     assert back[0]["boundingBoxAnnotations"][0]["xMin"] == 0.3
     # each ml_use key comes back under the name it had
     assert back[0]["dataItemResourceLabels"] == {"aiplatform.googleapis.com/ml_use": "training"}
@@ -223,7 +223,7 @@ def test_unknown_fields_are_warnings_and_come_back_from_the_catalog(store, org):
             .all()
         )
         rows = assemble(conn, org.id, ids)
-    back = [vertex.to_vertex(r, "image_bounding_box", set_id) for r in rows]
+    back = [to_vertex(r, "image_bounding_box", set_id) for r in rows]
     assert back[0]["source"] == {"tool": "labelit", "version": 3}
     assert [
         (b["confidence"], b["annotationSpecId"]) for b in back[1]["boundingBoxAnnotations"]

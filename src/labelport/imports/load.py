@@ -15,17 +15,16 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from dataclasses import field as _field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 import sqlalchemy as sa
 
 from labelport.errors import InvalidRecords, RecordError
-from labelport.export import cache
 from labelport.ids import derived_id, new_id
 from labelport.imports import aliases, shaping
 from labelport.imports.annotations import Feature, iter_features
@@ -107,6 +106,26 @@ class ImportResult:
         return out
 
 
+class ExportReady(Protocol):
+    """Where the export-ready rows of imported data rows are kept (:mod:`labelport.export.cache`
+    satisfies it): refreshed inside the import's transaction; rows whose entries say they are
+    unchanged since the same source record are skipped."""
+
+    def fill(
+        self,
+        conn: sa.Connection,
+        org_id: str,
+        ids: Iterable[str] | None = None,
+        sources: Mapping[str, bytes | None] | None = None,
+    ) -> int: ...
+
+    def unchanged(
+        self, conn: sa.Connection, org_id: str, digests: Mapping[str, bytes]
+    ) -> set[str]: ...
+
+    def incomplete(self, conn: sa.Connection, org_id: str) -> bool: ...
+
+
 class _Errors:
     def __init__(self, file: str) -> None:
         self.file = file
@@ -153,11 +172,15 @@ def import_items(
     file: str,
     default_dataset: str | None = None,
     media_type: str | None = None,
+    ready: ExportReady,
     on_progress: Callable[[int], None] | None = None,
     batch_size: int = BATCH_SIZE,
     strict: bool = False,
 ) -> ImportResult:
     """Import converter ``items`` into organization ``org_id``; InvalidRecords on bad input.
+
+    ``ready`` keeps the export-ready rows of what is written (:mod:`labelport.export.cache`,
+    passed in by the services: imports do not depend on exports).
 
     Warnings (unknown fields and values, kept verbatim) are counted into the result; with
     ``strict`` each one is an error instead."""
@@ -176,7 +199,7 @@ def import_items(
 
     context = orjson.dumps([SOURCE_FORMAT, default_dataset, media_type])
     with store.write(large=True) as conn:
-        loader = _Loader(store, conn, org_id, default_dataset, media_type, file)
+        loader = _Loader(store, conn, org_id, default_dataset, media_type, file, ready)
         pending: list[tuple[int, CheckedRow]] = []
         runs: set[str] = set()
 
@@ -229,8 +252,8 @@ def import_items(
         flush()
         if not errors.total:
             loader.finish()
-            if cache.incomplete(conn, org_id):  # e.g. a renamed project: its rows forgot theirs
-                cache.fill(conn, org_id)
+            if ready.incomplete(conn, org_id):  # e.g. a renamed project: its rows forgot theirs
+                ready.fill(conn, org_id)
         if errors.total:
             raise InvalidRecords(file, errors.listed, errors.total)
         result.warnings = warnings.summary()
@@ -270,8 +293,10 @@ class _Loader:
         default_dataset: str | None,
         media_type: str | None,
         file: str,
+        ready: ExportReady,
     ) -> None:
         self.file = file
+        self.ready = ready
         self.store = store
         self.conn = conn
         self.bulk = store.bulk(conn)  # COPY on PostgreSQL
@@ -690,7 +715,7 @@ class _Loader:
             for _, r in batch
             if r.id is not None and r.digest is not None and times[r.id] == 1
         }
-        return cache.unchanged(self.conn, self.org_id, digests) if digests else set()
+        return self.ready.unchanged(self.conn, self.org_id, digests) if digests else set()
 
     def _write(self, batch: list[tuple[int, CheckedRow]]) -> tuple[list[RecordError], list[str]]:
         """Write ``batch``: the problems found against the catalog, or the ids written."""
@@ -739,7 +764,7 @@ class _Loader:
         # Export-ready rows of this batch, in the import's own commit (a later batch that writes
         # one of these rows again forgets its entry through the triggers and builds it again).
         ids = [r["id"] for r in rows]
-        cache.fill(self.conn, self.org_id, ids, {rid: row.digest for rid, row, _ in resolved})
+        self.ready.fill(self.conn, self.org_id, ids, {rid: row.digest for rid, row, _ in resolved})
         return [], ids
 
     def _first_seen(self, ids: list[str]) -> int:

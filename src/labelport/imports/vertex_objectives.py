@@ -30,64 +30,41 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
-OBJECTIVES: tuple[str, ...] = (
-    "image_classification_single_label",
-    "image_classification_multi_label",
-    "image_bounding_box",
-    "image_segmentation",
-    "text_classification_single_label",
-    "text_classification_multi_label",
-    "text_extraction",
-    "text_sentiment",
-    "video_classification",
-    "video_action_recognition",
-    "video_object_tracking",
+from labelport.vertex_vocab import (
+    ACTION_RECOGNITION,
+    ANNOTATION_KEYS,
+    KEYS,
+    MEDIA_KEYS,
+    OBJECTIVES,
+    PAYLOAD_SCHEMA_LABEL,
+    VIDEO_CLASSIFICATION,
+    media_kind,
+    objective_keys,
+    of_kind,
 )
-VIDEO_CLASSIFICATION = "video_classification"
-ACTION_RECOGNITION = "video_action_recognition"
-PAYLOAD_SCHEMA_LABEL = "aiplatform.googleapis.com/payload_schema"
+
+__all__ = [
+    "ACTION_RECOGNITION",
+    "ANNOTATION_KEYS",
+    "KEYS",
+    "MEDIA_KEYS",
+    "OBJECTIVES",
+    "PAYLOAD_SCHEMA_LABEL",
+    "VIDEO_CLASSIFICATION",
+    "media_kind",
+    "objective_keys",
+    "of_kind",
+]
 
 # A file whose objective is still open is held in memory while it is read: at most this many
 # records (and about this many bytes of them), then it is refused as ambiguous.
 WINDOW_RECORDS = 1000
 WINDOW_BYTES = 32 * 2**20
 
-MEDIA_KEYS: dict[str, str] = {
-    "imageGcsUri": "image",
-    "textGcsUri": "text",
-    "textContent": "text",
-    "videoGcsUri": "video",
-}
-
 
 def _of(*objectives: str) -> frozenset[str]:
     return frozenset(objectives)
 
-
-# media kind -> top-level annotation key -> the objectives whose import format has that key
-KEYS: dict[str, dict[str, frozenset[str]]] = {
-    "image": {
-        "classificationAnnotation": _of("image_classification_single_label"),
-        "classificationAnnotations": _of("image_classification_multi_label"),
-        "boundingBoxAnnotations": _of("image_bounding_box"),
-        "segmentationAnnotation": _of("image_segmentation"),
-        "maskAnnotation": _of("image_segmentation"),
-        "polygonAnnotation": _of("image_segmentation"),
-        "polylineAnnotation": _of("image_segmentation"),
-    },
-    "text": {
-        "classificationAnnotation": _of("text_classification_single_label"),
-        "classificationAnnotations": _of("text_classification_multi_label"),
-        "textSegmentAnnotations": _of("text_extraction"),
-        "sentimentAnnotation": _of("text_sentiment"),
-    },
-    "video": {
-        "timeSegmentAnnotations": _of(VIDEO_CLASSIFICATION, ACTION_RECOGNITION),
-        "timeSegments": _of(ACTION_RECOGNITION),
-        "temporalBoundingBoxAnnotations": _of("video_object_tracking"),
-    },
-}
-ANNOTATION_KEYS: frozenset[str] = frozenset(key for table in KEYS.values() for key in table)
 
 # the annotation schemas (``…/schema/dataset/annotation/<schema>_1.0.0.yaml``), letters only
 _SCHEMAS: dict[str, frozenset[str]] = {
@@ -108,22 +85,6 @@ _SCHEMAS: dict[str, frozenset[str]] = {
 _KEY_ALIASES = {"TemporalBoundingBoxAnnotations": "temporalBoundingBoxAnnotations"}
 _DURATION = re.compile(r"^\d+(\.\d+)?s$")
 _NOT_LETTERS = re.compile(r"[^a-z]")
-
-
-def media_kind(objective: str) -> str:
-    """``image``, ``text`` or ``video``."""
-    return objective.split("_", 1)[0]
-
-
-def of_kind(media: str) -> frozenset[str]:
-    return frozenset(o for o in OBJECTIVES if media_kind(o) == media)
-
-
-def objective_keys(objective: str) -> frozenset[str]:
-    """The top-level annotation keys a record of ``objective`` may carry."""
-    return frozenset(
-        key for key, owners in KEYS[media_kind(objective)].items() if objective in owners
-    )
 
 
 def canon(key: str) -> str:

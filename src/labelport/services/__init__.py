@@ -22,7 +22,6 @@ from labelport.errors import (
     NotFound,
 )
 from labelport.ids import new_id
-from labelport.imports.vertex_objectives import OBJECTIVES
 from labelport.services.keys import (
     KEY_PREFIX,
     ROLES,
@@ -36,6 +35,7 @@ from labelport.services.keys import (
 from labelport.store import Store
 from labelport.store import schema as s
 from labelport.times import utcnow
+from labelport.vertex_vocab import OBJECTIVES
 
 if TYPE_CHECKING:
     from labelport.services.exports import export_spec, start_export

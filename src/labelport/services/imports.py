@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import IO
 
 from labelport.errors import InvalidSpec, RecordError
+from labelport.export import cache
 from labelport.imports import base, load
 from labelport.store import Store
 
@@ -45,6 +46,7 @@ def import_labelbox(
         media_type=media_type,
         on_progress=on_progress,
         strict=strict,
+        ready=cache,
     )
 
 
@@ -88,6 +90,7 @@ def import_vertex(
             default_dataset=dataset,
             on_progress=on_progress,
             strict=strict,
+            ready=cache,
         )
 
 
@@ -117,6 +120,7 @@ def import_diffgram(
         default_dataset=dataset,
         on_progress=on_progress,
         strict=strict,
+        ready=cache,
     )
 
 
@@ -149,4 +153,5 @@ def import_rows(
         media_type=media_type,
         on_progress=on_progress,
         strict=strict,
+        ready=cache,
     )

@@ -792,7 +792,7 @@ def _start(v: Visit, ef: forms.ExportForm) -> TaskInfo:
         if not ef.destination:
             raise InvalidSpec("destination: give the storage directory (file://… or gs://…)")
         from labelport.compat.vertex import exports as vertex_exports
-        from labelport.imports.vertex import SET_NAME_LABEL
+        from labelport.vertex_vocab import SET_NAME_LABEL
 
         config: dict[str, Any] = {"gcsDestination": {"outputUriPrefix": ef.destination}}
         if ef.annotation_set:

@@ -11,6 +11,7 @@ import pytest
 from labelport import services
 from labelport.compat.diffgram import catalog
 from labelport.errors import NotFound
+from labelport.export import cache
 from labelport.ids import derived_id
 from labelport.imports import load
 from labelport.imports.diffgram import convert
@@ -56,7 +57,7 @@ def test_another_organization_finds_nothing(store: Any, org: Any):
 def test_a_project_imported_before_aliases_answers_by_its_project_string_id(store: Any, org: Any):
     """Catalog version 8 derived the project id from the Diffgram id alone, and kept no alias."""
     items = convert(io.BytesIO(job_export()), file="old.json")  # no organization: no aliases
-    load.import_items(store, org.id, items, file="old.json")
+    load.import_items(store, org.id, items, file="old.json", ready=cache)
     other = services.create_organization(store, "other")
     with store.read() as conn:
         ref = catalog.project(conn, org.id, PSID)

@@ -27,7 +27,7 @@ from labelport.api.native.rest import (
     page_response,
 )
 from labelport.errors import InvalidInput, InvalidSpec
-from labelport.imports.vertex import OBJECTIVES
+from labelport.vertex_vocab import OBJECTIVES
 
 router = APIRouter()
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from labelport.export.formats import vertex_schemas as schemas
-from labelport.imports.vertex import SET_NAME_LABEL
+from labelport.vertex_vocab import SET_NAME_LABEL
 
 API_VERSION = "v1"
 TYPE_PREFIX = f"type.googleapis.com/google.cloud.aiplatform.{API_VERSION}."

@@ -32,10 +32,10 @@ from labelport.errors import ConfigurationError, InvalidSpec
 from labelport.export import destinations
 from labelport.export.formats import OPTION_CHECKS, Publication, register
 from labelport.export.formats.vertex_config import AnnotationSetRef, VertexJob
+from labelport.export.formats.vertex_records import vertex_record
 from labelport.export.formats.vertex_schemas import schema_yaml
 from labelport.export.formats.vertex_split import SPLITS, Split
-from labelport.imports.vertex import ML_USE_KEYS, ML_USE_LABEL, vertex_record
-from labelport.imports.vertex_objectives import ANNOTATION_KEYS
+from labelport.vertex_vocab import ANNOTATION_KEYS, ML_USE_KEYS, ML_USE_LABEL
 
 SHARD_BYTES = 256 * 2**20
 SCHEMA_FILE = "schema.yaml"

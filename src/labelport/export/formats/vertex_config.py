@@ -17,7 +17,7 @@ from typing import Any
 from labelport.errors import InvalidSpec, NotFound
 from labelport.export.formats import vertex_schemas as schemas
 from labelport.export.formats.vertex_split import Split, parse_split
-from labelport.imports.vertex import OBJECTIVES, SET_NAME_LABEL
+from labelport.vertex_vocab import OBJECTIVES, SET_NAME_LABEL
 
 EXPORT_USES = {0: "EXPORT_USE_UNSPECIFIED", 6: "CUSTOM_CODE_TRAINING"}
 CUSTOM_CODE_TRAINING = 6

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from labelport.imports.vertex import ML_USE_LABEL, OBJECTIVES, SET_NAME_LABEL
+from labelport.vertex_vocab import ML_USE_LABEL, OBJECTIVES, SET_NAME_LABEL
 
 SCHEMA_ROOT = "gs://google-cloud-aiplatform/schema/dataset"
 KINDS = ("image", "text", "video", "tabular", "time_series")

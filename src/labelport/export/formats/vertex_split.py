@@ -15,7 +15,7 @@ and ``dataItemResourceLabels``.
   empty strings, so a filter that is not given counts as the empty string. A filter on
   ``ml_use`` (``aiplatform.googleapis.com/ml_use`` or the bare ``ml_use``) reads an item's
   ``ml_use`` under either key and compares splits in any letter case and spelling
-  (:func:`labelport.imports.vertex.ml_use_split`: ``Training``, ``train``, ``VAL``…).
+  (:func:`labelport.vertex_vocab.ml_use_split`: ``Training``, ``train``, ``VAL``…).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from labelport.errors import InvalidSpec
-from labelport.imports.vertex import ML_USE_KEYS, ML_USE_LABEL, ml_use_split
+from labelport.vertex_vocab import ML_USE_KEYS, ML_USE_LABEL, ml_use_split
 
 TRAINING, VALIDATION, TEST = "training", "validation", "test"
 SPLITS = (TRAINING, VALIDATION, TEST)
