@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 from labelport.api.context import Context
-from tests.export.test_engine import import_rows, simple_row
+from tests.factories import import_rows, simple_row
 
 API = "/api/v1/exports"
 

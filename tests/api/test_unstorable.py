@@ -15,7 +15,7 @@ import pytest
 
 from labelport import queries
 from labelport.store.types import unstorable
-from tests.export.test_engine import PROJECT, import_rows, simple_row
+from tests.factories import PROJECT, import_rows, simple_row
 
 VERTEX = "/vertex/v1/projects/p/locations/us-central1/datasets"
 

@@ -12,7 +12,7 @@ import click
 
 from labelport import services
 from labelport.cli import COMMANDS, cli
-from tests.export.test_engine import PROJECT, import_rows, simple_row
+from tests.factories import PROJECT, import_rows, simple_row
 
 
 def test_ls_lists_every_kind_with_ids_names_and_row_counts(run_cli: Any, database: Any) -> None:

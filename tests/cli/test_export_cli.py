@@ -7,7 +7,7 @@ from pathlib import Path
 
 import orjson
 
-from tests.export.test_engine import PROJECT, simple_row
+from tests.factories import PROJECT, simple_row
 
 
 def _catalog(run_cli, tmp_path: Path, rows: int = 5) -> None:

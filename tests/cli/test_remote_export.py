@@ -14,7 +14,7 @@ from click.testing import CliRunner, Result
 
 from labelport.cli import cli
 from labelport.sdk._http import Http
-from tests.export.test_engine import PROJECT, import_rows, simple_row
+from tests.factories import PROJECT, import_rows, simple_row
 
 PARAMS = '{"label_details": true, "project_details": true}'
 

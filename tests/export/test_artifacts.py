@@ -28,7 +28,7 @@ from labelport.settings import Settings, load_settings
 from labelport.store import Store, open_store
 from labelport.tasks import records
 from tests.export.object_stores import BlobStore, make_blob_store
-from tests.export.test_engine import import_rows, simple_row
+from tests.factories import import_rows, simple_row
 
 PROJECT = "cproject00000000000000001"
 SHARD = 3000  # bytes: several shards for a few dozen rows

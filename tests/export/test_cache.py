@@ -24,7 +24,7 @@ from labelport.export.manifest import read_manifest, verify
 from labelport.export.spec import PARAMS_BY_SCOPE, Scope, every_param
 from labelport.store import Store
 from labelport.store import schema as s
-from tests.export.test_engine import PROJECT, import_rows, simple_row
+from tests.factories import PROJECT, import_rows, simple_row
 from tests.imports.strategies import row
 
 c = s.export_cache

@@ -6,7 +6,6 @@ import hashlib
 import io
 import threading
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ from labelport.export.spec import Scope, every_param
 from labelport.export.streams import StreamReader
 from labelport.store import Store
 from labelport.tasks import records
-from labelport.times import format_timestamp
+from tests.factories import PROJECT, import_rows, simple_row
 from tests.imports.strategies import row
 
 EVERY_PARAM = every_param("data_rows", interpolated_frames=False)
@@ -33,68 +32,6 @@ def read_rows(location: str | None) -> list[dict[str, Any]]:
     directory = Path(location)
     info = stream_info(read_manifest(directory), "result")
     return [orjson.loads(line) for line in StreamReader(directory, info).iter_lines()]
-
-
-def import_rows(store: Store, org_id: str, rows: list[dict[str, Any]], name: str = "t") -> None:
-    data = b"".join(orjson.dumps(r) + b"\n" for r in rows)
-    services.import_labelbox(store, org_id, io.BytesIO(data), file=f"{name}.ndjson")
-
-
-def simple_row(n: int, *, project: str | None = None, prefix: str = "row") -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "data_row": {
-            "id": f"c{prefix}{n:021d}"[:25],
-            "global_key": f"{prefix}-{n}",
-            "row_data": f"https://x.test/{prefix}/{n}.jpg",
-            "details": {
-                "dataset_id": "cdataset00000000000000001",
-                "dataset_name": "images",
-                "created_at": format_timestamp(
-                    datetime(2024, 1, 1, tzinfo=UTC) + timedelta(seconds=n)
-                ),
-            },
-        },
-        "media_attributes": {"mime_type": "image/jpeg", "width": 10, "height": 10},
-    }
-    if project:
-        out["projects"] = {
-            project: {
-                "name": "p",
-                "labels": [
-                    {
-                        "id": f"clabel{prefix}{n:015d}"[:25],
-                        "label_kind": "Default",
-                        "version": "1.0.0",
-                        "label_details": {"created_by": "labeler@x.test"},
-                        "annotations": {
-                            "objects": [
-                                {
-                                    "feature_id": f"cfeat{prefix}{n:016d}"[:25],
-                                    "feature_schema_id": "cschema000000000000000001",
-                                    "name": "box",
-                                    "value": "box",
-                                    "annotation_kind": "ImageBoundingBox",
-                                    "classifications": [],
-                                    "bounding_box": {
-                                        "top": 1.0,
-                                        "left": 2.0,
-                                        "height": 3.0,
-                                        "width": 4.0,
-                                    },
-                                }
-                            ],
-                            "classifications": [],
-                            "relationships": [],
-                        },
-                    }
-                ],
-                "project_details": {"workflow_status": "DONE"},
-            }
-        }
-    return out
-
-
-PROJECT = "cproject00000000000000001"
 
 
 def run(

@@ -17,7 +17,7 @@ from labelport.export.engine import run_export
 from labelport.export.manifest import read_manifest, verify
 from labelport.export.spec import Scope
 from labelport.store import Store
-from tests.export.test_engine import PROJECT, import_rows, simple_row
+from tests.factories import PROJECT, import_rows, simple_row
 
 VOLATILE = ("snapshot_at", "finished_at")
 

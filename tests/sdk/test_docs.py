@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from tests.export.test_engine import PROJECT, import_rows, simple_row
+from tests.factories import PROJECT, import_rows, simple_row
 
 DOC = Path(__file__).parents[2] / "docs" / "sdk.md"
 

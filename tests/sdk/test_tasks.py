@@ -32,7 +32,7 @@ from labelport.sdk import (
     NetworkError,
 )
 from labelport.tasks import records
-from tests.export.test_engine import PROJECT, import_rows, simple_row
+from tests.factories import PROJECT, import_rows, simple_row
 from tests.sdk.proxy import Proxy
 
 ROWS = 120

@@ -23,7 +23,7 @@ from labelport.sdk import Client
 from labelport.store import Store, schema, waiting_at_most
 from labelport.times import utcnow
 from tests.conftest import Database
-from tests.export.test_engine import PROJECT, import_rows, simple_row
+from tests.factories import PROJECT, import_rows, simple_row
 from tests.web.helpers import csrf_of, sign_in
 
 

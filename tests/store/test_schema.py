@@ -85,7 +85,7 @@ def test_a_large_write_has_a_large_sqlite_page_cache_and_gives_it_back(store, mo
             yield conn
 
     monkeypatch.setattr(store_module.Store, "write", contextmanager(write))
-    from tests.export.test_engine import import_rows, simple_row
+    from tests.factories import import_rows, simple_row
 
     org = services.create_organization(store, "acme")
     import_rows(store, org.id, [simple_row(0)])  # imports write large
@@ -174,7 +174,7 @@ def test_a_new_catalog_has_the_export_order_indexes(store, database):
 
 
 def test_a_version_6_catalog_drops_its_old_entries_and_keeps_forgetting(store, database, org):
-    from tests.export.test_engine import import_rows, simple_row
+    from tests.factories import import_rows, simple_row
 
     import_rows(store, org.id, [simple_row(n) for n in range(3)])
     with store.write() as conn:  # export_cache as version 6 made it, with an entry of then

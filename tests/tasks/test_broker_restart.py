@@ -37,7 +37,7 @@ from labelport.tasks import records
 from labelport.tasks.celery import QUEUE
 from labelport.tasks.pool import Dispatch
 from tests.conftest import IN_CI, Database
-from tests.export.test_engine import import_rows, simple_row
+from tests.factories import import_rows, simple_row
 from tests.live import LiveServer, start_server
 from tests.tasks.test_celery import Process, Workers, global_keys, wait_export, wait_for
 from tests.tasks.test_celery import pg as pg  # the fixture: a PostgreSQL schema for this test

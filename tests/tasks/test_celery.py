@@ -24,7 +24,7 @@ from labelport.export.manifest import read_manifest, stream_info, verify
 from labelport.export.streams import StreamReader
 from labelport.tasks import records
 from tests.conftest import IN_CI, Database
-from tests.export.test_engine import PROJECT, import_rows, simple_row
+from tests.factories import PROJECT, import_rows, simple_row
 
 REDIS_URL = os.environ.get("LABELPORT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 AMQP_URL = os.environ.get("LABELPORT_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")

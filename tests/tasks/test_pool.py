@@ -33,7 +33,7 @@ from labelport.store import schema as s
 from labelport.tasks import records
 from labelport.tasks.pool import TaskPool
 from labelport.times import utcnow
-from tests.export.test_engine import PROJECT, import_rows, simple_row
+from tests.factories import PROJECT, import_rows, simple_row
 
 OTHER_PROJECT = "cproject00000000000000002"
 

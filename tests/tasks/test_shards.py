@@ -27,7 +27,7 @@ from labelport.store import schema as s
 from labelport.tasks import records, shards
 from labelport.tasks.shards import Sharding
 from tests.export.object_stores import BlobStore
-from tests.export.test_engine import PROJECT, import_rows, simple_row
+from tests.factories import PROJECT, import_rows, simple_row
 
 pytestmark = [
     pytest.mark.postgres,

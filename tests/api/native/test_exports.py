@@ -19,7 +19,7 @@ import pytest
 
 from labelport.export.artifacts import Artifacts
 from labelport.tasks import records
-from tests.export.test_engine import PROJECT, import_rows, simple_row
+from tests.factories import PROJECT, import_rows, simple_row
 
 API = "/api/v1/exports"
 

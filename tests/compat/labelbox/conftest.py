@@ -20,8 +20,8 @@ from labelport.export.manifest import read_manifest, stream_info
 from labelport.export.spec import Scope
 from labelport.export.streams import StreamReader
 from labelport.tasks import records
+from tests import factories
 from tests.conftest import Database
-from tests.export import test_engine
 from tests.live import LiveServer, start_server
 
 from . import data
@@ -31,7 +31,7 @@ lb = pytest.importorskip("labelbox")
 TIMEZONE = "Asia/Tokyo"
 SLICE_NAME = "tranche été ☀"
 SLICE_FILTERS = {"last_activity_at": ["2024-03-03", None], "media_type": ["IMAGE"]}
-BROKEN_PROJECT = test_engine.PROJECT
+BROKEN_PROJECT = factories.PROJECT
 
 
 @dataclass
@@ -83,7 +83,7 @@ def read_stream(task: records.TaskInfo, name: str) -> list[dict[str, Any]]:
 def _break_one_label(live: LiveServer) -> str:
     """Import three rows into organization "other"; damage the stored label of one."""
     other = services.find_organization(live.store, "other")
-    video = test_engine.simple_row(3, project=BROKEN_PROJECT)
+    video = factories.simple_row(3, project=BROKEN_PROJECT)
     video["media_attributes"] = {"mime_type": "video/mp4", "frame_count": 30}
     video["projects"][BROKEN_PROJECT]["labels"][0]["label_kind"] = "Video"
     video["projects"][BROKEN_PROJECT]["labels"][0]["annotations"] = {
@@ -92,8 +92,8 @@ def _break_one_label(live: LiveServer) -> str:
         "key_frame_feature_map": {},
         "classifications": [],
     }
-    rows = [test_engine.simple_row(1, project=BROKEN_PROJECT), video]
-    test_engine.import_rows(live.store, other.id, rows, name="other")
+    rows = [factories.simple_row(1, project=BROKEN_PROJECT), video]
+    factories.import_rows(live.store, other.id, rows, name="other")
     with live.store.write() as conn:
         conn.execute(
             sa.text("UPDATE label SET annotations = :bad WHERE data_row_id = :id"),

@@ -13,7 +13,7 @@ from labelport.errors import InvalidSpec
 from labelport.export import spec
 from labelport.export.spec import Scope
 from labelport.store import Store
-from tests.export import test_engine
+from tests import factories
 
 export_filters = pytest.importorskip("labelbox.schema.export_filters")
 
@@ -162,7 +162,7 @@ def test_an_identical_export_of_another_user_is_a_task_of_its_own(
     """No task pool runs here, so tasks stay QUEUED: a user asking twice gets the same task;
     another user asking the same gets one of their own (a task is seen only by its creator)."""
     monkeypatch.setattr(exports, "INLINE_SECONDS", 0.0)
-    test_engine.import_rows(store, org.id, [test_engine.simple_row(n) for n in range(3)])
+    factories.import_rows(store, org.id, [factories.simple_row(n) for n in range(3)])
     ann, bob = (_principal(store, org.id, f"{name}@acme.test") for name in ("ann", "bob"))
     request = exports.catalog_request(
         {"filters": {"searchQuery": {"query": []}}, "params": {"includeMetadata": True}}
