@@ -78,4 +78,21 @@ def test_every_surface_answers_400_for_a_nul_or_a_lone_surrogate(server: Any) ->
             http, "POST", f"/diffgram/api/walrus/project/{PROJECT}/export/link", link, auth=basic
         )
         assert linked.status_code == 400 and "id" in linked.json()["log"]["error"]
+        graphql = [
+            {"query": 'query { project(where: {id: "a\\u0000b"}) { id } }'},
+            {
+                "query": "query($id: ID!) { project(where: {id: $id}) { id } }",
+                "variables": {"id": "a\x00b"},
+            },
+            {
+                "query": "query($id: ID!) { dataRow(where: {id: $id}) { id } }",
+                "variables": {"id": "\ud800"},
+            },
+        ]
+        for body in graphql:
+            answer = _send(http, "POST", "/graphql", body, headers=bearer)
+            assert answer.status_code == 400, answer.text
+            assert answer.json()["errors"][0]["extensions"]["code"] == "MALFORMED_REQUEST"
+        named = _send(http, "POST", "/graphql", graphql[1], headers=bearer).json()
+        assert named["errors"][0]["message"].startswith("variables.id:")
         assert http.get("/health").status_code == 200  # the server is fine

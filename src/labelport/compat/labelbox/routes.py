@@ -28,18 +28,24 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from graphql import (
+    DocumentNode,
     GraphQLError,
     GraphQLSyntaxError,
     OperationType,
+    StringValueNode,
+    Visitor,
     execute_sync,
     get_operation_ast,
     parse,
     validate,
+    visit,
 )
 
 from labelport import services
 from labelport.api.auth import bearer_principal, context
 from labelport.api.context import Context
+from labelport.api.errors import UNSTORABLE
+from labelport.api.errors import unstorable as unstorable_error
 from labelport.compat.labelbox.schema import SCHEMA, Caller
 from labelport.errors import (
     AuthenticationFailed,
@@ -50,6 +56,7 @@ from labelport.errors import (
     NotFound,
     PermissionDenied,
 )
+from labelport.store.types import unstorable
 
 log = logging.getLogger("labelport.api")
 
@@ -93,6 +100,8 @@ def classify(exc: BaseException | None) -> Classified:
         return Classified("MALFORMED_REQUEST", errors=[item])
     if isinstance(exc, Conflict):
         return Classified("RESOURCE_CONFLICT")
+    if exc is not None and unstorable_error(exc):  # a value no catalog column can hold
+        return Classified("MALFORMED_REQUEST", errors=[{"error": UNSTORABLE}])
     if isinstance(exc, Busy):
         return Classified(
             "INTERNAL_SERVER_ERROR", exception_status=503, retry_after=exc.retry_after
@@ -120,6 +129,24 @@ def format_error(error: GraphQLError) -> tuple[Body, bool]:
     if kind.errors is not None:
         body["errors"] = kind.errors
     return body, kind.fault
+
+
+def _unstorable_string(document: DocumentNode, variables: dict[str, Any] | None) -> str | None:
+    """Where a string no catalog column can hold is, in the variables or the document's
+    literals (``variables.id``, ``argument "taskName"``), or None."""
+    found = unstorable(variables or {}, "variables")
+    if found is not None:
+        return found
+    literals: list[str] = []
+
+    class Strings(Visitor):
+        def enter_string_value(self, node: StringValueNode, *_: Any) -> None:
+            if unstorable(node.value) is not None:
+                line = node.loc.start_token.line if node.loc else 0
+                literals.append(f"the string literal on line {line}")
+
+    visit(document, Strings())
+    return literals[0] if literals else None
 
 
 def _principal(ctx: Context, request: Request) -> services.Principal:
@@ -160,6 +187,12 @@ def run(ctx: Context, request: Request, raw: bytes) -> JSONResponse:
         document = parse(query)
     except GraphQLSyntaxError as exc:
         return _request_error(exc.message, "GRAPHQL_PARSE_FAILED")
+    where = _unstorable_string(document, variables)
+    if where is not None:
+        message = f"{where}: contains a NUL character or an unpaired surrogate"
+        return answer(
+            400, [error_object(message, "MALFORMED_REQUEST", errors=[{"error": message}])]
+        )
     problems = validate(SCHEMA, document)
     if problems:
         return answer(400, [error_object(p.message, "GRAPHQL_VALIDATION_FAILED") for p in problems])
