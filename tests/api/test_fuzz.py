@@ -72,3 +72,70 @@ def test_no_operation_answers_5xx(fuzz_server):
         probe()
     assert not failures, "\n".join(failures[:20])
     assert statuses[200] > 0, statuses  # the requests did reach the routes
+
+
+def _poisoned(value, bad: str):
+    """``value`` with every string (and key) carrying ``bad``: NUL or a lone surrogate."""
+    if isinstance(value, str):
+        return value + bad
+    if isinstance(value, dict):
+        return {(k + bad if isinstance(k, str) else k): _poisoned(v, bad) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_poisoned(v, bad) for v in value]
+    return value
+
+
+def test_nul_and_lone_surrogates_in_any_field_never_answer_5xx(fuzz_server):
+    import json
+    from urllib.parse import quote
+
+    import httpx
+
+    operations = _operations(fuzz_server)
+    headers = {"Authorization": f"Bearer {fuzz_server.keys['admin']}"}
+    failures: list[str] = []
+    sent = 0
+    with httpx.Client(base_url=fuzz_server.url, headers=headers, timeout=30) as http:
+        for operation in operations:
+
+            @given(case=operation.as_strategy())
+            @settings(
+                max_examples=3,
+                deadline=None,
+                suppress_health_check=list(HealthCheck),
+                derandomize=True,
+                database=None,
+            )
+            def probe(case) -> None:
+                nonlocal sent
+                for bad in ("\x00", "\ud800"):
+                    # a lone surrogate cannot be UTF-8 encoded, so the URL carries its
+                    # "surrogatepass" bytes percent-encoded, as a hostile client would send them
+                    raw = bad.encode("utf-8", "surrogatepass")
+                    path = case.formatted_path
+                    for value in (case.path_parameters or {}).values():
+                        if value:
+                            path = path.replace(str(value), f"{value}{quote(raw)}", 1)
+                    query = "&".join(
+                        f"{quote(k)}={quote(v.encode('utf-8', 'surrogatepass') + raw)}"
+                        for k, v in (case.query or {}).items()
+                        if isinstance(v, str)
+                    )
+                    body = case.body if isinstance(case.body, (dict, list)) else None
+                    content = None if body is None else json.dumps(_poisoned(body, bad))
+                    response = http.request(
+                        case.method,
+                        f"{path}?{query}" if query else path,
+                        content=content,
+                        headers={"content-type": "application/json"} if content else {},
+                    )
+                    sent += 1
+                    if response.status_code >= 500:
+                        failures.append(
+                            f"{case.method} {path!r} {bad!r} -> {response.status_code}: "
+                            f"{response.text[:200]}"
+                        )
+
+            probe()
+    assert not failures, "\n".join(failures[:20])
+    assert sent > 0

@@ -79,7 +79,7 @@ def test_getters_map_labelport_entities(site: Site) -> None:
     project = client.get_project(base.P1)
     assert (project.uid, project.name, project.data_row_count) == (base.P1, "boxes", 8)
     assert project.media_type == lb.MediaType.Image
-    assert project.last_activity_time == max(base.activity(n) for n in base.MEMBERS[base.P1])
+    assert project.last_activity_time == max(base.activity_at(n) for n in base.MEMBERS[base.P1])
     assert project.created_at.tzinfo is not None
     for media in data.MEDIA:
         got = client.get_project(data.media_project(media))
@@ -384,7 +384,7 @@ def test_catalog_slice_export_with_every_param(site: Site) -> None:
         assert rows == site.native_rows(Scope("slice", site.slice_id), sent("slice"))
         # the slice's dates are read in the organization's timezone (Tokyo)
         assert ids(rows) == base.ordered(
-            n for n in base.N if base.activity(n) >= datetime(2024, 3, 2, 15, tzinfo=UTC)
+            n for n in base.N if base.activity_at(n) >= datetime(2024, 3, 2, 15, tzinfo=UTC)
         )
 
 
