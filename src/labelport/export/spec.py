@@ -36,14 +36,14 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 
 from labelport import vocab
 from labelport.errors import InvalidSpec
-from labelport.times import format_timestamp
+from labelport.times import format_timestamp, local_to_utc
 from labelport.vocab import MEDIA_TYPES
 
 SCOPES = ("project", "dataset", "slice", "model_run", "data_rows", "catalog")
@@ -417,8 +417,8 @@ def parse_range(value: Any, zone: ZoneInfo, key: str) -> Range | None:
     """``[start, end]`` with either end None; inclusive. Both None means no bound at all."""
     if not isinstance(value, list | tuple) or len(value) != 2:
         raise InvalidSpec(f"{key}: expected [start, end] (either may be null), got {value!r}")
-    start = parse_date(value[0], zone, f"{key}[0]")
-    end = parse_date(value[1], zone, f"{key}[1]")
+    start = parse_date(value[0], zone, f"{key}[0]", side="start")
+    end = parse_date(value[1], zone, f"{key}[1]", side="end")
     if start is None and end is None:
         return None
     if start is not None and end is not None and start > end:
@@ -426,8 +426,12 @@ def parse_range(value: Any, zone: ZoneInfo, key: str) -> Range | None:
     return (start, end)
 
 
-def parse_date(value: Any, zone: ZoneInfo, key: str) -> datetime | None:
-    """One end of a date range, as a UTC instant. Local forms are read in ``zone``."""
+def parse_date(
+    value: Any, zone: ZoneInfo, key: str, *, side: Literal["start", "end"]
+) -> datetime | None:
+    """One end of a date range, as a UTC instant. Local forms are read in ``zone``, DST gaps
+    and folds as :func:`labelport.times.local_to_utc` says (a start in a gap begins at the
+    first instant after it)."""
     if value is None:
         return None
     if not isinstance(value, str):
@@ -444,7 +448,7 @@ def parse_date(value: Any, zone: ZoneInfo, key: str) -> datetime | None:
             raise InvalidSpec(f"{key}: {value!r} is not a date; use {DATE_FORMATS}")
     except ValueError as exc:
         raise InvalidSpec(f"{key}: {value!r} is not a valid date: {exc}") from exc
-    return local.replace(tzinfo=zone).astimezone(UTC)
+    return local_to_utc(local, zone, side)
 
 
 def zone(name: str) -> ZoneInfo:

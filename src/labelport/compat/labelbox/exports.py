@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC
-from typing import Any
+from typing import Any, Literal
 
 from labelport import services
 from labelport.compat.labelbox import catalog
@@ -194,15 +194,18 @@ def _date_range(value: Any, where: str) -> list[str | None]:
             "LESS_THAN_OR_EQUAL",
             f"{where}.operator",
         )
-    return [_instant(low, zone, f"{where}.value"), _instant(high, zone, f"{where}.value")]
+    return [
+        _instant(low, zone, f"{where}.value", "start"),
+        _instant(high, zone, f"{where}.value", "end"),
+    ]
 
 
-def _instant(value: Any, zone: Any, where: str) -> str | None:
+def _instant(value: Any, zone: Any, where: str, side: Literal["start", "end"]) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip():
         raise malformed(f"{where}: expected a date string, got {value!r}", where)
-    moment = spec.parse_date(value, zone, where)
+    moment = spec.parse_date(value, zone, where, side=side)
     assert moment is not None
     return moment.astimezone(UTC).isoformat()
 
