@@ -3,7 +3,7 @@
 Generates N image rows shaped like a real project (1-10 boxes from 20 classes, one radio
 classification, two metadata fields, label, performance and project details) as Labelbox
 export-v2 NDJSON, imports them through ``services.import_labelbox`` and times
-``services.start_export`` + ``records.execute`` of the project with every param on. In the same
+``services.start_export`` + ``export_tasks.execute`` of the project with every param on. In the same
 run, the baseline: ``orjson.dumps`` of the same rows, already decoded in memory, written to a file.
 Import, export and baseline each run in a fresh interpreter, so each peak RSS is its own, and
 each starts after an ``os.sync()``, so none pays for writing back another's output.
@@ -318,8 +318,8 @@ def child_import(url: str, path: str) -> dict[str, Any]:
 def child_export(url: str, root: str, org_id: str) -> dict[str, Any]:
     from labelport import services
     from labelport.export.spec import Scope
+    from labelport.services import export_tasks
     from labelport.store import open_store
-    from labelport.tasks import records
 
     store = open_store(url)
     rss_before = _peak_rss_mb()
@@ -328,7 +328,7 @@ def child_export(url: str, root: str, org_id: str) -> dict[str, Any]:
     task = services.start_export(
         store, org_id, Scope("project", PROJECT_ID), params=PARAMS, filters=None
     )
-    done = records.execute(store, Path(root), task.id, tee=tee)  # type: ignore[arg-type]
+    done = export_tasks.execute(store, Path(root), task.id, tee=tee)  # type: ignore[arg-type]
     seconds = time.perf_counter() - started
     store.dispose()
     first = None if tee.first is None else tee.first - started

@@ -5,8 +5,8 @@ NDJSON of a project with boxes, a radio classification, metadata, label, perform
 details) into a PostgreSQL schema and exports the project with every param on, three ways, each
 in fresh processes:
 
-* inline: a fresh interpreter creates the task and runs ``records.execute`` on it (the in-process
-  runner); its peak RSS from ``getrusage``;
+* inline: a fresh interpreter creates the task and runs ``export_tasks.execute`` on it (the
+  in-process runner); its peak RSS from ``getrusage``;
 * 1 worker / 2 workers: ``labelport worker -c 1`` processes (``LABELPORT_RUNNER=celery``, the
   broker, the catalog, a shared ``LABELPORT_HOME`` and ``LABELPORT_SHARD_ROWS``); the task is
   created here and sent with the Celery dispatcher, timed from the dispatch to COMPLETE (polling
@@ -189,9 +189,9 @@ def cancel_leftovers(url: str) -> None:
     sweep would otherwise run them again, next to the measured one)."""
     import sqlalchemy as sa
 
+    from labelport.services import export_tasks
     from labelport.store import open_store
     from labelport.store import schema as s
-    from labelport.tasks import records
 
     store = open_store(url)
     t = s.export_task
@@ -201,7 +201,7 @@ def cancel_leftovers(url: str) -> None:
         ).all()
     for task_id, org_id in left:
         with contextlib.suppress(Exception):
-            records.cancel(store, str(org_id), str(task_id))
+            export_tasks.cancel(store, str(org_id), str(task_id))
     store.dispose()
     if left:
         print(f"catalog: canceled {len(left)} export(s) left unfinished by an earlier run")
@@ -215,13 +215,13 @@ def _peak_rss_mb() -> float:
 
 
 def child_inline(url: str, home: str, org_id: str) -> dict[str, Any]:
-    """Create the export and run it with ``records.execute`` in this (fresh) interpreter."""
+    """Create the export and run it with ``export_tasks.execute`` in this (fresh) interpreter."""
     from labelport import services
     from labelport.export.artifacts import Artifacts
     from labelport.export.spec import Scope
+    from labelport.services import export_tasks
     from labelport.settings import load_settings
     from labelport.store import open_store
-    from labelport.tasks import records
 
     settings = load_settings({}, home=home, database_url=url, runner="inline")
     store = open_store(url)
@@ -230,7 +230,7 @@ def child_inline(url: str, home: str, org_id: str) -> dict[str, Any]:
     )
     cpu_before = _cpu_seconds()
     started = time.perf_counter()
-    done = records.execute(store, Artifacts.for_settings(settings), task.id, settings=settings)
+    done = export_tasks.execute(store, Artifacts.for_settings(settings), task.id, settings=settings)
     seconds = time.perf_counter() - started
     cpu = _cpu_seconds() - cpu_before
     store.dispose()
@@ -367,9 +367,10 @@ def run_celery(
     """The export sent to ``count`` fresh workers, timed from the dispatch to COMPLETE."""
     from labelport import services
     from labelport.export.spec import Scope
+    from labelport.services import export_tasks
     from labelport.settings import load_settings
     from labelport.store import open_store
-    from labelport.tasks import celery, records
+    from labelport.tasks import celery
 
     home = folder / "home"
     env = worker_env(cat, broker, home, shard_rows)
@@ -390,7 +391,7 @@ def run_celery(
         celery.dispatcher(app)("export", task.id)
         deadline = time.monotonic() + timeout
         while True:
-            done = records.get(store, cat.org_id, task.id)
+            done = export_tasks.get(store, cat.org_id, task.id)
             if done.finished:
                 break
             dead = [p.returncode for p in workers.processes if p.poll() is not None]

@@ -24,10 +24,10 @@ from labelport.export.artifacts import Artifacts, local_copy, open_folder
 from labelport.export.manifest import read_manifest, verify
 from labelport.export.spec import Scope, every_param
 from labelport.ids import derived_id
+from labelport.services import export_tasks
 from labelport.settings import Settings
 from labelport.store import Store
 from labelport.store import schema as s
-from labelport.tasks import records
 from labelport.times import format_timestamp
 
 BASE = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
@@ -741,7 +741,7 @@ def export_examples(store: Store, org_id: str, root: Path | Artifacts) -> list[s
     for title, scope, params, filters in requests:
         task = services.start_export(store, org_id, scope, params, filters)
         started = time.perf_counter()
-        done = records.execute(store, root, task.id)
+        done = export_tasks.execute(store, root, task.id)
         seconds = time.perf_counter() - started
         if done.status != "COMPLETE":
             report.append(f"  {title}: {done.status} {done.error_message}")

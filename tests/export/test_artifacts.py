@@ -24,9 +24,9 @@ from labelport.export.folders import RemoteFolder
 from labelport.export.manifest import MANIFEST, read_manifest, stream_info, verify
 from labelport.export.spec import Scope
 from labelport.export.streams import StreamReader
+from labelport.services import export_tasks
 from labelport.settings import Settings, load_settings
 from labelport.store import Store, open_store
-from labelport.tasks import records
 from tests.export.object_stores import BlobStore, make_blob_store
 from tests.factories import import_rows, simple_row
 
@@ -47,9 +47,11 @@ def settings_for(tmp_path: Path, blob: BlobStore) -> Settings:
     return load_settings({}, home=str(tmp_path / "home"), **blob.overrides)
 
 
-def export(store: Store, org_id: str, root: Path | Artifacts, **options: Any) -> records.TaskInfo:
+def export(
+    store: Store, org_id: str, root: Path | Artifacts, **options: Any
+) -> export_tasks.TaskInfo:
     task = services.start_export(store, org_id, Scope("project", PROJECT), {"label_details": True})
-    return records.execute(store, root, task.id, shard_bytes=SHARD, **options)
+    return export_tasks.execute(store, root, task.id, shard_bytes=SHARD, **options)
 
 
 def test_a_published_export_is_the_file_export_byte_for_byte(
@@ -124,7 +126,7 @@ def test_a_folder_left_by_an_earlier_run_is_replaced(
     left = f"{blob_store.root}/exports/{task.id}"
     blob_store.fs.pipe(f"{left}/result-00000.ndjson", b"half of a dead run's upload\n")
     blob_store.fs.pipe(f"{left}/stale.txt", b"x")
-    done = records.execute(store, Artifacts.for_settings(cfg), task.id, settings=cfg)
+    done = export_tasks.execute(store, Artifacts.for_settings(cfg), task.id, settings=cfg)
     assert done.status == "COMPLETE", done.error_message
     files = blob_store.files(f"exports/{task.id}")
     assert f"exports/{task.id}/stale.txt" not in files
@@ -142,9 +144,9 @@ def test_an_export_canceled_before_or_while_publishing_leaves_nothing(
     artifacts = Artifacts.for_settings(cfg)
 
     def cancel_first(store: Store, settings: Any, task: Any, *args: Any) -> None:
-        records.cancel(store, org_id, task.id)  # after the export, before the upload
+        export_tasks.cancel(store, org_id, task.id)  # after the export, before the upload
 
-    monkeypatch.setattr(records, "_publish", cancel_first)
+    monkeypatch.setattr(export_tasks, "_publish", cancel_first)
     done = export(store, org_id, artifacts, settings=cfg)
     assert done.status == "CANCELED"
     assert blob_store.files() == {}
@@ -155,7 +157,7 @@ def test_an_export_canceled_before_or_while_publishing_leaves_nothing(
     def publish_then_cancel(self: Artifacts, task_id: str, directory: Path) -> str:
         location = real_publish(self, task_id, directory)
         assert blob_store.files(f"exports/{task_id}")  # it was up...
-        records.cancel(store, org_id, task_id)  # ...when the cancel came
+        export_tasks.cancel(store, org_id, task_id)  # ...when the cancel came
         return location
 
     monkeypatch.setattr(Artifacts, "publish", publish_then_cancel)

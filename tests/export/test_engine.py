@@ -19,8 +19,8 @@ from labelport import services
 from labelport.export.manifest import read_manifest, stream_info, verify
 from labelport.export.spec import Scope, every_param
 from labelport.export.streams import StreamReader
+from labelport.services import export_tasks
 from labelport.store import Store
-from labelport.tasks import records
 from tests.factories import PROJECT, import_rows, simple_row
 from tests.imports.strategies import row
 
@@ -42,9 +42,9 @@ def run(
     params: dict[str, Any] | None = None,
     filters: dict[str, Any] | None = None,
     **options: Any,
-) -> records.TaskInfo:
+) -> export_tasks.TaskInfo:
     task = services.start_export(store, org_id, scope, params, filters)
-    return records.execute(store, root, task.id, **options)
+    return export_tasks.execute(store, root, task.id, **options)
 
 
 # ------------------------------------------------------------------------------ round-trip law
@@ -173,7 +173,7 @@ def test_cancel_mid_export_leaves_nothing(
 
     task = services.start_export(store, org.id, Scope("catalog"))
     root = tmp_path / "exports"
-    done = records.execute(
+    done = export_tasks.execute(
         store,
         root,
         task.id,
@@ -195,20 +195,22 @@ def test_cancel_from_another_connection_stops_the_export(
 
     def cancel_elsewhere(done: int, total: int | None) -> None:
         calls.append(done)
-        records.cancel(store, org.id, task.id)
+        export_tasks.cancel(store, org.id, task.id)
 
     import labelport.export.engine as engine
 
     old = engine.PROGRESS_EVERY
     engine.PROGRESS_EVERY = 0.0
     try:
-        done = records.execute(store, tmp_path, task.id, page_size=1, progress=cancel_elsewhere)
+        done = export_tasks.execute(
+            store, tmp_path, task.id, page_size=1, progress=cancel_elsewhere
+        )
     finally:
         engine.PROGRESS_EVERY = old
     assert done.status == "CANCELED"
     assert calls == [1]  # stopped at the next page
     with pytest.raises(Exception, match="already CANCELED"):
-        records.cancel(store, org.id, task.id)
+        export_tasks.cancel(store, org.id, task.id)
 
 
 def test_a_row_that_cannot_be_assembled_goes_to_errors(
@@ -290,13 +292,13 @@ def test_progress_and_task_record(store: Store, org: services.Organization, tmp_
     assert done.status == "COMPLETE" and done.percent == 100.0
     assert (done.progress_done, done.progress_total) == (5, 5)
     assert done.started_at is not None and done.finished_at >= done.started_at
-    listed = records.list_tasks(store, org.id)
+    listed = export_tasks.list_tasks(store, org.id)
     assert [t.id for t in listed] == [done.id]
-    manifest = records.manifest_of(store, org.id, done.id)
+    manifest = export_tasks.manifest_of(store, org.id, done.id)
     assert manifest["counts"]["data_rows"] == 5
     assert manifest["scope"] == {"kind": "catalog"}
-    archived = records.archive(store, org.id, done.id)
-    assert archived.archived and records.list_tasks(store, org.id) == []
+    archived = export_tasks.archive(store, org.id, done.id)
+    assert archived.archived and export_tasks.list_tasks(store, org.id) == []
 
 
 def test_an_empty_export_has_no_result_stream(
@@ -323,10 +325,10 @@ def test_an_export_that_cannot_run_fails_with_the_reason(
             {"f": '{"workflow_status": "Done"}', "id": slice_id},
         )
     root = tmp_path / "exports"
-    done = records.execute(store, root, task.id)
+    done = export_tasks.execute(store, root, task.id)
     assert done.status == "FAILED"
     assert done.error_message is not None and "invalid filter" in done.error_message
     assert done.finished_at is not None and done.location is None
     assert list(root.iterdir()) == []
-    again = records.execute(store, root, task.id)  # a finished task is left alone
+    again = export_tasks.execute(store, root, task.id)  # a finished task is left alone
     assert again.status == "FAILED"

@@ -3,8 +3,8 @@
 Every test imports a small catalog of canonical rows (two datasets, twelve data rows, two
 projects with four workflow statuses and three batches, one model with two runs, metadata,
 attachments, embeddings) into organization "acme" and a few rows into a second organization,
-then exports through ``services.start_export`` + ``records.execute`` and reads the result stream
-back. Expectations are computed from the input tables below, never from the catalog.
+then exports through ``services.start_export`` + ``export_tasks.execute`` and reads the result
+stream back. Expectations are computed from the input tables below, never from the catalog.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from labelport.export.manifest import read_manifest, stream_info, verify
 from labelport.export.spec import Scope
 from labelport.export.streams import StreamReader
 from labelport.imports.canonical import PERFORMANCE_KEYS
+from labelport.services import export_tasks
 from labelport.store import Store, open_store
-from labelport.tasks import records
 from labelport.times import format_timestamp, parse_timestamp, utcnow
 from tests.conftest import Database
 from tests.factories import as_labelports_own
@@ -448,7 +448,7 @@ def expected_row(
 
 @dataclass
 class Export:
-    task: records.TaskInfo
+    task: export_tasks.TaskInfo
     directory: Path
     manifest: dict[str, Any]
     lines: list[bytes]
@@ -480,7 +480,7 @@ class Catalog:
         filters: dict[str, Any] | None = None,
     ) -> Export:
         task = services.start_export(self.store, self.org.id, scope, params, filters)
-        done = records.execute(self.store, self.root, task.id)
+        done = export_tasks.execute(self.store, self.root, task.id)
         assert done.status == "COMPLETE", done.error_message
         directory = Path(str(done.location))
         manifest = read_manifest(directory)
@@ -498,7 +498,9 @@ class Catalog:
         return self.export(scope, params, filters).ids
 
     def tasks(self) -> list[str]:
-        return [t.id for t in records.list_tasks(self.store, self.org.id, include_archived=True)]
+        return [
+            t.id for t in export_tasks.list_tasks(self.store, self.org.id, include_archived=True)
+        ]
 
     def fails(self, error: type[Exception], scope: Scope, params=None, filters=None) -> Exception:
         """start_export raises ``error`` and creates no task."""
@@ -610,7 +612,7 @@ def test_catalog_scope_has_every_row_of_the_org_and_none_of_another(cat):
     assert got.rows == [expected_row(n) for n in sorted_numbers(N)]
     assert not set(got.ids) & set(OTHER_ROWS)
     theirs = services.start_export(cat.store, cat.other.id, CATALOG)
-    done = records.execute(cat.store, cat.root, theirs.id)
+    done = export_tasks.execute(cat.store, cat.root, theirs.id)
     assert done.status == "COMPLETE" and done.result_lines == len(OTHER_ROWS)
 
 
@@ -779,7 +781,7 @@ def test_last_activity_at_filter(fresh):
     assert task.filters == {"last_activity_at": ["2024-03-04T15:00:00.000+00:00", None]}
     # the task keeps the UTC instant: a timezone change before it runs changes nothing
     services.set_timezone(fresh.store, fresh.org.id, "UTC")
-    done = records.execute(fresh.store, fresh.root, task.id)
+    done = export_tasks.execute(fresh.store, fresh.root, task.id)
     assert done.status == "COMPLETE" and done.result_lines == 8
 
 
@@ -1003,7 +1005,7 @@ def test_order_is_created_at_then_id_and_exports_are_byte_identical(fresh):
     assert first.manifest["counts"] == second.manifest["counts"]
     # a small page size changes nothing in the bytes
     task = services.start_export(fresh.store, fresh.org.id, CATALOG, every)
-    done = records.execute(fresh.store, fresh.root, task.id, page_size=2)
+    done = export_tasks.execute(fresh.store, fresh.root, task.id, page_size=2)
     assert done.status == "COMPLETE"
     third = read_manifest(Path(str(done.location)))
     assert third["streams"]["result"]["sha256"] == a["sha256"]

@@ -24,9 +24,9 @@ from labelport import services, vocab
 from labelport.export.manifest import read_manifest, stream_info, verify
 from labelport.export.spec import Scope, every_param
 from labelport.export.streams import StreamReader
+from labelport.services import export_tasks
 from labelport.store import Store
 from labelport.store import schema as s
-from labelport.tasks import records
 from tests.factories import wipe
 from tests.imports.strategies import row
 
@@ -167,7 +167,7 @@ def import_rows(store: Store, org_id: str, rows: list[dict[str, Any]]) -> Any:
 
 def export(store: Store, org_id: str, root: Path, ids: tuple[str, ...]) -> list[dict[str, Any]]:
     task = services.start_export(store, org_id, Scope("data_rows", data_row_ids=ids), EVERY_PARAM)
-    done = records.execute(store, root, task.id)
+    done = export_tasks.execute(store, root, task.id)
     assert done.status == "COMPLETE", done.error_message
     assert verify(Path(str(done.location))).ok
     directory = Path(str(done.location))
@@ -252,7 +252,7 @@ def project_export(
     task = services.start_export(
         store, org_id, Scope("project", "cproj00000000000000000001"), params, filters
     )
-    done = records.execute(store, root, task.id)
+    done = export_tasks.execute(store, root, task.id)
     assert done.status == "COMPLETE", done.error_message
     if done.location is None or done.result_lines == 0:
         return []

@@ -284,12 +284,12 @@ def test_cli_refuses_an_ambiguous_file_and_the_option_settles_it(run_cli, tmp_pa
 def run_task(
     store: Any, org: Any, tmp_path: Any, lines: list[dict[str, Any]], **options: Any
 ) -> Any:
-    from labelport.tasks import imports
+    from labelport.services import import_tasks
 
     body = jsonl(lines).getvalue()
     path = tmp_path / f"upload-{len(list(tmp_path.iterdir()))}"
     path.write_bytes(body)
-    task = imports.create(
+    task = import_tasks.create(
         store,
         org.id,
         None,
@@ -299,7 +299,7 @@ def run_task(
         str(path),
         len(body),
     )
-    return imports.execute(store, None, task.id)
+    return import_tasks.execute(store, None, task.id)
 
 
 def test_the_import_task_summary_names_the_objective(store, org, tmp_path):

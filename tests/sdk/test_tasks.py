@@ -31,7 +31,7 @@ from labelport.sdk import (
     InvalidRequestError,
     NetworkError,
 )
-from labelport.tasks import records
+from labelport.services import export_tasks
 from tests.factories import PROJECT, import_rows, simple_row
 from tests.sdk.proxy import Proxy
 
@@ -98,7 +98,9 @@ def test_wait_till_done_raises_on_timeout_and_reports_progress(rows: Any) -> Non
             task.manifest()
 
         runner = threading.Timer(
-            0.3, records.execute, (rows.store, Artifacts.for_settings(rows.settings).root, task.id)
+            0.3,
+            export_tasks.execute,
+            (rows.store, Artifacts.for_settings(rows.settings).root, task.id),
         )
         runner.start()
         seen: list[Any] = []
@@ -121,7 +123,7 @@ def test_a_failed_or_canceled_export_raises(rows: Any) -> None:
                 sa.text("UPDATE catalog_slice SET filters = :f WHERE id = :id"),
                 {"f": '{"workflow_status": "Done"}', "id": slice_id},
             )
-        records.execute(rows.store, Artifacts.for_settings(rows.settings).root, doomed.id)
+        export_tasks.execute(rows.store, Artifacts.for_settings(rows.settings).root, doomed.id)
         with pytest.raises(ExportFailed) as failed:
             doomed.wait_till_done(timeout=10)
         assert not isinstance(failed.value, ExportCanceled)

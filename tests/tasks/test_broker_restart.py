@@ -33,7 +33,7 @@ import pytest
 import redis
 
 from labelport.export.manifest import verify
-from labelport.tasks import records
+from labelport.services import export_tasks
 from labelport.tasks.celery import QUEUE
 from labelport.tasks.pool import Dispatch
 from tests.conftest import IN_CI, Database
@@ -262,7 +262,7 @@ def assert_messages_for(messages: list[bytes], ids: list[str]) -> None:
 
 
 def assert_all_queued(live: LiveServer, ids: list[str]) -> None:
-    statuses = [records.get(live.store, live.org.id, i).status for i in ids]
+    statuses = [export_tasks.get(live.store, live.org.id, i).status for i in ids]
     assert statuses == ["QUEUED"] * len(ids)
 
 
@@ -272,7 +272,7 @@ def assert_exported(http: httpx.Client, live: LiveServer, ids: list[str]) -> Non
     for task_id in ids:
         done = wait_export(http, task_id, timeout=max(deadline - time.monotonic(), 0.1))
         assert done["status"] == "COMPLETE", done
-        task = records.get(live.store, live.org.id, task_id)
+        task = export_tasks.get(live.store, live.org.id, task_id)
         assert task.location is not None
         assert verify(Path(task.location)).ok
         assert task.result_lines == ROWS

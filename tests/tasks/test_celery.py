@@ -22,7 +22,7 @@ import pytest
 
 from labelport.export.manifest import read_manifest, stream_info, verify
 from labelport.export.streams import StreamReader
-from labelport.tasks import records
+from labelport.services import export_tasks
 from tests.conftest import IN_CI, Database
 from tests.factories import PROJECT, import_rows, simple_row
 
@@ -175,7 +175,7 @@ def wait_export(http: httpx.Client, task_id: str, timeout: float = 60) -> dict[s
     deadline = time.monotonic() + timeout
     while True:
         task: dict[str, Any] = http.get(f"/api/v1/exports/{task_id}").json()
-        if task["status"] in records.FINISHED:
+        if task["status"] in export_tasks.FINISHED:
             return task
         assert time.monotonic() < deadline, f"export {task_id} is still {task['status']}"
         time.sleep(0.1)
@@ -225,7 +225,7 @@ def test_exports_and_imports_made_through_the_api_run_on_two_worker_processes(
         for task_id in ids:
             done = wait_export(http, task_id)
             assert done["status"] == "COMPLETE", done
-            task = records.get(live.store, live.org.id, task_id)
+            task = export_tasks.get(live.store, live.org.id, task_id)
             assert task.location is not None and verify(Path(task.location)).ok
             assert task.result_lines == 300
             assert set(global_keys(task.location)) == {f"row-{n}" for n in range(300)}
@@ -267,7 +267,7 @@ def test_a_worker_killed_mid_export_loses_nothing(
         task_id = created.json()["id"]
 
         def underway() -> bool:
-            task = records.get(live.store, live.org.id, task_id)
+            task = export_tasks.get(live.store, live.org.id, task_id)
             assert task.status in ("QUEUED", "IN_PROGRESS"), task.status
             return task.status == "IN_PROGRESS" and task.progress_done > 0
 
@@ -276,13 +276,13 @@ def test_a_worker_killed_mid_export_loses_nothing(
         assert len(running) == 1
         first, second = running[0], 1 - running[0]
         workers.kill(first)
-        orphan = records.get(live.store, live.org.id, task_id)
+        orphan = export_tasks.get(live.store, live.org.id, task_id)
         assert orphan.status == "IN_PROGRESS" and orphan.attempts == 1
         assert 0 < orphan.progress_done < rows
 
         done = wait_export(http, task_id)
         assert done["status"] == "COMPLETE", done
-    task = records.get(live.store, live.org.id, task_id)
+    task = export_tasks.get(live.store, live.org.id, task_id)
     assert task.attempts == 2 and task.result_lines == rows
     assert workers.ran(second, task_id)
     assert task.location is not None and verify(Path(task.location)).ok
@@ -307,7 +307,7 @@ def test_a_worker_holds_an_export_back_while_its_project_is_at_its_limit(
         for task_id in ids:
             assert wait_export(http, task_id)["status"] == "COMPLETE"
     first, second = sorted(
-        (records.get(live.store, live.org.id, i) for i in ids), key=lambda t: t.started_at
+        (export_tasks.get(live.store, live.org.id, i) for i in ids), key=lambda t: t.started_at
     )
     assert first.finished_at is not None and second.started_at is not None
     assert first.finished_at <= second.started_at  # one at a time, as the limit says
@@ -362,7 +362,7 @@ def two_slow_workers(cluster: Callable[..., tuple[Any, Workers]], rows: int) -> 
     return live, workers
 
 
-def assert_whole(live: Any, task: records.TaskInfo, rows: int, tmp_path: Path) -> None:
+def assert_whole(live: Any, task: export_tasks.TaskInfo, rows: int, tmp_path: Path) -> None:
     """Every row once, verified, and the bytes of the single-process export."""
     assert task.location is not None and verify(Path(task.location)).ok
     keys = global_keys(task.location)
@@ -383,7 +383,7 @@ def test_a_sharded_export_runs_on_both_workers_and_equals_the_single_process_exp
         task_id = created.json()["id"]
         done = wait_export(http, task_id)
     assert done["status"] == "COMPLETE", done
-    task = records.get(live.store, live.org.id, task_id)
+    task = export_tasks.get(live.store, live.org.id, task_id)
     assert task.location is not None and verify(Path(task.location)).ok
     assert task.result_lines == rows and task.progress_done == rows
     manifest = read_manifest(Path(task.location))
@@ -417,7 +417,7 @@ def test_a_worker_killed_mid_shard_loses_nothing(
         workers.kill(other)  # SIGKILL in the middle of its shard
         done = wait_export(http, task_id)
     assert done["status"] == "COMPLETE", done
-    task = records.get(live.store, live.org.id, task_id)
+    task = export_tasks.get(live.store, live.org.id, task_id)
     assert task.attempts == 1  # the task itself never stopped: only the shard was redone
     coordinator_log = workers.logs[1 - other].read_text()
     assert "queued again (its worker (" in coordinator_log
@@ -439,7 +439,7 @@ def test_a_coordinator_killed_mid_export_is_run_again_from_the_start(
         workers.kill(coordinator[0])
         done = wait_export(http, task_id)
     assert done["status"] == "COMPLETE", done
-    task = records.get(live.store, live.org.id, task_id)
+    task = export_tasks.get(live.store, live.org.id, task_id)
     assert task.attempts == 2  # run again, from a new snapshot, by the surviving worker
     assert workers.ran(1 - coordinator[0], task_id)
     assert_whole(live, task, rows, tmp_path)
@@ -478,7 +478,7 @@ def test_a_shard_that_keeps_failing_fails_the_task_with_the_reason(
         wait_for(planned, 30, "the shards to be planned")
         done = wait_export(http, task_id)
     assert done["status"] == "FAILED", done
-    message = records.get(live.store, live.org.id, task_id).error_message
+    message = export_tasks.get(live.store, live.org.id, task_id).error_message
     assert message is not None
     assert message.startswith("shard 6 of 6 failed 3 times; the last time: ")
     assert "snapshot" in message

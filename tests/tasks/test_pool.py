@@ -27,10 +27,10 @@ import sqlalchemy as sa
 from labelport import services
 from labelport.export.manifest import verify
 from labelport.export.spec import Scope
+from labelport.services import export_tasks
 from labelport.settings import load_settings
 from labelport.store import Store, open_store
 from labelport.store import schema as s
-from labelport.tasks import records
 from labelport.tasks.pool import TaskPool
 from labelport.times import utcnow
 from tests.factories import PROJECT, import_rows, simple_row
@@ -88,10 +88,10 @@ def foreign_row(n: int) -> dict[str, Any]:
     return row
 
 
-def queue(store: Store, org_id: str, scope: Scope, key: str) -> records.TaskInfo:
+def queue(store: Store, org_id: str, scope: Scope, key: str) -> export_tasks.TaskInfo:
     """A new queued export of the row with global key ``key`` in ``scope``."""
     spec = services.export_spec(store, org_id, scope, None, {"global_keys": [key]})
-    return records.create(store, org_id, spec, reuse_running=False)
+    return export_tasks.create(store, org_id, spec, reuse_running=False)
 
 
 def statuses(store: Store, ids: list[str]) -> dict[str, str]:
@@ -114,7 +114,7 @@ def drain(pool: TaskPool, store: Store, ids: list[str]) -> None:
 
     def finished() -> bool:
         pool.run_pending()
-        return all(v in records.FINISHED for v in statuses(store, ids).values())
+        return all(v in export_tasks.FINISHED for v in statuses(store, ids).values())
 
     wait_for(finished, 60, "the tasks to finish")
 
@@ -166,7 +166,7 @@ def test_limits_per_project_and_per_organization_hold_the_rest_queued_until_a_sl
 
     gate.open.set()
     drain(pool, store, [*a, *b, elsewhere])
-    tasks = {i: records.get(store, org.id, i) for i in [*a, *b]}
+    tasks = {i: export_tasks.get(store, org.id, i) for i in [*a, *b]}
     assert {t.status for t in tasks.values()} == {"COMPLETE"}
     assert [tasks[i].result_lines for i in a] == [1, 1, 1, 1]
     # the held ones ran later: each started after one of the first ones had finished
@@ -191,7 +191,7 @@ def test_a_long_queue_of_one_organization_does_not_hide_another_organizations_ta
     gate.wait_reached(2)
     gate.open.set()
     for task_id in busy[1:]:
-        records.cancel(store, org.id, task_id)
+        export_tasks.cancel(store, org.id, task_id)
 
 
 # ------------------------------------------------------------------------------- recovery
@@ -213,11 +213,11 @@ def test_a_task_whose_worker_died_is_run_again_to_complete(
     pool.start()
     wait_for(lambda: statuses(store, [dead.id])[dead.id] == "COMPLETE", what="the re-run")
 
-    done = records.get(store, org.id, dead.id)
+    done = export_tasks.get(store, org.id, dead.id)
     assert done.attempts == 2 and done.result_lines == 30
     assert done.location is not None and verify(Path(done.location)).ok
     assert not leftover.exists()
-    untouched = records.get(store, org.id, alive.id)
+    untouched = export_tasks.get(store, org.id, alive.id)
     assert untouched.status == "IN_PROGRESS" and untouched.attempts == 1
 
 
@@ -230,13 +230,13 @@ def test_after_max_attempts_a_task_ends_failed_with_the_reason(
 
     set_running(store, task.id, attempts=1, beat_age=60)
     assert pool.recover() == [task.id]
-    assert records.get(store, org.id, task.id).status == "QUEUED"  # one more try
+    assert export_tasks.get(store, org.id, task.id).status == "QUEUED"  # one more try
 
     set_running(store, task.id, attempts=2, beat_age=60)  # ...and it died again
     leftover = tmp_path / "exports" / f"{task.id}.partial"
     leftover.mkdir(parents=True)
     assert pool.recover() == [task.id]
-    failed = records.get(store, org.id, task.id)
+    failed = export_tasks.get(store, org.id, task.id)
     assert failed.status == "FAILED" and failed.finished_at is not None
     assert failed.error_message is not None
     assert "stopped (the server was stopped or crashed) 2 times" in failed.error_message
@@ -284,7 +284,7 @@ def test_cancel_stops_a_running_export_and_leaves_no_artifacts(
     assert canceled.status == "CANCELED"
     gate.open.set()
     wait_for(lambda: not pool.running, what="the worker to stop")
-    final = records.get(store, org.id, task.id)
+    final = export_tasks.get(store, org.id, task.id)
     assert final.status == "CANCELED" and final.location is None and final.result_lines is None
     assert list((tmp_path / "exports").iterdir()) == []
 
@@ -302,13 +302,13 @@ def test_a_stopped_server_puts_its_running_exports_back_in_the_queue(
     wait_for(lambda: statuses(store, [task.id])[task.id] == "QUEUED", what="the requeue")
     gate.open.set()
     stopper.join(30)
-    queued = records.get(store, org.id, task.id)
+    queued = export_tasks.get(store, org.id, task.id)
     assert queued.status == "QUEUED" and queued.attempts == 0 and queued.progress_done == 0
     assert first.run_pending() == 0  # a stopped pool takes nothing
 
     second = make_pool()
     drain(second, store, [task.id])
-    done = records.get(store, org.id, task.id)
+    done = export_tasks.get(store, org.id, task.id)
     assert done.status == "COMPLETE" and done.result_lines == 5 and done.attempts == 1
 
 
@@ -393,24 +393,24 @@ def test_an_export_survives_a_killed_server_process(database: Any, tmp_path: Pat
         task_id = created.json()["id"]
 
         def underway() -> bool:
-            task = records.get(store, org.id, task_id)
+            task = export_tasks.get(store, org.id, task_id)
             assert task.status in ("QUEUED", "IN_PROGRESS"), task.status
             return task.status == "IN_PROGRESS" and task.progress_done > 0
 
         wait_for(underway, 30, "the export to be under way")
         first.send_signal(signal.SIGKILL)
         first.wait(10)
-        orphan = records.get(store, org.id, task_id)
+        orphan = export_tasks.get(store, org.id, task_id)
         assert orphan.status == "IN_PROGRESS" and orphan.attempts == 1  # nobody runs it now
 
         second, url = _serve(_labelport(), env, tmp_path / "second.log")
         processes.append(second)
 
         def complete() -> bool:
-            return records.get(store, org.id, task_id).status in records.FINISHED
+            return export_tasks.get(store, org.id, task_id).status in export_tasks.FINISHED
 
         wait_for(complete, 60, "the new server to finish the export")
-        done = records.get(store, org.id, task_id)
+        done = export_tasks.get(store, org.id, task_id)
         assert done.status == "COMPLETE", done.error_message
         assert done.attempts == 2 and done.result_lines == 1500
         assert done.location is not None and verify(Path(done.location)).ok
@@ -456,10 +456,10 @@ def test_with_a_dispatcher_the_pool_sends_tasks_instead_of_running_them(
     )
     assert worker.run_pending() == 0  # a worker only sends what it recovers
     assert worker.run_one("export", first.id) == "ran"  # claimed and run in this thread
-    done = records.get(store, org.id, first.id)
+    done = export_tasks.get(store, org.id, first.id)
     assert done.status == "COMPLETE" and done.attempts == 1 and done.result_lines == 1
     assert worker.run_one("export", first.id) == "dropped"  # a duplicate message
-    assert records.get(store, org.id, first.id).attempts == 1
+    assert export_tasks.get(store, org.id, first.id).attempts == 1
     with pytest.raises(ValueError):
         worker.run_one("nonsense", second.id)
 
@@ -515,7 +515,7 @@ def test_a_worker_defers_an_export_whose_project_or_organization_is_at_its_limit
 
     full_org = make_pool(dispatch=lambda kind, task_id: None, per_org=1)
     assert full_org.at_limit(waiting.id)
-    records.cancel(store, org.id, busy.id)
+    export_tasks.cancel(store, org.id, busy.id)
     assert not full_org.at_limit(waiting.id)
     assert worker.run_one("export", waiting.id) == "ran"
-    assert records.get(store, org.id, waiting.id).status == "COMPLETE"
+    assert export_tasks.get(store, org.id, waiting.id).status == "COMPLETE"

@@ -284,14 +284,14 @@ def test_pages_fit_a_phone(browser: Any, site: Site, shots: Path) -> None:
 
     from labelport import services
     from labelport.export.spec import Scope
-    from labelport.tasks import records
+    from labelport.services import export_tasks
 
     live = site.live
     scope = Scope("dataset", site.catalog.swatches_id)
     task = services.start_export(live.store, live.org.id, scope)
     live.pool.wake()
     deadline = time.monotonic() + 30
-    while not records.get(live.store, live.org.id, task.id).finished:
+    while not export_tasks.get(live.store, live.org.id, task.id).finished:
         assert time.monotonic() < deadline, "the export did not finish"
         time.sleep(0.05)
     page = new_page(browser, site, PHONE)

@@ -21,8 +21,8 @@ import pytest
 import sqlalchemy as sa
 
 from labelport import services
+from labelport.services import export_tasks
 from labelport.store import schema as s
-from labelport.tasks import records
 from labelport.times import utcnow
 from labelport.web import browse
 from tests.web.conftest import Site
@@ -198,7 +198,7 @@ def test_viewers_read_but_cannot_change_anything(site: Site) -> None:
     assert dialog.status_code == 200
     assert "needs the editor role" in dialog.text
     assert re.search(r'id="start-export" disabled', dialog.text)
-    before = len(records.list_tasks(site.live.store, site.live.org.id, limit=500))
+    before = len(export_tasks.list_tasks(site.live.store, site.live.org.id, limit=500))
     answer = http.post(
         "/exports",
         data={"csrf": csrf_of(dialog.text), "scope_kind": "dataset", "scope_id": dataset},
@@ -210,13 +210,13 @@ def test_viewers_read_but_cannot_change_anything(site: Site) -> None:
         data={"csrf": csrf_of(dialog.text), "view_kind": "catalog", "slice_name": "x"},
     )
     assert saved.status_code == 403
-    assert len(records.list_tasks(site.live.store, site.live.org.id, limit=500)) == before
+    assert len(export_tasks.list_tasks(site.live.store, site.live.org.id, limit=500)) == before
 
 
 def test_forms_that_change_things_need_the_csrf_token(site: Site) -> None:
     http = sign_in(site.live, "editor")
     dataset = site.catalog.dataset_id("street-images")
-    before = len(records.list_tasks(site.live.store, site.live.org.id, limit=500))
+    before = len(export_tasks.list_tasks(site.live.store, site.live.org.id, limit=500))
     form = {"scope_kind": "dataset", "scope_id": dataset, "format": "ndjson"}
     for token in (None, "", "0" * 64):
         data = dict(form) if token is None else {**form, "csrf": token}
@@ -226,7 +226,7 @@ def test_forms_that_change_things_need_the_csrf_token(site: Site) -> None:
     other = sign_in(site.live, "admin")  # another session's token is not this one's
     foreign = csrf_of(other.get("/").text)
     assert http.post("/exports", data={**form, "csrf": foreign}).status_code == 403
-    assert len(records.list_tasks(site.live.store, site.live.org.id, limit=500)) == before
+    assert len(export_tasks.list_tasks(site.live.store, site.live.org.id, limit=500)) == before
 
 
 # -------------------------------------------------------------------------- organizations
@@ -541,7 +541,7 @@ def test_complete_only_exports_the_done_rows_of_a_project(site: Site) -> None:
     rows = download(http, item["links"]["result"])
     statuses = {r["projects"][project]["project_details"]["workflow_status"] for r in rows}
     assert statuses == {"DONE"} and item["rows"] == len(rows) == 3
-    task = records.get(site.live.store, site.live.org.id, task_id)
+    task = export_tasks.get(site.live.store, site.live.org.id, task_id)
     assert task.filters == {"workflow_status": "Done"}
 
 
@@ -646,7 +646,7 @@ def test_dialog_errors_name_their_field(
     site: Site, form: dict[str, Any], field: str, text: str
 ) -> None:
     http = sign_in(site.live, "editor")
-    before = len(records.list_tasks(site.live.store, site.live.org.id, limit=500))
+    before = len(export_tasks.list_tasks(site.live.store, site.live.org.id, limit=500))
     data = {"scope_id": site.catalog.dataset_id("street-images"), "filters": "{}", **form}
     if form["scope_kind"] == "project":
         data["scope_id"] = site.catalog.project_id("Street objects")
@@ -657,7 +657,7 @@ def test_dialog_errors_name_their_field(
     assert f'href="#f-{field}" data-field="{field}"' in answer.text
     assert text in html.unescape(answer.text)
     assert "The export was not started" in answer.text
-    assert len(records.list_tasks(site.live.store, site.live.org.id, limit=500)) == before
+    assert len(export_tasks.list_tasks(site.live.store, site.live.org.id, limit=500)) == before
 
 
 def test_a_vertex_style_export_writes_the_chosen_annotation_set(site: Site) -> None:
@@ -678,7 +678,7 @@ def test_a_vertex_style_export_writes_the_chosen_annotation_set(site: Site) -> N
     )
     item = wait_done(http, task_id)
     assert item["status"] == "COMPLETE", item["error_message"]
-    task = records.get(live.store, live.org.id, task_id)
+    task = export_tasks.get(live.store, live.org.id, task_id)
     assert task.format == "vertex"
     exported = task.output["exportedFiles"]  # type: ignore[index]
     assert exported and all(f.startswith(f"file://{root}/export-data-") for f in exported)

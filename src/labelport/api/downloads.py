@@ -45,8 +45,8 @@ from labelport.errors import Conflict, Gone, InvalidInput, LabelportError, NotFo
 from labelport.export.folders import Folder
 from labelport.export.manifest import MANIFEST
 from labelport.export.streams import StreamInfo, StreamReader
-from labelport.tasks import records
-from labelport.tasks.records import TaskInfo
+from labelport.services import export_tasks
+from labelport.services.export_tasks import TaskInfo
 from labelport.times import format_timestamp
 
 CHUNK = 256 * 1024
@@ -135,7 +135,7 @@ def stream_reader(ctx: Context, task: TaskInfo, name: str) -> StreamReader:
     if name not in STREAMS:
         raise NotFound("export stream", f"{name} (streams: {', '.join(STREAMS)})")
     folder = task_folder(ctx, task)
-    manifest = records.manifest_of(ctx.store, task.org_id, task.id)
+    manifest = export_tasks.manifest_of(ctx.store, task.org_id, task.id)
     info = StreamInfo.from_json(manifest["streams"][name])
     wanted = [f.name for f in info.files] + ([info.index] if info.index is not None else [])
     if folder.missing(wanted):
@@ -287,7 +287,7 @@ def _checked(ctx: Context, request: Request, expires: str | None, signature: str
 def _task(ctx: Context, task_id: str) -> TaskInfo:
     if "\x00" in task_id:
         raise NotFound("export task", repr(task_id))
-    return records.find_task(ctx.store, task_id)
+    return export_tasks.find_task(ctx.store, task_id)
 
 
 SIGNED: dict[int | str, dict[str, Any]] = {

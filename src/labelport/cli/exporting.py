@@ -27,8 +27,8 @@ from labelport.export.artifacts import Artifacts, local_copy, open_folder
 from labelport.export.manifest import MANIFEST, read_manifest, stream_info, verify
 from labelport.export.spec import Scope
 from labelport.export.streams import StreamReader
-from labelport.tasks import records
-from labelport.tasks.records import TaskInfo
+from labelport.services import export_tasks
+from labelport.services.export_tasks import TaskInfo
 
 EPILOG_PARAMS = (
     "PARAMS and FILTERS are JSON objects shaped exactly like the Labelbox SDK's params and "
@@ -192,9 +192,9 @@ def _run_export(
     started = time.monotonic()
     with _tee(output) as tee, _bar(task.id) as progress:
         try:
-            done = records.execute(st, root, task.id, tee=tee.stream, progress=progress)
+            done = export_tasks.execute(st, root, task.id, tee=tee.stream, progress=progress)
         except KeyboardInterrupt:
-            records.cancel(st, organization.id, task.id)
+            export_tasks.cancel(st, organization.id, task.id)
             err_console().print(f"canceled export {task.id}")
             raise SystemExit(130) from None
         if done.status != "COMPLETE":
@@ -483,7 +483,7 @@ def exports_list(
     """
     st = store()
     organization = services.find_organization(st, org)
-    tasks = records.list_tasks(
+    tasks = export_tasks.list_tasks(
         st,
         organization.id,
         scope_kind=scope,
@@ -525,10 +525,10 @@ def exports_show(task_id: str, with_manifest: bool, org: str | None) -> None:
     """
     st = store()
     organization = services.find_organization(st, org)
-    task = records.get(st, organization.id, task_id)
+    task = export_tasks.get(st, organization.id, task_id)
     doc = task.to_json()
     if with_manifest and task.status == "COMPLETE":
-        doc["manifest"] = records.manifest_of(st, organization.id, task_id)
+        doc["manifest"] = export_tasks.manifest_of(st, organization.id, task_id)
     click.echo(json.dumps(doc, indent=2))
 
 
@@ -571,14 +571,14 @@ def exports_read(
         raise click.UsageError("give --line or --offset, not both")
     st = store()
     organization = services.find_organization(st, org)
-    task = records.get(st, organization.id, task_id)
+    task = export_tasks.get(st, organization.id, task_id)
     if task.status != "COMPLETE" or task.location is None:
         raise click.ClickException(f"export {task.id} is {task.status}; it has no streams yet")
     folder = open_folder(task.location, settings())
     manifest = (
         read_manifest(folder.local)
         if folder.local is not None
-        else records.manifest_of(st, organization.id, task.id)  # in an object store
+        else export_tasks.manifest_of(st, organization.id, task.id)  # in an object store
     )
     reader = StreamReader(folder, stream_info(manifest, stream))
     out = sys.stdout.buffer
@@ -627,7 +627,7 @@ def exports_cancel(task_id: str, org: str | None) -> None:
     """
     st = store()
     organization = services.find_organization(st, org)
-    task = records.cancel(st, organization.id, task_id)
+    task = export_tasks.cancel(st, organization.id, task_id)
     click.echo(f"export {task.id} {task.status}")
 
 
@@ -644,7 +644,7 @@ def exports_archive(task_id: str, undo: bool, org: str | None) -> None:
     """
     st = store()
     organization = services.find_organization(st, org)
-    task = records.archive(st, organization.id, task_id, archived=not undo)
+    task = export_tasks.archive(st, organization.id, task_id, archived=not undo)
     click.echo(f"export {task.id} {'archived' if task.archived else 'unarchived'}")
 
 
@@ -671,7 +671,7 @@ def verify_command(target: str) -> None:
     if path.is_dir():
         outcome = verify(path)
     else:
-        task = records.find_task(store(), target)
+        task = export_tasks.find_task(store(), target)
         if task.location is None:
             raise click.ClickException(f"export {task.id} is {task.status}; it has no files")
         folder = open_folder(task.location, settings())

@@ -12,8 +12,8 @@ line index, hashes) and the manifest are exactly those of
 :func:`~labelport.export.engine.run_export` over the same snapshot.
 
 :func:`run_sharded_export` runs the shards on threads of one process (the library entry point);
-:mod:`labelport.tasks.shards` runs them on Celery workers. SQLite, which cannot share a snapshot,
-gets the single-process export.
+:mod:`labelport.services.sharding` runs them on Celery workers. SQLite, which cannot share a
+snapshot, gets the single-process export.
 """
 
 from __future__ import annotations

@@ -2,8 +2,11 @@
 
 Shells parse input, call one function here and render the result. Organizations, datasets,
 slices and stats are here; users and keys in :mod:`.keys`, imports in :mod:`.imports`, exports in
-:mod:`.exports`. The import and export functions are reachable from this package too, loaded on
-first use, so that a command that needs neither (``labelport stats``) does not pay for them.
+:mod:`.exports`; export and import *tasks* (records, and running one) in :mod:`.export_tasks` and
+:mod:`.import_tasks`, the shards of a sharded export in :mod:`.sharding`. Runners
+(:mod:`labelport.tasks`) call these; nothing here imports a runner. The import and export
+functions are reachable from this package too, loaded on first use, so that a command that needs
+neither (``labelport stats``) does not pay for them.
 """
 
 from __future__ import annotations

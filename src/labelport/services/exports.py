@@ -7,9 +7,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from labelport.export import spec
+from labelport.services import export_tasks
 from labelport.store import Store
 from labelport.store import schema as s
-from labelport.tasks import records
 
 
 def export_spec(
@@ -38,7 +38,7 @@ def start_export(
     *,
     format: str = "ndjson",
     user_id: str | None = None,
-) -> records.TaskInfo:
+) -> export_tasks.TaskInfo:
     """Validate and queue an export; every mistake in the request is raised here, before work."""
     request = export_spec(store, org_id, scope, params, filters, format=format)
-    return records.create(store, org_id, request, user_id=user_id)
+    return export_tasks.create(store, org_id, request, user_id=user_id)

@@ -7,11 +7,12 @@ Task state stays in the database; the broker only carries "run task <id>" messag
   tasks its recovery sweep puts back in the queue, and re-sends a task left QUEUED too long.
 * ``labelport worker`` (:func:`run_worker`) consumes those messages on ``concurrency`` threads.
   Each message claims its task with the pool's conditional update (``QUEUED → IN_PROGRESS``) and
-  runs :func:`labelport.tasks.records.execute` or :func:`labelport.tasks.imports.execute`; a
-  message for a task that is not QUEUED (a duplicate, or one redelivered after another worker took
-  the task) is dropped. The worker beats the heartbeat of what it runs and runs the same recovery
-  sweep as the server, so a task whose worker was killed is queued and sent again, and re-run
-  from the start (the engine clears what a dead run left half-written).
+  runs :func:`labelport.services.export_tasks.execute` or
+  :func:`labelport.services.import_tasks.execute`; a message for a task that is not QUEUED (a
+  duplicate, or one redelivered after another worker took the task) is dropped. The worker
+  beats the heartbeat of what it runs and runs the same recovery sweep as the server, so a task
+  whose worker was killed is queued and sent again, and re-run from the start (the engine
+  clears what a dead run left half-written).
 * Messages are acknowledged late (``acks_late``, ``reject_on_worker_lost``) and prefetched one at a
   time, so a message whose worker dies before finishing is delivered again by the broker.
 """
@@ -27,10 +28,10 @@ from celery import Celery
 
 from labelport.errors import ConfigurationError
 from labelport.export.artifacts import Artifacts
+from labelport.services.sharding import Sharding
 from labelport.settings import Settings
 from labelport.store import Store
 from labelport.tasks.pool import DEFERRED, RAN, Dispatch, TaskPool
-from labelport.tasks.shards import Sharding
 
 log = logging.getLogger("labelport.tasks")
 
@@ -116,7 +117,7 @@ def worker_pool(store: Store, settings: Settings, app: Celery, concurrency: int)
     """The pool a worker process runs its tasks on (it dispatches only what it recovers).
 
     On PostgreSQL its exports are sharded: more than ``SHARD_ROWS`` rows are split into shards
-    that every worker helps with (:mod:`labelport.tasks.shards`)."""
+    that every worker helps with (:mod:`labelport.services.sharding`)."""
     send = Dispatcher(app)
     sharding = None
     if not store.is_sqlite:

@@ -45,11 +45,12 @@ import sqlalchemy as sa
 
 from labelport.errors import Busy
 from labelport.export.artifacts import Artifacts
+from labelport.services import export_tasks
+from labelport.services.sharding import Sharding, execute_shard
+from labelport.services.sharding import clear as clear_shards
 from labelport.settings import Settings
 from labelport.store import Store
 from labelport.store import schema as s
-from labelport.tasks import records, shards
-from labelport.tasks.shards import Sharding
 from labelport.times import utcnow
 
 log = logging.getLogger("labelport.tasks")
@@ -160,9 +161,9 @@ class TaskPool:
 
     # ------------------------------------------------------------------ operations
 
-    def cancel(self, org_id: str, task_id: str) -> records.TaskInfo:
+    def cancel(self, org_id: str, task_id: str) -> export_tasks.TaskInfo:
         """Cancel an export: a queued one never runs, a running one stops at its next page."""
-        info = records.cancel(self.store, org_id, task_id)
+        info = export_tasks.cancel(self.store, org_id, task_id)
         with self._lock:
             event = self._running.get(task_id)
         if event is not None:
@@ -354,7 +355,7 @@ class TaskPool:
         worker's ``labelport.shard`` body); ``"dropped"`` when it is not queued any more."""
         if self._stop.is_set() or self.sharding is None:
             return DROPPED  # the coordinator runs what nobody else takes
-        return shards.execute_shard(
+        return execute_shard(
             self.store,
             self.artifacts,
             task_id,
@@ -414,7 +415,7 @@ class TaskPool:
     def _run(self, kind: _Kind, task_id: str, event: threading.Event) -> None:
         try:
             if kind is EXPORTS:
-                records.execute(
+                export_tasks.execute(
                     self.store,
                     self.artifacts,
                     task_id,
@@ -424,9 +425,9 @@ class TaskPool:
                     sharding=self.sharding,
                 )
             else:
-                from labelport.tasks import imports  # the import side loads only when used
+                from labelport.services import import_tasks  # the import side loads only when used
 
-                imports.execute(self.store, self.settings, task_id, cancel_event=event)
+                import_tasks.execute(self.store, self.settings, task_id, cancel_event=event)
         except Exception:
             log.exception("%s task %s failed", kind.name, task_id)
         finally:
@@ -519,7 +520,7 @@ class TaskPool:
                             gave_up.append(task_id)
         for task_id in gave_up:  # what the dead worker left half-written
             shutil.rmtree(self.artifacts.partial(task_id), ignore_errors=True)
-            shards.clear(self.store, self.artifacts, task_id)
+            clear_shards(self.store, self.artifacts, task_id)
         if touched:
             if self.dispatch is not None:
                 for kind in KINDS:

@@ -35,9 +35,8 @@ from labelport.errors import (
     PermissionDenied,
 )
 from labelport.export.spec import MAX_IDS, SCOPES, WORKFLOW_STATUSES, Scope, zone
-from labelport.services import Principal
-from labelport.tasks import records
-from labelport.tasks.records import TaskInfo
+from labelport.services import Principal, export_tasks
+from labelport.services.export_tasks import TaskInfo
 from labelport.vocab import MEDIA_TYPES
 from labelport.web import browse, forms, render, session
 from labelport.web.browse import FormProblem, RowQuery
@@ -340,7 +339,7 @@ def home(request: Request) -> Response:
     v = visit(request)
     store, org = v.ctx.store, v.principal.org_id
     lists = {kind: browse.listing(store, org, kind, limit=8) for kind in browse.LIST_KINDS}
-    recent = records.list_tasks(store, org, limit=6)
+    recent = export_tasks.list_tasks(store, org, limit=6)
     return render.page(
         "home.html",
         v.base(
@@ -807,7 +806,7 @@ def _start(v: Visit, ef: forms.ExportForm) -> TaskInfo:
         data_row_ids=tuple(ef.ids) if ef.kind == "data_rows" else (),
     )
     spec = services.export_spec(store, org, scope, ef.params, ef.filters or None)
-    return records.create(store, org, spec, user_id=v.principal.user_id, name=ef.name or None)
+    return export_tasks.create(store, org, spec, user_id=v.principal.user_id, name=ef.name or None)
 
 
 # ----------------------------------------------------------------------------------- exports
@@ -895,7 +894,7 @@ def exports(request: Request) -> Response:
         except FormProblem as exc:
             raise InvalidInput(f"Page: {exc.message}") from None
     limit = 50
-    tasks = records.list_tasks(
+    tasks = export_tasks.list_tasks(
         v.ctx.store, v.principal.org_id, include_archived=archived, limit=limit + 1, before=before
     )
     more = len(tasks) > limit
@@ -922,7 +921,7 @@ def export_status(request: Request) -> Response:
     found = []
     for task_id in wanted:
         try:
-            found.append(records.get(v.ctx.store, v.principal.org_id, clean_id(task_id)))
+            found.append(export_tasks.get(v.ctx.store, v.principal.org_id, clean_id(task_id)))
         except NotFound:
             continue
     items = _summaries(v, found)
@@ -933,7 +932,7 @@ def export_status(request: Request) -> Response:
 @page
 def export(request: Request, task_id: str) -> Response:
     v = visit(request)
-    task = records.get(v.ctx.store, v.principal.org_id, clean_id(task_id))
+    task = export_tasks.get(v.ctx.store, v.principal.org_id, clean_id(task_id))
     summary = _summaries(v, [task])[0]
     manifest = None
     preview: list[str] = []
@@ -941,7 +940,7 @@ def export(request: Request, task_id: str) -> Response:
     files: dict[str, str] = {}
     gone = None
     if task.status == "COMPLETE" and task.location is not None:
-        manifest = records.manifest_of(v.ctx.store, task.org_id, task.id)
+        manifest = export_tasks.manifest_of(v.ctx.store, task.org_id, task.id)
         try:
             preview = _preview(v, task, "result")
             error_preview = _preview(v, task, "errors")
@@ -990,7 +989,7 @@ def cancel_export(
     request: Request, task_id: str, form: dict[str, list[str]] = FormBody
 ) -> Response:
     v = posted(request, form, "editor")
-    task = records.get(v.ctx.store, v.principal.org_id, clean_id(task_id))
+    task = export_tasks.get(v.ctx.store, v.principal.org_id, clean_id(task_id))
     try:
         v.ctx.pool.cancel(v.principal.org_id, task.id)
     except Conflict as exc:
@@ -1004,9 +1003,9 @@ def archive_export(
     request: Request, task_id: str, form: dict[str, list[str]] = FormBody
 ) -> Response:
     v = posted(request, form, "editor")
-    task = records.get(v.ctx.store, v.principal.org_id, clean_id(task_id))
+    task = export_tasks.get(v.ctx.store, v.principal.org_id, clean_id(task_id))
     undo = forms.one(form, "undo", 5) == "1"
-    records.archive(v.ctx.store, v.principal.org_id, task.id, archived=not undo)
+    export_tasks.archive(v.ctx.store, v.principal.org_id, task.id, archived=not undo)
     target = "/exports" if not undo else f"/exports/{render.path(task.id)}"
     return RedirectResponse(target, status_code=303)
 

@@ -2,7 +2,7 @@
 
 Against a live server (``server`` fixture) on SQLite and PostgreSQL. Tests that need a task to
 stay QUEUED stop the server's pool first; one test runs an export with tiny shards right here
-(``records.execute``) so that reads cross shard boundaries.
+(``export_tasks.execute``) so that reads cross shard boundaries.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from labelport.export.artifacts import Artifacts
-from labelport.tasks import records
+from labelport.services import export_tasks
 from tests.factories import PROJECT, import_rows, simple_row
 
 API = "/api/v1/exports"
@@ -28,7 +28,7 @@ def wait_finished(http: httpx.Client, task_id: str, timeout: float = 60) -> dict
     deadline = time.monotonic() + timeout
     while True:
         task: dict[str, Any] = http.get(f"{API}/{task_id}").json()
-        if task["status"] in records.FINISHED:
+        if task["status"] in export_tasks.FINISHED:
             return task
         assert time.monotonic() < deadline, f"export {task_id} is still {task['status']}"
         time.sleep(0.05)
@@ -162,7 +162,7 @@ def test_reads_cross_shard_boundaries_as_seeks(server: Any) -> None:
     import_rows(server.store, server.org.id, [simple_row(i) for i in range(60)])
     with server.client("editor") as http:
         task_id = http.post(API, json={"scope": {"kind": "catalog"}}).json()["id"]
-    done = records.execute(
+    done = export_tasks.execute(
         server.store,
         Artifacts.for_settings(server.settings).root,
         task_id,
@@ -170,7 +170,7 @@ def test_reads_cross_shard_boundaries_as_seeks(server: Any) -> None:
         page_size=7,
     )
     assert done.status == "COMPLETE"
-    manifest = records.manifest_of(server.store, server.org.id, task_id)
+    manifest = export_tasks.manifest_of(server.store, server.org.id, task_id)
     files = manifest["streams"]["result"]["files"]
     assert len(files) > 3
     directory = Path(str(done.location))

@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from labelport import services
-from labelport.tasks import imports
+from labelport.services import import_tasks
 from tests.cli.malformed import CASES, V1_ROWS
 
 SET = "aiplatform.googleapis.com/annotation_set_name"
@@ -82,7 +82,7 @@ def error_of(response: httpx.Response, status: int = 400) -> dict[str, Any]:
 
 
 def uploads(server: Any) -> list[Path]:
-    folder = imports.uploads_dir(server.settings)
+    folder = import_tasks.uploads_dir(server.settings)
     return sorted(folder.iterdir()) if folder.exists() else []
 
 

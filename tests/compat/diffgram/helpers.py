@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from labelport import services
 from labelport.export.artifacts import Artifacts
 from labelport.ids import derived_id, new_id
+from labelport.services import export_tasks
 from labelport.store import schema as s
-from labelport.tasks import records
 from labelport.times import utcnow
 from tests.imports.test_diffgram import (
     PSID,
@@ -85,5 +85,5 @@ def pause(server: Any) -> None:
 
 def run_queued(server: Any, task_id: str) -> None:
     root = Artifacts.for_settings(server.settings).root
-    done = records.execute(server.store, root, task_id, settings=server.settings)
+    done = export_tasks.execute(server.store, root, task_id, settings=server.settings)
     assert done.status == "COMPLETE", done.error_message

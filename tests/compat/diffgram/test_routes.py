@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from labelport import services
-from labelport.tasks import records
+from labelport.services import export_tasks
 
 from .helpers import PSID, Acme, load, packets, pause, run_queued
 
@@ -93,7 +93,7 @@ def test_to_file_mistakes_are_400s_naming_the_field(server: Any):
             diffgram_error(to_file(http, **body), 400, field, words)
         missing_kind = http.post(f"{WALRUS}/to_file", json={"source": "job", "job_id": "x"})
         diffgram_error(missing_kind, 400, "kind", "kind is required")
-    assert records.list_tasks(server.store, server.org.id) == []  # nothing was started
+    assert export_tasks.list_tasks(server.store, server.org.id) == []  # nothing was started
 
 
 def test_to_file_checks_its_job_directory_and_task(

@@ -19,7 +19,7 @@ from labelport import services
 from labelport.export.manifest import read_manifest, stream_info
 from labelport.export.spec import Scope
 from labelport.export.streams import StreamReader
-from labelport.tasks import records
+from labelport.services import export_tasks
 from tests import factories
 from tests.conftest import Database
 from tests.live import LiveServer, start_server
@@ -69,12 +69,12 @@ class Site:
         deadline = time.monotonic() + 30
         while not task.finished and time.monotonic() < deadline:
             time.sleep(0.02)
-            task = records.get(self.live.store, org, task.id)
+            task = export_tasks.get(self.live.store, org, task.id)
         assert task.status == "COMPLETE", task.error_message
         return read_stream(task, "result")
 
 
-def read_stream(task: records.TaskInfo, name: str) -> list[dict[str, Any]]:
+def read_stream(task: export_tasks.TaskInfo, name: str) -> list[dict[str, Any]]:
     directory = Path(str(task.location))
     info = stream_info(read_manifest(directory), name)
     return [orjson.loads(line) for line in StreamReader(directory, info).iter_lines()]

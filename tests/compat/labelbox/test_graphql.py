@@ -11,8 +11,7 @@ import pytest
 
 from labelport.compat.labelbox import catalog, streams
 from labelport.export.spec import Scope
-from labelport.services import authenticate, export_spec
-from labelport.tasks import records
+from labelport.services import authenticate, export_spec, export_tasks
 from tests.export import test_scopes_and_filters as base
 
 from .conftest import Site
@@ -111,7 +110,7 @@ def test_task_fields_and_header(site: Site, task_id: str) -> None:
     assert task["completionPercentage"] == 100.0
     assert task["createdAt"].endswith("Z") and len(task["createdAt"]) == 24
     header = gql(site, HEADER, where(task_id)).json()["data"]["task"]["exportMetadataHeader"]
-    done = records.get(site.live.store, site.live.org.id, task_id)
+    done = export_tasks.get(site.live.store, site.live.org.id, task_id)
     assert done.result_lines == 21
     assert header == {"totalSize": done.result_bytes, "totalLines": 21}
     empty = gql(site, HEADER, where(task_id, "ERRORS")).json()["data"]["task"]
@@ -122,13 +121,13 @@ def test_a_task_that_is_not_complete_has_no_header_and_no_chunks(
     site: Site, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # the task pool must not finish the task before it is canceled
-    monkeypatch.setattr(records, "execute", lambda *args, **kwargs: None)
+    monkeypatch.setattr(export_tasks, "execute", lambda *args, **kwargs: None)
     me = authenticate(site.live.store, site.live.keys["editor"])
     spec = export_spec(site.live.store, me.org_id, Scope("project", base.P2), {"embeddings": True})
-    queued = records.create(
+    queued = export_tasks.create(
         site.live.store, me.org_id, spec, user_id=me.user_id, reuse_running=False
     )
-    canceled = records.cancel(site.live.store, me.org_id, queued.id)
+    canceled = export_tasks.cancel(site.live.store, me.org_id, queued.id)
     assert canceled.status == "CANCELED"
     task = gql(site, HEADER, where(canceled.id)).json()["data"]["task"]
     assert task == {"exportMetadataHeader": None}
@@ -167,7 +166,7 @@ def test_chunks_by_offset_and_line_are_whole_lines(
     site: Site, task_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(streams, "CHUNK_BYTES", 1)  # one line per chunk
-    done = records.get(site.live.store, site.live.org.id, task_id)
+    done = export_tasks.get(site.live.store, site.live.org.id, task_id)
     whole = httpx.get(
         f"{site.url}/api/v1/exports/{task_id}/streams/result",
         headers={"Authorization": f"Bearer {site.live.keys['editor']}"},
@@ -210,7 +209,7 @@ def test_range_links_are_signed(site: Site, task_id: str) -> None:
 
 
 def test_an_export_whose_files_are_gone(site: Site, task_id: str) -> None:
-    done = records.get(site.live.store, site.live.org.id, task_id)
+    done = export_tasks.get(site.live.store, site.live.org.id, task_id)
     for shard in Path(str(done.location)).glob("result-*.ndjson"):
         shard.unlink()
     answer = gql(site, FROM_OFFSET, where(task_id, offset=0))

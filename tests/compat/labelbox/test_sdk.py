@@ -22,7 +22,7 @@ from labelport import queries, services
 from labelport.compat.labelbox import exports, streams
 from labelport.export.manifest import read_manifest
 from labelport.export.spec import Scope, every_param
-from labelport.tasks import records
+from labelport.services import export_tasks
 from tests.export import test_scopes_and_filters as base
 
 from . import data
@@ -68,7 +68,7 @@ def ids(rows: list[dict[str, Any]]) -> list[str]:
 
 def tasks_of(site: Site) -> list[str]:
     store, org = site.live.store, site.live.org.id
-    return [t.id for t in records.list_tasks(store, org, include_archived=True, limit=1000)]
+    return [t.id for t in export_tasks.list_tasks(store, org, include_archived=True, limit=1000)]
 
 
 # ------------------------------------------------------------------------------------ getters
@@ -406,13 +406,13 @@ def test_wait_till_done_polls_a_task_that_is_still_running(
     the SDK then polls it through ``createdTasks`` until it is COMPLETE. (The task pool's run is
     held at a gate until the SDK has seen the task in progress.)"""
     gate = threading.Event()
-    run = records.execute
+    run = export_tasks.execute
 
     def held(*args: Any, **kwargs: Any) -> Any:
         gate.wait(20)
         return run(*args, **kwargs)
 
-    monkeypatch.setattr(records, "execute", held)
+    monkeypatch.setattr(export_tasks, "execute", held)
     monkeypatch.setattr(exports, "INLINE_SECONDS", 0.3)
     project = site.client().get_project(base.P2)
     try:
@@ -507,12 +507,12 @@ def test_small_chunks_and_many_shards_arrive_whole(
     assert [c.first_line for c in calls] == list(range(len(native)))
 
     monkeypatch.setattr(streams, "CHUNK_BYTES", 4 * 1024 * 1024)
-    monkeypatch.setattr(records, "execute", partial(records.execute, shard_bytes=4000))
+    monkeypatch.setattr(export_tasks, "execute", partial(export_tasks.execute, shard_bytes=4000))
     calls.clear()
     task = catalog.export(params=params, task_name="sharded ✂")
     assert task.name == "sharded ✂"
     assert exported(task) == native
-    done = records.get(site.live.store, site.live.org.id, task.uid)
+    done = export_tasks.get(site.live.store, site.live.org.id, task.uid)
     shards = read_manifest(Path(str(done.location)))["streams"]["result"]["files"]
     assert len(shards) > 3
     assert [(c.first_byte, c.size) for c in calls] == [

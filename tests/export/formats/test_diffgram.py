@@ -33,9 +33,9 @@ from labelport.export.spec import Scope
 from labelport.ids import derived_id
 from labelport.imports.base import ParsedRow
 from labelport.imports.diffgram import convert
+from labelport.services import export_tasks
 from labelport.settings import load_settings
 from labelport.store import schema as s
-from labelport.tasks import records
 from tests.imports.strategies import row as any_row
 from tests.imports.test_diffgram import (
     EXPORT_INFO,
@@ -481,8 +481,8 @@ def test_an_export_task_of_format_diffgram_publishes_diffgram_json(
         format="diffgram",
     )
     options = {"kind": "Annotations", "source": "project", "project_string_id": "mine"}
-    task = records.create(store, org.id, spec, options=options)
-    done = records.execute(store, tmp_path / "exports", task.id, settings=settings)
+    task = export_tasks.create(store, org.id, spec, options=options)
+    done = export_tasks.execute(store, tmp_path / "exports", task.id, settings=settings)
     assert done.status == "COMPLETE", done.error_message
     path = Path(str(done.location)) / "diffgram.json"
     data = path.read_bytes()
@@ -496,7 +496,7 @@ def test_an_export_task_of_format_diffgram_publishes_diffgram_json(
     assert done.output["failed_files"] == [] and done.output["failed_file_count"] == 0
     info = orjson.loads(data)["export_info"]
     assert info["id"] == task.id and info["file_list_length"] == files
-    manifest = records.manifest_of(store, org.id, task.id)
+    manifest = export_tasks.manifest_of(store, org.id, task.id)
     result = manifest["streams"].get("result") or {}
     assert info["check_values"]["canonical"] == {
         "task_id": task.id,

@@ -34,8 +34,8 @@ from labelport.api.native.common import StrictQuery, invalid, with_field
 from labelport.errors import InvalidSpec, NotFound
 from labelport.export.spec import SCOPES, Scope
 from labelport.export.streams import StreamReader
-from labelport.tasks import records
-from labelport.tasks.records import TaskInfo
+from labelport.services import export_tasks
+from labelport.services.export_tasks import TaskInfo
 from labelport.times import parse_timestamp
 
 router = APIRouter(prefix="/exports", tags=["exports"], dependencies=[StrictQuery])
@@ -106,7 +106,7 @@ def create_export(
     )
     try:
         spec = services.export_spec(ctx.store, principal.org_id, scope, body.params, body.filters)
-        task = records.create(
+        task = export_tasks.create(
             ctx.store, principal.org_id, spec, user_id=principal.user_id, name=body.name
         )
     except InvalidSpec as exc:
@@ -174,7 +174,7 @@ def list_exports(
         raise invalid(f"status {status!r} is not one of {', '.join(STATUSES)}", "query:status")
     if scope_id is not None:
         _no_nul(scope_id, "query:scope_id")
-    tasks = records.list_tasks(
+    tasks = export_tasks.list_tasks(
         ctx.store,
         principal.org_id,
         scope_kind=scope_kind,
@@ -220,7 +220,7 @@ def get_export(task_id: TaskId, principal: Viewer, ctx: Ctx, request: Request) -
 def get_manifest(task_id: TaskId, principal: Viewer, ctx: Ctx) -> dict[str, Any]:
     task = _get(ctx, principal.org_id, task_id)
     downloads.task_location(task)  # 409 unless COMPLETE
-    return records.manifest_of(ctx.store, principal.org_id, task.id)
+    return export_tasks.manifest_of(ctx.store, principal.org_id, task.id)
 
 
 @router.get("/{task_id}/links", summary="Signed download links to a COMPLETE export's files")
@@ -325,7 +325,7 @@ def archive_export(
     undo: Annotated[bool, Query(description="Unarchive")] = False,
 ) -> dict[str, Any]:
     _get(ctx, principal.org_id, task_id)
-    return task_json(records.archive(ctx.store, principal.org_id, task_id, archived=not undo))
+    return task_json(export_tasks.archive(ctx.store, principal.org_id, task_id, archived=not undo))
 
 
 # ----------------------------------------------------------------------------------- helpers
@@ -334,7 +334,7 @@ def archive_export(
 def _get(ctx: Context, org_id: str, task_id: str) -> TaskInfo:
     if "\x00" in task_id:
         raise NotFound("export task", repr(task_id))
-    return records.get(ctx.store, org_id, task_id)
+    return export_tasks.get(ctx.store, org_id, task_id)
 
 
 def task_json(
@@ -348,7 +348,7 @@ def task_json(
         return doc
     doc["counts"] = doc["streams"] = doc["links"] = None
     if task.status == "COMPLETE" and task.location is not None:
-        manifest = records.manifest_of(ctx.store, task.org_id, task.id)
+        manifest = export_tasks.manifest_of(ctx.store, task.org_id, task.id)
         doc["rows_planned"] = manifest.get("rows_planned")
         doc["snapshot_at"] = manifest.get("snapshot_at")
         doc["counts"] = manifest.get("counts")

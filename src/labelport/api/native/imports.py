@@ -31,7 +31,7 @@ from labelport.api.native.rest import (
     json_response,
 )
 from labelport.errors import InvalidInput
-from labelport.tasks import imports
+from labelport.services import import_tasks
 
 router = APIRouter(tags=["imports"])
 
@@ -54,7 +54,7 @@ UPLOAD_BODY: dict[str, Any] = {
 
 
 def _option(description: str) -> Any:
-    return Query(min_length=1, max_length=imports.MAX_NAME, description=description)
+    return Query(min_length=1, max_length=import_tasks.MAX_NAME, description=description)
 
 
 @router.post(
@@ -112,7 +112,7 @@ async def upload(
         and request.headers.get("content-type", "").split(";")[0].strip() == "text/csv"
     ):
         given["format"] = "csv"
-    options = imports.check_options(source, given, prefix="query:")
+    options = import_tasks.check_options(source, given, prefix="query:")
     limit = ctx.settings.max_upload_bytes
     declared = request.headers.get("content-length")
     if declared is not None:
@@ -120,7 +120,7 @@ async def upload(
             raise InvalidParameter("header:content-length", "not a number of bytes")
         if int(declared) > limit:
             raise TooLarge(f"the file is {int(declared):,} bytes; the limit is {limit:,}")
-    folder = imports.uploads_dir(ctx.settings)
+    folder = import_tasks.uploads_dir(ctx.settings)
     await anyio.to_thread.run_sync(lambda: folder.mkdir(parents=True, exist_ok=True))
     partial = folder / f"{secrets.token_hex(12)}.part"
     size = await _receive(request, partial, limit)
@@ -132,7 +132,7 @@ async def upload(
     try:
         await anyio.to_thread.run_sync(partial.rename, final)
         task = await anyio.to_thread.run_sync(
-            lambda: imports.create(
+            lambda: import_tasks.create(
                 ctx.store,
                 principal.org_id,
                 principal.user_id,
@@ -186,12 +186,12 @@ async def _remove(path: Path) -> None:
 
 @router.get("/imports", summary="Import tasks, newest first")
 def list_imports(ctx: Ctx, principal: Viewer, page: PageArgs, _: Strict) -> Response:
-    found = imports.list_tasks(ctx.store, principal.org_id, limit=page.limit, after=page.after)
+    found = import_tasks.list_tasks(ctx.store, principal.org_id, limit=page.limit, after=page.after)
     cursor = None if found.next_after is None else encode_cursor(found.next_after)
     return json_response({"items": [task.to_json() for task in found.items], "next_cursor": cursor})
 
 
 @router.get("/imports/{import_id}", summary="An import task: status, progress, summary, errors")
 def get_import(ctx: Ctx, principal: Viewer, import_id: str, _: Strict) -> Response:
-    task = imports.get(ctx.store, principal.org_id, check_id(import_id, "import task"))
+    task = import_tasks.get(ctx.store, principal.org_id, check_id(import_id, "import task"))
     return json_response(task.to_json())

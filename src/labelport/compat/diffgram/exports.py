@@ -38,9 +38,9 @@ from labelport.compat.diffgram.catalog import ProjectRef
 from labelport.errors import InvalidInput, NotFound
 from labelport.export.formats.diffgram import KINDS, header_from_options
 from labelport.export.spec import Scope
+from labelport.services import export_tasks
+from labelport.services.export_tasks import TaskInfo
 from labelport.store import Store
-from labelport.tasks import records
-from labelport.tasks.records import TaskInfo
 from labelport.times import format_timestamp
 
 FORMAT = "diffgram"
@@ -212,7 +212,7 @@ def start(
             filters["workflow_status"] = "Done"
     checked = header_from_options(options)
     spec = services.export_spec(store, org_id, scope, PARAMS, filters, format=FORMAT)
-    return records.create(store, org_id, spec, user_id=user_id, options=checked)
+    return export_tasks.create(store, org_id, spec, user_id=user_id, options=checked)
 
 
 # ------------------------------------------------------------------------------ Export objects
@@ -281,7 +281,7 @@ def get(store: Store, org_id: str, ref: ProjectRef, export_id: Any) -> TaskInfo:
     if not key:
         raise invalid("id is required (the export's id)", "id")
     try:
-        task = records.get(store, org_id, key)
+        task = export_tasks.get(store, org_id, key)
     except NotFound:
         raise NotFound("export", key) from None
     if (
@@ -298,7 +298,7 @@ def listing(store: Store, org_id: str, ref: ProjectRef, limit: int = 1000) -> li
     out: list[TaskInfo] = []
     before = None
     while len(out) < limit:
-        page = records.list_tasks(
+        page = export_tasks.list_tasks(
             store, org_id, scope_kind="project", scope_id=ref.id, limit=200, before=before
         )
         out.extend(t for t in page if t.format == FORMAT)

@@ -42,10 +42,9 @@ from labelport.compat.diffgram.exports import invalid
 from labelport.errors import Gone, InvalidInput
 from labelport.export.folders import Folder
 from labelport.export.formats.diffgram import FILE_NAME
-from labelport.services import Principal
+from labelport.services import Principal, export_tasks
+from labelport.services.export_tasks import TaskInfo
 from labelport.store.types import unstorable
-from labelport.tasks import records
-from labelport.tasks.records import TaskInfo
 from labelport.times import format_timestamp
 
 router = APIRouter(prefix="/diffgram", tags=["diffgram"])
@@ -253,7 +252,7 @@ async def to_file(
     while not task.finished and time.monotonic() < deadline:
         await asyncio.sleep(delay)
         delay = min(delay * 1.5, 1.0)
-        task = await run_in_threadpool(records.get, ctx.store, principal.org_id, task.id)
+        task = await run_in_threadpool(export_tasks.get, ctx.store, principal.org_id, task.id)
     if task.status != "COMPLETE":
         return _not_ready(task, exports.status_text(task) if task.finished else NOT_READY)
     return await run_in_threadpool(_deliver, ctx, request, task, checked.return_type)
@@ -308,5 +307,5 @@ def export_update(
     mode = given.get("mode")
     if mode != "ARCHIVE":
         raise InvalidInput(f"mode must be ARCHIVE, got {mode!r}")
-    task = records.archive(ctx.store, principal.org_id, task.id)
+    task = export_tasks.archive(ctx.store, principal.org_id, task.id)
     return ok(success=True, export=exports.serialize(task))

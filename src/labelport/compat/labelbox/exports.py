@@ -41,9 +41,9 @@ from labelport.compat.labelbox import catalog
 from labelport.errors import InvalidSpec, NotFound
 from labelport.export import spec
 from labelport.export.spec import Scope
+from labelport.services import export_tasks
+from labelport.services.export_tasks import TaskInfo
 from labelport.store import Store
-from labelport.tasks import records
-from labelport.tasks.records import TaskInfo
 
 TASK_TYPE = "export-data-rows"
 # Small exports finish inside the mutation, so the SDK's wait_till_done returns without its 2 s
@@ -285,14 +285,14 @@ def start(
         store, principal.org_id, request.scope, request.params, request.filters
     )
     try:
-        task = records.create(
+        task = export_tasks.create(
             store, principal.org_id, checked, user_id=principal.user_id, name=request.task_name
         )
     except NotFound as exc:  # a batch, project or model run named in params or filters
         raise malformed(exc.message) from exc
     if task.reused and task.created_by != principal.email:
         # Tasks are seen only by their creator: another user's identical task is no answer.
-        task = records.create(
+        task = export_tasks.create(
             store,
             principal.org_id,
             checked,
@@ -313,7 +313,7 @@ def wait(store: Store, task: TaskInfo, seconds: float) -> TaskInfo:
         if task.progress_total is not None and task.progress_total > INLINE_ROWS:
             break
         time.sleep(POLL_SECONDS)
-        task = records.get(store, task.org_id, task.id)
+        task = export_tasks.get(store, task.org_id, task.id)
     return task
 
 

@@ -25,9 +25,8 @@ from labelport.api.downloads import range_path, stream_reader
 from labelport.compat.labelbox import catalog, exports, streams
 from labelport.compat.labelbox.sdl import SDL
 from labelport.errors import InvalidInput, NotFound
-from labelport.services import Principal
-from labelport.tasks import records
-from labelport.tasks.records import TaskInfo
+from labelport.services import Principal, export_tasks
+from labelport.services.export_tasks import TaskInfo
 from labelport.times import parse_timestamp
 
 UINT64_MAX = 2**64 - 1
@@ -226,7 +225,7 @@ def resolve_organization(_: Any, info: Info) -> Any:
 
 def visible_task(caller: Caller, task_id: str) -> TaskInfo:
     """An export task of the caller's organization that the caller created."""
-    task = records.get(caller.ctx.store, caller.principal.org_id, task_id)
+    task = export_tasks.get(caller.ctx.store, caller.principal.org_id, task_id)
     if task.created_by != caller.principal.email:
         raise NotFound("task", task_id)
     return task
@@ -264,7 +263,7 @@ def resolve_created_tasks(
             skip=skip or 0,
             first=min(first if first is not None else 100, 1000),
         )
-        tasks = [records.get_in(conn, caller.principal.org_id, i) for i in ids]
+        tasks = [export_tasks.get_in(conn, caller.principal.org_id, i) for i in ids]
     return [exports.task_json(t) for t in tasks]
 
 

@@ -26,10 +26,10 @@ from labelport.errors import InvalidSpec, NotFound
 from labelport.export import destinations
 from labelport.export.formats.vertex_config import VertexJob, make_job, parse_export_config
 from labelport.export.spec import Scope
+from labelport.services import export_tasks
+from labelport.services.export_tasks import TaskInfo
 from labelport.settings import Settings
 from labelport.store import Store
-from labelport.tasks import records
-from labelport.tasks.records import TaskInfo
 from labelport.times import utcnow
 
 FORMAT = "vertex"
@@ -68,7 +68,7 @@ def start(
             "exportConfig": config.raw,
             "refusal": {"code": FAILED_PRECONDITION, "message": message},
         }
-        task = records.create(
+        task = export_tasks.create(
             store, org_id, spec, user_id=user_id, options=options, refused=message
         )
         return Started(task, view.item_count)
@@ -90,7 +90,7 @@ def start(
         params["model_run_details"] = True  # the run's split, written as ml_use
     spec = services.export_spec(store, org_id, scope, params, None, format=FORMAT)
     options = {"exportConfig": config.raw, "plan": job.to_json()}
-    task = records.create(store, org_id, spec, user_id=user_id, options=options)
+    task = export_tasks.create(store, org_id, spec, user_id=user_id, options=options)
     return Started(task, view.item_count)
 
 
@@ -99,14 +99,14 @@ def wait(store: Store, task: TaskInfo, seconds: float, step: float = 0.05) -> Ta
     deadline = time.monotonic() + seconds
     while not task.finished and time.monotonic() < deadline:
         time.sleep(step)
-        task = records.get(store, task.org_id, task.id)
+        task = export_tasks.get(store, task.org_id, task.id)
     return task
 
 
 def operation_task(store: Store, org_id: str, dataset_id: str, operation_id: str) -> TaskInfo:
     """The export task behind an operation of ``dataset_id`` (NotFound for anything else)."""
     try:
-        task = records.get(store, org_id, operation_id)
+        task = export_tasks.get(store, org_id, operation_id)
     except NotFound:
         raise NotFound("operation", operation_id) from None
     if task.format != FORMAT or task.scope.get("id") != dataset_id:

@@ -23,9 +23,9 @@ from labelport.export.manifest import read_manifest, stream_info
 from labelport.export.streams import StreamReader
 
 if TYPE_CHECKING:
+    from labelport.services.export_tasks import TaskInfo
     from labelport.settings import Settings
     from labelport.store import Store
-    from labelport.tasks.records import TaskInfo
 
 Progress = Callable[[int, int | None], None]
 

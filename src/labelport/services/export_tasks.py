@@ -26,11 +26,10 @@ from labelport.export.artifacts import Artifacts
 from labelport.export.engine import PAGE_SIZE, SHARD_BYTES, Canceled, run_export
 from labelport.export.spec import ExportSpec, Scope, parse_spec
 from labelport.ids import new_id
+from labelport.services.sharding import Sharding, coordinate
 from labelport.settings import Settings
 from labelport.store import Store
 from labelport.store import schema as s
-from labelport.tasks import shards
-from labelport.tasks.shards import Sharding
 from labelport.times import format_timestamp, utcnow
 
 t = s.export_task
@@ -349,7 +348,7 @@ def execute(
     than the canonical NDJSON is published from the finished canonical streams
     (``labelport.export.formats``); its output is stored on the task, and a publishing failure
     fails the task. With ``sharding`` (a Celery worker on PostgreSQL) a large export is split
-    into shards that any worker runs (:mod:`labelport.tasks.shards`); the output is the same.
+    into shards that any worker runs (:mod:`labelport.services.sharding`); the output is the same.
     """
     with store.read() as conn:
         row = conn.execute(_select().where(t.c.id == task_id)).one_or_none()
@@ -385,7 +384,7 @@ def execute(
         spec = spec_of(task, row.timezone or "UTC")
         if sharding is not None and not store.is_sqlite:
             run = max(task.attempts, 1)
-            outcome = shards.coordinate(
+            outcome = coordinate(
                 store, artifacts, task_id, run, task.org_id, spec, directory, sharding,
                 progress=on_progress, shard_bytes=shard_bytes,
             )  # fmt: skip

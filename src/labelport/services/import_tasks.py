@@ -35,11 +35,11 @@ from labelport.errors import Busy, Gone, InvalidRecords, InvalidSpec, LabelportE
 from labelport.ids import new_id
 from labelport.imports.load import ImportResult
 from labelport.imports.vertex import OBJECTIVES
+from labelport.services.export_tasks import FINISH_WAIT, PROGRESS_WAIT
 from labelport.settings import Settings
 from labelport.store import Store
 from labelport.store import schema as s
 from labelport.store.types import ID, Timestamp
-from labelport.tasks.records import FINISH_WAIT, PROGRESS_WAIT
 from labelport.times import format_timestamp, utcnow
 from labelport.vocab import MEDIA_TYPES
 

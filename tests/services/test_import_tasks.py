@@ -14,9 +14,9 @@ import sqlalchemy as sa
 from labelport import services
 from labelport.errors import InvalidSpec, NotFound
 from labelport.imports import load
+from labelport.services import import_tasks
 from labelport.settings import load_settings
 from labelport.store import Store
-from labelport.tasks import imports
 
 
 def rows(n: int, start: int = 0) -> bytes:
@@ -38,10 +38,10 @@ def upload(
     source: str = "labelbox",
     options: dict[str, Any] | None = None,
     name: str = "f.ndjson",
-) -> imports.ImportTaskInfo:
+) -> import_tasks.ImportTaskInfo:
     path = tmp_path / f"upload-{len(list(tmp_path.iterdir()))}"
     path.write_bytes(body)
-    return imports.create(
+    return import_tasks.create(
         store,
         org.id,
         None,
@@ -78,16 +78,16 @@ def test_a_queued_import_runs_to_complete_and_deletes_its_file(
     body = rows(3)
     task = upload(store, org, tmp_path, body)
     assert (task.status, task.bytes_total, task.attempts) == ("QUEUED", len(body), 0)
-    assert imports.get(store, org.id, task.id) == task
+    assert import_tasks.get(store, org.id, task.id) == task
 
-    done = imports.execute(store, settings, task.id)
+    done = import_tasks.execute(store, settings, task.id)
     assert done.status == "COMPLETE"
     assert done.attempts == 1  # a queued task is claimed by execute itself
     assert done.summary is not None and done.summary["rows"] == 3
     assert (done.bytes_done, done.rows_done, done.percent) == (len(body), 3, 100.0)
     assert not Path(task.location).exists()
     assert data_rows(store, org) == 3
-    assert imports.execute(store, settings, task.id) == done  # a finished task is left alone
+    assert import_tasks.execute(store, settings, task.id) == done  # a finished task is left alone
 
 
 def test_bad_records_fail_the_task_with_line_numbers_and_leave_nothing(
@@ -95,7 +95,7 @@ def test_bad_records_fail_the_task_with_line_numbers_and_leave_nothing(
 ) -> None:
     body = rows(2) + b"[1, 2]\n\n" + rows(1, start=5) + b'{"data_row": {"row_data": 3}}\n'
     task = upload(store, org, tmp_path, body, name="bad.ndjson")
-    failed = imports.execute(store, settings, task.id)
+    failed = import_tasks.execute(store, settings, task.id)
     assert failed.status == "FAILED"
     assert failed.error_count == 2
     assert [(e["line"], e["field"]) for e in failed.errors] == [(3, ""), (6, "data_row.row_data")]
@@ -113,7 +113,7 @@ def test_a_stopping_server_puts_the_import_back_in_the_queue(
     small_batches(monkeypatch, 10)
     stop = threading.Event()
     seen: list[int] = []
-    real = imports._Tracker.rows
+    real = import_tasks._Tracker.rows
 
     def rows_then_stop(self: Any, n: int) -> None:
         seen.append(n)
@@ -121,16 +121,16 @@ def test_a_stopping_server_puts_the_import_back_in_the_queue(
             stop.set()  # as TaskPool.shutdown does, half-way through the file
         real(self, n)
 
-    monkeypatch.setattr(imports._Tracker, "rows", rows_then_stop)
+    monkeypatch.setattr(import_tasks._Tracker, "rows", rows_then_stop)
     task = upload(store, org, tmp_path, rows(100))
-    back = imports.execute(store, settings, task.id, cancel_event=stop)
+    back = import_tasks.execute(store, settings, task.id, cancel_event=stop)
     assert seen[:2] == [10, 20]
     assert back.status == "QUEUED"
     assert (back.attempts, back.bytes_done, back.rows_done) == (0, 0, 0)
     assert Path(task.location).exists()  # kept for the next run
     assert data_rows(store, org) == 0  # rolled back
 
-    again = imports.execute(store, settings, task.id)
+    again = import_tasks.execute(store, settings, task.id)
     assert (again.status, again.rows_done) == ("COMPLETE", 100)
     assert data_rows(store, org) == 100
 
@@ -139,20 +139,20 @@ def test_progress_is_visible_while_the_import_runs(
     store: Store, org: services.Organization, tmp_path: Path, settings: Any, monkeypatch: Any
 ) -> None:
     small_batches(monkeypatch, 50)
-    monkeypatch.setattr(imports, "PROGRESS_EVERY", 0.0)
-    monkeypatch.setattr(imports, "READ_BUFFER", 4096)
+    monkeypatch.setattr(import_tasks, "PROGRESS_EVERY", 0.0)
+    monkeypatch.setattr(import_tasks, "READ_BUFFER", 4096)
     body = rows(400)
     task = upload(store, org, tmp_path, body)
     observed: list[tuple[str, int, int]] = []
-    real = imports._Tracker.rows
+    real = import_tasks._Tracker.rows
 
     def watch(self: Any, n: int) -> None:
         real(self, n)
-        now = imports.get(store, org.id, task.id)  # what a poll of the API would see
+        now = import_tasks.get(store, org.id, task.id)  # what a poll of the API would see
         observed.append((now.status, now.bytes_done, now.rows_done))
 
-    monkeypatch.setattr(imports._Tracker, "rows", watch)
-    done = imports.execute(store, settings, task.id)
+    monkeypatch.setattr(import_tasks._Tracker, "rows", watch)
+    done = import_tasks.execute(store, settings, task.id)
     assert done.status == "COMPLETE"
     assert [o[2] for o in observed] == list(range(50, 401, 50))
     assert {o[0] for o in observed} == {"IN_PROGRESS"}
@@ -166,7 +166,7 @@ def test_a_vanished_upload_fails_the_task(
 ) -> None:
     task = upload(store, org, tmp_path, rows(1))
     Path(task.location).unlink()
-    failed = imports.execute(store, settings, task.id)
+    failed = import_tasks.execute(store, settings, task.id)
     assert failed.status == "FAILED"
     assert failed.error_message is not None and "gone" in failed.error_message
 
@@ -186,7 +186,7 @@ def test_vertex_and_rows_sources_run_their_importers(
         source="vertex",
         options={"dataset": "flowers", "objective": "image_classification_single_label"},
     )
-    done = imports.execute(store, settings, vertex.id)
+    done = import_tasks.execute(store, settings, vertex.id)
     assert done.status == "COMPLETE", done.error_message
     assert (done.summary or {})["labels"] == 1
     csv = upload(
@@ -198,7 +198,7 @@ def test_vertex_and_rows_sources_run_their_importers(
         options={"dataset": "notes", "format": "csv", "media_type": "text"},
     )
     assert csv.options == {"dataset": "notes", "format": "csv", "media_type": "TEXT"}
-    assert imports.execute(store, settings, csv.id).status == "COMPLETE"
+    assert import_tasks.execute(store, settings, csv.id).status == "COMPLETE"
     assert data_rows(store, org) == 2
 
 
@@ -206,15 +206,15 @@ def test_lists_are_newest_first_and_scoped_to_the_organization(
     store: Store, org: services.Organization, tmp_path: Path
 ) -> None:
     made = [upload(store, org, tmp_path, rows(1)).id for _ in range(3)]
-    first = imports.list_tasks(store, org.id, limit=2)
+    first = import_tasks.list_tasks(store, org.id, limit=2)
     assert [t.id for t in first.items] == made[::-1][:2]
     assert first.next_after is not None
-    rest = imports.list_tasks(store, org.id, limit=2, after=first.next_after)
+    rest = import_tasks.list_tasks(store, org.id, limit=2, after=first.next_after)
     assert ([t.id for t in rest.items], rest.next_after) == ([made[0]], None)
     other = services.create_organization(store, "other")
-    assert imports.list_tasks(store, other.id).items == []
+    assert import_tasks.list_tasks(store, other.id).items == []
     with pytest.raises(NotFound):
-        imports.get(store, other.id, made[0])
+        import_tasks.get(store, other.id, made[0])
 
 
 @pytest.mark.parametrize(
@@ -236,16 +236,16 @@ def test_options_are_checked_like_the_cli_checks_them(
     source: str, options: dict[str, Any], field: str
 ) -> None:
     with pytest.raises(InvalidSpec) as info:
-        imports.check_options(source, options, prefix="query:")
+        import_tasks.check_options(source, options, prefix="query:")
     assert getattr(info.value, "field", None) == f"query:{field}"
 
 
 def test_options_are_normalized() -> None:
-    assert imports.check_options("labelbox", {"dataset": " d ", "media_type": "image"}) == {
+    assert import_tasks.check_options("labelbox", {"dataset": " d ", "media_type": "image"}) == {
         "dataset": "d",
         "media_type": "IMAGE",
     }
-    assert imports.check_options("diffgram", {"dataset": None}) == {}
+    assert import_tasks.check_options("diffgram", {"dataset": None}) == {}
 
 
 def test_two_imports_of_one_organization_take_turns(
@@ -254,19 +254,19 @@ def test_two_imports_of_one_organization_take_turns(
     # Both files name the same new dataset: run at once, the later commit would hit the
     # dataset the earlier one created. The first to write pauses with its transaction open.
     first_batch = threading.Lock()
-    real = imports._Tracker.rows
+    real = import_tasks._Tracker.rows
 
     def pause_once(self: Any, n: int) -> None:
         if first_batch.acquire(blocking=False):
             time.sleep(0.5)
         real(self, n)
 
-    monkeypatch.setattr(imports._Tracker, "rows", pause_once)
+    monkeypatch.setattr(import_tasks._Tracker, "rows", pause_once)
     tasks = [upload(store, org, tmp_path, rows(5, start=10 * i)) for i in range(2)]
-    results: dict[str, imports.ImportTaskInfo] = {}
+    results: dict[str, import_tasks.ImportTaskInfo] = {}
 
     def run(task_id: str) -> None:
-        results[task_id] = imports.execute(store, settings, task_id)
+        results[task_id] = import_tasks.execute(store, settings, task_id)
 
     threads = [threading.Thread(target=run, args=(t.id,)) for t in tasks]
     for thread in threads:
@@ -282,17 +282,19 @@ def test_two_imports_of_one_organization_take_turns(
 
 def test_strict_is_a_flag_of_the_line_importers() -> None:
     for value in (True, "true", " TRUE "):
-        assert imports.check_options("labelbox", {"strict": value}) == {"strict": True}
+        assert import_tasks.check_options("labelbox", {"strict": value}) == {"strict": True}
     for value in (False, "false", None):
-        assert imports.check_options("rows", {"dataset": "d", "strict": value}) == {"dataset": "d"}
-    assert imports.check_options("vertex", {"dataset": "d", "strict": True})["strict"] is True
+        assert import_tasks.check_options("rows", {"dataset": "d", "strict": value}) == {
+            "dataset": "d"
+        }
+    assert import_tasks.check_options("vertex", {"dataset": "d", "strict": True})["strict"] is True
     for bad in ("yes", 1, ""):
         with pytest.raises(InvalidSpec) as info:
-            imports.check_options("labelbox", {"strict": bad}, prefix="query:")
+            import_tasks.check_options("labelbox", {"strict": bad}, prefix="query:")
         assert getattr(info.value, "field", None) == "query:strict"
-    assert imports.check_options("diffgram", {"strict": True}) == {"strict": True}
+    assert import_tasks.check_options("diffgram", {"strict": True}) == {"strict": True}
     with pytest.raises(InvalidSpec, match="not an option of a diffgram import"):
-        imports.check_options("diffgram", {"media_type": "IMAGE"})
+        import_tasks.check_options("diffgram", {"media_type": "IMAGE"})
 
 
 def future_rows() -> bytes:
@@ -307,7 +309,7 @@ def test_the_summary_is_the_import_result_with_its_warnings(
     store: Store, org: services.Organization, tmp_path: Path, settings: Any
 ) -> None:
     task = upload(store, org, tmp_path, future_rows(), options={}, name="scenes.ndjson")
-    done = imports.execute(store, settings, task.id)
+    done = import_tasks.execute(store, settings, task.id)
     assert done.status == "COMPLETE", done.error_message
     summary = dict(done.summary or {})
     assert isinstance(summary.pop("seconds"), float)
@@ -335,7 +337,7 @@ def test_strict_makes_the_warnings_errors(
 ) -> None:
     task = upload(store, org, tmp_path, future_rows(), options={"dataset": "d", "strict": True})
     assert task.options == {"dataset": "d", "strict": True}
-    failed = imports.execute(store, settings, task.id)
+    failed = import_tasks.execute(store, settings, task.id)
     assert failed.status == "FAILED"
     assert [(e["line"], e["field"]) for e in failed.errors] == [
         (n, "future_field") for n in (1, 2, 3)
@@ -360,7 +362,7 @@ def test_the_line_limit_comes_from_the_settings(
         ),
     ]:
         task = upload(store, org, tmp_path, first + long, source=source, options=options)
-        failed = imports.execute(store, settings, task.id)
+        failed = import_tasks.execute(store, settings, task.id)
         assert failed.status == "FAILED", source
         assert failed.errors == [
             {
@@ -406,7 +408,7 @@ def test_an_unexpected_failure_is_logged_in_full_but_told_in_plain_words(
     monkeypatch.setattr(load, "import_items", broken)
     task = upload(store, org, tmp_path, rows(2), name="scenes.ndjson")
     with caplog.at_level("ERROR", logger="labelport.tasks"):
-        failed = imports.execute(store, settings, task.id)
+        failed = import_tasks.execute(store, settings, task.id)
     assert failed.status == "FAILED"
     assert failed.error_message == (
         f"internal error: {plain} while importing scenes.ndjson; nothing was imported "

@@ -1,7 +1,7 @@
-"""Sharded export tasks (``labelport.tasks.shards``) on PostgreSQL, without a broker.
+"""Sharded export tasks (``labelport.services.sharding``) on PostgreSQL, without a broker.
 
-The coordinator runs as ``records.execute(..., sharding=...)`` does in a Celery worker; "other
-workers" are threads that run :func:`shards.execute_shard` for the shards ``send`` hands them.
+The coordinator runs as ``export_tasks.execute(..., sharding=...)`` does in a Celery worker; "other
+workers" are threads that run :func:`sharding.execute_shard` for the shards ``send`` hands them.
 The real multi-process runs (Celery workers, SIGKILL) are in ``test_celery.py``.
 """
 
@@ -21,11 +21,11 @@ from labelport.export.artifacts import Artifacts
 from labelport.export.engine import run_export
 from labelport.export.manifest import read_manifest, verify
 from labelport.export.spec import Scope
+from labelport.services import export_tasks, sharding
+from labelport.services.sharding import Sharding
 from labelport.settings import load_settings
 from labelport.store import Store
 from labelport.store import schema as s
-from labelport.tasks import records, shards
-from labelport.tasks.shards import Sharding
 from tests.export.object_stores import BlobStore
 from tests.factories import PROJECT, import_rows, simple_row
 
@@ -60,16 +60,16 @@ def helpers() -> Iterator[ThreadPoolExecutor]:
         yield pool
 
 
-def new_task(store: Store, org_id: str) -> records.TaskInfo:
+def new_task(store: Store, org_id: str) -> export_tasks.TaskInfo:
     spec = services.export_spec(store, org_id, Scope("project", PROJECT), PARAMS, None)
-    task = records.create(store, org_id, spec)
+    task = export_tasks.create(store, org_id, spec)
     with store.write() as conn:  # what the pool's claim does
         conn.execute(
             s.export_task.update()
             .where(s.export_task.c.id == task.id)
             .values(status="IN_PROGRESS", attempts=1)
         )
-    return records.get(store, org_id, task.id)
+    return export_tasks.get(store, org_id, task.id)
 
 
 def single(store: Store, org_id: str, folder: Path) -> Any:
@@ -90,18 +90,18 @@ def test_a_sharded_task_equals_the_single_process_export_byte_for_byte(
 
     def send(task_id: str, run: int, n: int) -> None:
         others.append(
-            helpers.submit(shards.execute_shard, catalog, artifacts, task_id, run, n, "other")
+            helpers.submit(sharding.execute_shard, catalog, artifacts, task_id, run, n, "other")
         )
 
     task = new_task(catalog, org.id)
-    sharding = Sharding(shard_rows=40, send=send, worker="coordinator", poll=0.01)
-    done = records.execute(
-        catalog, artifacts, task.id, claimed=True, sharding=sharding, shard_bytes=20_000
+    board = Sharding(shard_rows=40, send=send, worker="coordinator", poll=0.01)
+    done = export_tasks.execute(
+        catalog, artifacts, task.id, claimed=True, sharding=board, shard_bytes=20_000
     )
     assert done.status == "COMPLETE", done.error_message
     assert len(others) == 5  # 230 rows in 6 shards: the coordinator keeps the first
     outcomes = [future.result() for future in others]
-    assert set(outcomes) <= {shards.RAN, shards.DROPPED}
+    assert set(outcomes) <= {sharding.RAN, sharding.DROPPED}
 
     reference = single(catalog, org.id, tmp_path / "single")
     assert done.location is not None
@@ -122,10 +122,10 @@ def test_one_worker_alone_runs_every_shard(
     artifacts = Artifacts.local(tmp_path / "exports")
     sent: list[int] = []
     task = new_task(catalog, org.id)
-    sharding = Sharding(
+    board = Sharding(
         shard_rows=50, send=lambda _t, _r, n: sent.append(n), worker="alone", poll=0.01
     )
-    done = records.execute(catalog, artifacts, task.id, claimed=True, sharding=sharding)
+    done = export_tasks.execute(catalog, artifacts, task.id, claimed=True, sharding=board)
     assert done.status == "COMPLETE", done.error_message
     assert sent == [1, 2, 3, 4]  # nobody took them: the coordinator did
     reference = single(catalog, org.id, tmp_path / "single")
@@ -141,9 +141,9 @@ def test_a_small_export_is_not_sharded(
 ) -> None:
     sent: list[int] = []
     task = new_task(catalog, org.id)
-    sharding = Sharding(shard_rows=ROWS, send=lambda _t, _r, n: sent.append(n), worker="w")
-    done = records.execute(
-        catalog, Artifacts.local(tmp_path / "e"), task.id, claimed=True, sharding=sharding
+    board = Sharding(shard_rows=ROWS, send=lambda _t, _r, n: sent.append(n), worker="w")
+    done = export_tasks.execute(
+        catalog, Artifacts.local(tmp_path / "e"), task.id, claimed=True, sharding=board
     )
     assert done.status == "COMPLETE" and done.result_lines == ROWS
     assert sent == []
@@ -167,8 +167,8 @@ def test_a_shard_that_keeps_failing_fails_the_task_with_its_reason(
                 )
 
     task = new_task(catalog, org.id)
-    sharding = Sharding(shard_rows=60, send=send, worker="w", poll=0.01, max_attempts=3)
-    done = records.execute(catalog, artifacts, task.id, claimed=True, sharding=sharding)
+    board = Sharding(shard_rows=60, send=send, worker="w", poll=0.01, max_attempts=3)
+    done = export_tasks.execute(catalog, artifacts, task.id, claimed=True, sharding=board)
     assert done.status == "FAILED"
     assert done.error_message is not None
     assert done.error_message.startswith("shard 3 of 4 failed 3 times; the last time: ")
@@ -187,10 +187,10 @@ def test_a_canceled_task_stops_its_shards(
 
     def send(task_id: str, run: int, n: int) -> None:
         if n == 3:
-            records.cancel(catalog, org.id, task_id)
+            export_tasks.cancel(catalog, org.id, task_id)
 
-    sharding = Sharding(shard_rows=40, send=send, worker="w", poll=0.01)
-    done = records.execute(catalog, artifacts, task.id, claimed=True, sharding=sharding)
+    board = Sharding(shard_rows=40, send=send, worker="w", poll=0.01)
+    done = export_tasks.execute(catalog, artifacts, task.id, claimed=True, sharding=board)
     assert done.status == "CANCELED"
     assert shard_rows(catalog) == 0
     assert list((tmp_path / "exports").iterdir()) == []
@@ -204,12 +204,12 @@ def test_a_shard_message_of_an_earlier_run_is_dropped(
     task = new_task(catalog, org.id)
 
     def send(task_id: str, run: int, n: int) -> None:
-        stale.append(shards.execute_shard(catalog, artifacts, task_id, run - 1, n, "late"))
+        stale.append(sharding.execute_shard(catalog, artifacts, task_id, run - 1, n, "late"))
 
-    sharding = Sharding(shard_rows=80, send=send, worker="w", poll=0.01)
-    done = records.execute(catalog, artifacts, task.id, claimed=True, sharding=sharding)
+    board = Sharding(shard_rows=80, send=send, worker="w", poll=0.01)
+    done = export_tasks.execute(catalog, artifacts, task.id, claimed=True, sharding=board)
     assert done.status == "COMPLETE" and done.result_lines == ROWS
-    assert stale == [shards.DROPPED, shards.DROPPED]
+    assert stale == [sharding.DROPPED, sharding.DROPPED]
 
 
 def test_parts_travel_through_the_object_store_and_are_removed(
@@ -226,16 +226,16 @@ def test_parts_travel_through_the_object_store_and_are_removed(
 
     def send(task_id: str, run: int, n: int) -> None:
         def other() -> str:
-            outcome = shards.execute_shard(catalog, artifacts, task_id, run, n, "other")
+            outcome = sharding.execute_shard(catalog, artifacts, task_id, run, n, "other")
             seen.extend(blob_store.files("exports"))  # what is in the bucket meanwhile
             return outcome
 
         helpers.submit(other)
 
     task = new_task(catalog, org.id)
-    sharding = Sharding(shard_rows=60, send=send, worker="coordinator", poll=0.01)
-    done = records.execute(
-        catalog, artifacts, task.id, claimed=True, sharding=sharding, settings=cfg
+    board = Sharding(shard_rows=60, send=send, worker="coordinator", poll=0.01)
+    done = export_tasks.execute(
+        catalog, artifacts, task.id, claimed=True, sharding=board, settings=cfg
     )
     assert done.status == "COMPLETE", done.error_message
     assert done.location == f"{blob_store.url}/exports/{task.id}"

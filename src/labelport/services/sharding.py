@@ -344,15 +344,15 @@ def execute_shard(
         if on_beat is not None:
             on_beat()
 
-    from labelport.tasks import records  # records runs the coordinator: import it lazily
+    from labelport.services import export_tasks  # records runs the coordinator: import it lazily
 
     try:
-        task = records.find_task(store, task_id)
+        task = export_tasks.find_task(store, task_id)
         with store.read() as conn:
             timezone = conn.execute(
                 sa.select(s.export_task.c.timezone).where(s.export_task.c.id == task_id)
             ).scalar_one()
-        spec = records.spec_of(task, timezone or "UTC")
+        spec = export_tasks.spec_of(task, timezone or "UTC")
         span = (sharded.key_from_json(shard.low), sharded.key_from_json(shard.high))
         outcome = sharded.export_range(
             store, shard.snapshot, task.org_id, spec, span, directory,
