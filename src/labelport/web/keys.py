@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse
 
 from labelport import queries, services
 from labelport.web import forms, render
-from labelport.web.views import FormBody, clean_id, page, posted, query_form, visit
+from labelport.web.visit import FormBody, clean_id, page, posted, query_form, visit
 
 router = APIRouter()
 
