@@ -12,7 +12,10 @@ The body is ``{"query", "variables", "operationName"}``. Answers (``reference/la
   ``RESOURCE_CONFLICT``, or ``INTERNAL_SERVER_ERROR`` with ``extensions.exception.status`` 422
   (an export's files are gone);
 * 400 with ``GRAPHQL_PARSE_FAILED`` / ``GRAPHQL_VALIDATION_FAILED`` (also for variables that do
-  not fit their types, e.g. a ``UInt64`` that is not a number) or ``BAD_REQUEST`` (not JSON);
+  not fit their types, e.g. a ``UInt64`` that is not a number, and for a document beyond the
+  limits of :mod:`.limits`: the message ``Query complexity limit exceeded``, which the SDK
+  raises as ``ValidationFailedError``, what was exceeded in ``extensions.reason``) or
+  ``BAD_REQUEST`` (not JSON);
 * 401 with ``AUTHENTICATION_ERROR`` — no key, or an unknown one;
 * 500 with ``INTERNAL_SERVER_ERROR`` only for faults of the server (the SDK retries those).
 """
@@ -36,7 +39,6 @@ from graphql import (
     Visitor,
     execute_sync,
     get_operation_ast,
-    parse,
     validate,
     visit,
 )
@@ -46,6 +48,7 @@ from labelport.api.auth import bearer_principal, context
 from labelport.api.context import Context
 from labelport.api.errors import UNSTORABLE
 from labelport.api.errors import unstorable as unstorable_error
+from labelport.compat.labelbox import limits
 from labelport.compat.labelbox.schema import SCHEMA, Caller
 from labelport.errors import (
     AuthenticationFailed,
@@ -159,6 +162,13 @@ def _request_error(message: str, code: str, status: int = 400) -> JSONResponse:
     return answer(status, [error_object(message, code)])
 
 
+def _too_complex(exceeded: limits.Exceeded) -> JSONResponse:
+    log.info("GraphQL document refused: %s", exceeded.reason)
+    error = error_object(limits.MESSAGE, "GRAPHQL_VALIDATION_FAILED")
+    error["extensions"].update(exceeded.extensions)
+    return answer(400, [error])
+
+
 def run(ctx: Context, request: Request, raw: bytes) -> JSONResponse:
     """Authenticate, parse, validate and execute one GraphQL request."""
     try:
@@ -184,9 +194,14 @@ def run(ctx: Context, request: Request, raw: bytes) -> JSONResponse:
     if operation_name is not None and not isinstance(operation_name, str):
         return _request_error("operationName must be a string", "BAD_REQUEST")
     try:
-        document = parse(query)
+        document = limits.parse_document(query)
+    except limits.LimitExceeded as exc:
+        return _too_complex(exc.exceeded)
     except GraphQLSyntaxError as exc:
         return _request_error(exc.message, "GRAPHQL_PARSE_FAILED")
+    exceeded = limits.check(document, SCHEMA, variables)
+    if exceeded is not None:
+        return _too_complex(exceeded)
     where = _unstorable_string(document, variables)
     if where is not None:
         message = f"{where}: contains a NUL character or an unpaired surrogate"
