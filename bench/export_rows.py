@@ -42,6 +42,7 @@ from typing import Any
 
 import orjson
 
+from labelport.export.artifacts import Artifacts
 from labelport.export.manifest import read_manifest, stream_info
 from labelport.export.spec import every_param
 from labelport.export.streams import StreamReader
@@ -328,7 +329,7 @@ def child_export(url: str, root: str, org_id: str) -> dict[str, Any]:
     task = services.start_export(
         store, org_id, Scope("project", PROJECT_ID), params=PARAMS, filters=None
     )
-    done = export_tasks.execute(store, Path(root), task.id, tee=tee)  # type: ignore[arg-type]
+    done = export_tasks.execute(store, Artifacts.local(Path(root)), task.id, tee=tee)
     seconds = time.perf_counter() - started
     store.dispose()
     first = None if tee.first is None else tee.first - started

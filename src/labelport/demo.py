@@ -669,7 +669,7 @@ def run(
 EVERY_PROJECT_PARAM = every_param("project")
 
 
-def export_examples(store: Store, org_id: str, root: Path | Artifacts) -> list[str]:
+def export_examples(store: Store, org_id: str, artifacts: Artifacts) -> list[str]:
     """Run one export of each kind of scope on the demo catalog, verify each, report the files."""
     with store.read() as conn:
         video_project = conn.execute(
@@ -741,13 +741,13 @@ def export_examples(store: Store, org_id: str, root: Path | Artifacts) -> list[s
     for title, scope, params, filters in requests:
         task = services.start_export(store, org_id, scope, params, filters)
         started = time.perf_counter()
-        done = export_tasks.execute(store, root, task.id)
+        done = export_tasks.execute(store, artifacts, task.id)
         seconds = time.perf_counter() - started
         if done.status != "COMPLETE":
             report.append(f"  {title}: {done.status} {done.error_message}")
             continue
         location = str(done.location)
-        folder = open_folder(location, root.settings if isinstance(root, Artifacts) else None)
+        folder = open_folder(location, artifacts.settings)
         with local_copy(folder) as copy:  # an object store's folder is checked on a copy
             checked = verify(copy)
             files = read_manifest(copy)["streams"]["result"]["files"]

@@ -48,10 +48,10 @@ def settings_for(tmp_path: Path, blob: BlobStore) -> Settings:
 
 
 def export(
-    store: Store, org_id: str, root: Path | Artifacts, **options: Any
+    store: Store, org_id: str, artifacts: Artifacts, **options: Any
 ) -> export_tasks.TaskInfo:
     task = services.start_export(store, org_id, Scope("project", PROJECT), {"label_details": True})
-    return export_tasks.execute(store, root, task.id, shard_bytes=SHARD, **options)
+    return export_tasks.execute(store, artifacts, task.id, shard_bytes=SHARD, **options)
 
 
 def test_a_published_export_is_the_file_export_byte_for_byte(
@@ -60,7 +60,7 @@ def test_a_published_export_is_the_file_export_byte_for_byte(
     store, org_id = catalog
     cfg = settings_for(tmp_path, blob_store)
     artifacts = Artifacts.for_settings(cfg)
-    here = export(store, org_id, tmp_path / "local")
+    here = export(store, org_id, Artifacts.local(tmp_path / "local"))
     there = export(store, org_id, artifacts, settings=cfg)
     assert here.status == there.status == "COMPLETE", there.error_message
     assert there.location == f"{blob_store.url}/exports/{there.id}"
@@ -93,7 +93,7 @@ def test_reading_a_published_stream_is_reading_the_local_one(
 ) -> None:
     store, org_id = catalog
     cfg = settings_for(tmp_path, blob_store)
-    here = export(store, org_id, tmp_path / "local")
+    here = export(store, org_id, Artifacts.local(tmp_path / "local"))
     there = export(store, org_id, Artifacts.for_settings(cfg), settings=cfg)
     info = stream_info(read_manifest(Path(str(here.location))), "result")
     local = StreamReader(Path(str(here.location)), info)

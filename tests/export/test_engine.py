@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from labelport import services
+from labelport.export.artifacts import Artifacts
 from labelport.export.manifest import read_manifest, stream_info, verify
 from labelport.export.spec import Scope, every_param
 from labelport.export.streams import StreamReader
@@ -44,7 +45,7 @@ def run(
     **options: Any,
 ) -> export_tasks.TaskInfo:
     task = services.start_export(store, org_id, scope, params, filters)
-    return export_tasks.execute(store, root, task.id, **options)
+    return export_tasks.execute(store, Artifacts.local(root), task.id, **options)
 
 
 # ------------------------------------------------------------------------------ round-trip law
@@ -175,7 +176,7 @@ def test_cancel_mid_export_leaves_nothing(
     root = tmp_path / "exports"
     done = export_tasks.execute(
         store,
-        root,
+        Artifacts.local(root),
         task.id,
         page_size=2,
         progress=cancel_after_first_page,
@@ -203,7 +204,7 @@ def test_cancel_from_another_connection_stops_the_export(
     engine.PROGRESS_EVERY = 0.0
     try:
         done = export_tasks.execute(
-            store, tmp_path, task.id, page_size=1, progress=cancel_elsewhere
+            store, Artifacts.local(tmp_path), task.id, page_size=1, progress=cancel_elsewhere
         )
     finally:
         engine.PROGRESS_EVERY = old
@@ -325,10 +326,12 @@ def test_an_export_that_cannot_run_fails_with_the_reason(
             {"f": '{"workflow_status": "Done"}', "id": slice_id},
         )
     root = tmp_path / "exports"
-    done = export_tasks.execute(store, root, task.id)
+    done = export_tasks.execute(store, Artifacts.local(root), task.id)
     assert done.status == "FAILED"
     assert done.error_message is not None and "invalid filter" in done.error_message
     assert done.finished_at is not None and done.location is None
     assert list(root.iterdir()) == []
-    again = export_tasks.execute(store, root, task.id)  # a finished task is left alone
+    again = export_tasks.execute(
+        store, Artifacts.local(root), task.id
+    )  # a finished task is left alone
     assert again.status == "FAILED"

@@ -22,6 +22,7 @@ import pytest
 
 from labelport import activity, services
 from labelport.errors import InvalidSpec, NotFound
+from labelport.export.artifacts import Artifacts
 from labelport.export.manifest import read_manifest, stream_info, verify
 from labelport.export.spec import Scope
 from labelport.export.streams import StreamReader
@@ -480,7 +481,7 @@ class Catalog:
         filters: dict[str, Any] | None = None,
     ) -> Export:
         task = services.start_export(self.store, self.org.id, scope, params, filters)
-        done = export_tasks.execute(self.store, self.root, task.id)
+        done = export_tasks.execute(self.store, Artifacts.local(self.root), task.id)
         assert done.status == "COMPLETE", done.error_message
         directory = Path(str(done.location))
         manifest = read_manifest(directory)
@@ -612,7 +613,7 @@ def test_catalog_scope_has_every_row_of_the_org_and_none_of_another(cat):
     assert got.rows == [expected_row(n) for n in sorted_numbers(N)]
     assert not set(got.ids) & set(OTHER_ROWS)
     theirs = services.start_export(cat.store, cat.other.id, CATALOG)
-    done = export_tasks.execute(cat.store, cat.root, theirs.id)
+    done = export_tasks.execute(cat.store, Artifacts.local(cat.root), theirs.id)
     assert done.status == "COMPLETE" and done.result_lines == len(OTHER_ROWS)
 
 
@@ -781,7 +782,7 @@ def test_last_activity_at_filter(fresh):
     assert task.filters == {"last_activity_at": ["2024-03-04T15:00:00.000+00:00", None]}
     # the task keeps the UTC instant: a timezone change before it runs changes nothing
     services.set_timezone(fresh.store, fresh.org.id, "UTC")
-    done = export_tasks.execute(fresh.store, fresh.root, task.id)
+    done = export_tasks.execute(fresh.store, Artifacts.local(fresh.root), task.id)
     assert done.status == "COMPLETE" and done.result_lines == 8
 
 
@@ -1005,7 +1006,7 @@ def test_order_is_created_at_then_id_and_exports_are_byte_identical(fresh):
     assert first.manifest["counts"] == second.manifest["counts"]
     # a small page size changes nothing in the bytes
     task = services.start_export(fresh.store, fresh.org.id, CATALOG, every)
-    done = export_tasks.execute(fresh.store, fresh.root, task.id, page_size=2)
+    done = export_tasks.execute(fresh.store, Artifacts.local(fresh.root), task.id, page_size=2)
     assert done.status == "COMPLETE"
     third = read_manifest(Path(str(done.location)))
     assert third["streams"]["result"]["sha256"] == a["sha256"]

@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from labelport import services, vocab
+from labelport.export.artifacts import Artifacts
 from labelport.export.manifest import read_manifest, stream_info, verify
 from labelport.export.spec import Scope, every_param
 from labelport.export.streams import StreamReader
@@ -167,7 +168,7 @@ def import_rows(store: Store, org_id: str, rows: list[dict[str, Any]]) -> Any:
 
 def export(store: Store, org_id: str, root: Path, ids: tuple[str, ...]) -> list[dict[str, Any]]:
     task = services.start_export(store, org_id, Scope("data_rows", data_row_ids=ids), EVERY_PARAM)
-    done = export_tasks.execute(store, root, task.id)
+    done = export_tasks.execute(store, Artifacts.local(root), task.id)
     assert done.status == "COMPLETE", done.error_message
     assert verify(Path(str(done.location))).ok
     directory = Path(str(done.location))
@@ -252,7 +253,7 @@ def project_export(
     task = services.start_export(
         store, org_id, Scope("project", "cproj00000000000000000001"), params, filters
     )
-    done = export_tasks.execute(store, root, task.id)
+    done = export_tasks.execute(store, Artifacts.local(root), task.id)
     assert done.status == "COMPLETE", done.error_message
     if done.location is None or done.result_lines == 0:
         return []

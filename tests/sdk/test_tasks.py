@@ -100,7 +100,7 @@ def test_wait_till_done_raises_on_timeout_and_reports_progress(rows: Any) -> Non
         runner = threading.Timer(
             0.3,
             export_tasks.execute,
-            (rows.store, Artifacts.for_settings(rows.settings).root, task.id),
+            (rows.store, Artifacts.for_settings(rows.settings), task.id),
         )
         runner.start()
         seen: list[Any] = []
@@ -123,7 +123,7 @@ def test_a_failed_or_canceled_export_raises(rows: Any) -> None:
                 sa.text("UPDATE catalog_slice SET filters = :f WHERE id = :id"),
                 {"f": '{"workflow_status": "Done"}', "id": slice_id},
             )
-        export_tasks.execute(rows.store, Artifacts.for_settings(rows.settings).root, doomed.id)
+        export_tasks.execute(rows.store, Artifacts.for_settings(rows.settings), doomed.id)
         with pytest.raises(ExportFailed) as failed:
             doomed.wait_till_done(timeout=10)
         assert not isinstance(failed.value, ExportCanceled)

@@ -31,6 +31,9 @@ AMQP_URL = os.environ.get("LABELPORT_TEST_AMQP_URL", "amqp://guest:guest@127.0.0
 BROKERS = {"redis": REDIS_URL, "amqp": AMQP_URL}
 PORTS = {"redis": 6379, "amqp": 5672}
 
+# The brokers and the workers' queue are shared: with pytest-xdist these tests run on one worker.
+pytestmark = pytest.mark.xdist_group("shared-brokers")
+
 # A worker whose pages are slow, so that an export is still running when the test acts.
 SLOW_WORKER = """
 import sys, time

@@ -25,6 +25,7 @@ import pytest
 import sqlalchemy as sa
 
 from labelport import services
+from labelport.export.artifacts import Artifacts
 from labelport.export.manifest import verify
 from labelport.export.spec import Scope
 from labelport.services import export_tasks
@@ -72,7 +73,7 @@ def make_pool(store: Store, tmp_path: Path) -> Iterator[Callable[..., TaskPool]]
 
     def make(**options: Any) -> TaskPool:
         options.setdefault("workers", 4)
-        pool = TaskPool(store, settings, tmp_path / "exports", **options)
+        pool = TaskPool(store, settings, Artifacts.local(tmp_path / "exports", settings), **options)
         pools.append(pool)
         return pool
 

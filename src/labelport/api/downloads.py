@@ -73,7 +73,7 @@ def link_query_only(request: Request) -> None:
         )
 
 
-# (not labelport.api.native.common.StrictQuery: the native package imports this module)
+# (not labelport.api.native.rest.StrictQuery: the native package imports this module)
 router = APIRouter(prefix="/downloads", tags=["downloads"], dependencies=[Depends(link_query_only)])
 
 

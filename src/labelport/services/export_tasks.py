@@ -325,7 +325,7 @@ Progress = Callable[[int, int | None], None]
 
 def execute(
     store: Store,
-    root: Path | Artifacts,
+    artifacts: Artifacts,
     task_id: str,
     *,
     tee: IO[bytes] | None = None,
@@ -339,11 +339,10 @@ def execute(
 ) -> TaskInfo:
     """Run a queued export task to its end and return its final record.
 
-    The task's artifacts go to ``root/<task id>`` (``root`` a local folder), or where
-    ``root``'s :class:`~labelport.export.artifacts.Artifacts` put them: written locally, then
-    published to the object store before the task turns COMPLETE; its ``location`` says where
-    they are. A task that is not QUEUED (canceled before it
-    started, or taken by another worker) is left alone; ``claimed`` means the caller already
+    The task's artifacts go where ``artifacts`` keep them (a local folder, or written locally and
+    published to the object store before the task turns COMPLETE); its ``location`` says where
+    they are. A task that is not QUEUED (canceled before it started, or taken by another worker)
+    is left alone; ``claimed`` means the caller already
     moved it to IN_PROGRESS (the task pool does, to count running tasks exactly). A format other
     than the canonical NDJSON is published from the finished canonical streams
     (``labelport.export.formats``); its output is stored on the task, and a publishing failure
@@ -377,7 +376,6 @@ def execute(
         if progress is not None:
             progress(done, total)
 
-    artifacts = root if isinstance(root, Artifacts) else Artifacts.local(root, settings)
     directory = artifacts.directory(task_id)
     location: str | None = None
     try:

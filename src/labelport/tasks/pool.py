@@ -38,7 +38,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -88,7 +87,7 @@ class TaskPool:
         self,
         store: Store,
         settings: Settings,
-        root: Path | Artifacts,
+        artifacts: Artifacts,
         *,
         workers: int = 4,
         per_project: int = PER_PROJECT,
@@ -103,7 +102,7 @@ class TaskPool:
     ) -> None:
         self.store = store
         self.settings = settings
-        self.artifacts = root if isinstance(root, Artifacts) else Artifacts.local(root, settings)
+        self.artifacts = artifacts
         self.root = self.artifacts.root
         self.workers = workers
         self.per_project = per_project

@@ -164,7 +164,7 @@ def test_reads_cross_shard_boundaries_as_seeks(server: Any) -> None:
         task_id = http.post(API, json={"scope": {"kind": "catalog"}}).json()["id"]
     done = export_tasks.execute(
         server.store,
-        Artifacts.for_settings(server.settings).root,
+        Artifacts.for_settings(server.settings),
         task_id,
         shard_bytes=2000,
         page_size=7,

@@ -84,6 +84,7 @@ def pause(server: Any) -> None:
 
 
 def run_queued(server: Any, task_id: str) -> None:
-    root = Artifacts.for_settings(server.settings).root
-    done = export_tasks.execute(server.store, root, task_id, settings=server.settings)
+    done = export_tasks.execute(
+        server.store, Artifacts.for_settings(server.settings), task_id, settings=server.settings
+    )
     assert done.status == "COMPLETE", done.error_message

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from labelport import services
 from labelport.errors import InvalidSpec, RecordError
+from labelport.export.artifacts import Artifacts
 from labelport.export.assemble import Include, assemble
 from labelport.export.formats import check_options
 from labelport.export.formats.diffgram import (
@@ -482,7 +483,9 @@ def test_an_export_task_of_format_diffgram_publishes_diffgram_json(
     )
     options = {"kind": "Annotations", "source": "project", "project_string_id": "mine"}
     task = export_tasks.create(store, org.id, spec, options=options)
-    done = export_tasks.execute(store, tmp_path / "exports", task.id, settings=settings)
+    done = export_tasks.execute(
+        store, Artifacts.local(tmp_path / "exports", settings), task.id, settings=settings
+    )
     assert done.status == "COMPLETE", done.error_message
     path = Path(str(done.location)) / "diffgram.json"
     data = path.read_bytes()

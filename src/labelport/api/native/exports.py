@@ -30,7 +30,7 @@ from labelport import services
 from labelport.api import downloads
 from labelport.api.auth import Ctx, Editor, Viewer
 from labelport.api.context import Context
-from labelport.api.native.common import StrictQuery, invalid, with_field
+from labelport.api.native.rest import StrictQuery, invalid, with_field
 from labelport.errors import InvalidSpec, NotFound
 from labelport.export.spec import SCOPES, Scope
 from labelport.export.streams import StreamReader

@@ -1,9 +1,13 @@
-"""What the native REST routes share: strict query strings, paging, ids, JSON answers.
+"""What the native REST routes share: strict query strings, errors naming their field, paging,
+ids, JSON answers.
 
 * :data:`Strict` (:func:`reject_unknown_query`) — a route dependency: a query key the route
   does not declare is a 400 naming it (FastAPI would silently ignore it, and a typo such as
   ``?limt=5`` would then quietly answer something else than asked). It runs after the route's
-  key check, so a request without a key hears 401 first.
+  key check, so a request without a key hears 401 first. :data:`StrictQuery` is the same check
+  for a whole router (``APIRouter(dependencies=[StrictQuery])``), run before the route's own.
+* :func:`invalid` / :class:`InvalidParameter` — a 400 naming the request field it is about
+  (``query:limit``, ``body:scope.kind``...), which the native error body shows.
 * :data:`Text` — a body string without NUL characters.
 * :data:`PageArgs` — ``?limit=`` (1..1000, default 100) and ``?cursor=``, an opaque keyset
   position (``created_at``, ``id``) handed out as ``next_cursor`` by the previous page.
@@ -20,10 +24,9 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import Depends, Query, Request, Response
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BaseModel
 
-from labelport.api.native import common
-from labelport.errors import InvalidInput, NotFound
+from labelport.errors import InvalidInput, LabelportError, NotFound
 from labelport.queries import Cursor, Page
 
 
@@ -40,12 +43,59 @@ class TooLarge(InvalidInput):
 
 # ------------------------------------------------------------------------------ query strings
 
+# Query keys any route accepts (none so far; signed links declare theirs as parameters).
+ALWAYS_ALLOWED: frozenset[str] = frozenset()
+
+
+def with_field(error: LabelportError, field: str) -> LabelportError:
+    """``error`` carrying the request field it is about (the native error body shows it)."""
+    error.field = field
+    return error
+
+
+def invalid(message: str, field: str) -> LabelportError:
+    """A 400 about one field of the request (``query:limit``, ``body:scope.kind``...)."""
+    return with_field(InvalidInput(message), field)
+
+
+def declared_query(dependant: Any) -> set[str]:
+    """The query parameter names a route's dependency tree declares."""
+    names: set[str] = set()
+    stack = [dependant]
+    while stack:
+        current = stack.pop()
+        for field in current.query_params:
+            annotation = getattr(field.field_info, "annotation", None)
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                names.update(info.alias or name for name, info in annotation.model_fields.items())
+            else:
+                names.add(field.alias)
+        stack.extend(current.dependencies)
+    return names
+
+
+def strict_query(request: Request) -> None:
+    """Reject query parameters the matched route does not declare."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    allowed = declared_query(dependant) | ALWAYS_ALLOWED
+    unknown = sorted({key for key in request.query_params if key not in allowed})
+    if unknown:
+        takes = ", ".join(sorted(allowed)) or "no query parameters"
+        plural = "s" if len(unknown) > 1 else ""
+        raise invalid(
+            f"unknown query parameter{plural} {', '.join(map(repr, unknown))} "
+            f"(this endpoint takes: {takes})",
+            f"query:{unknown[0]}",
+        )
+
 
 def reject_unknown_query(request: Request) -> None:
-    """400 for a query key the route does not declare (:func:`common.strict_query`, shared with
-    the other native routers), and for a NUL character in any query value (PostgreSQL text
-    cannot hold one; no id, key or name has one)."""
-    common.strict_query(request)
+    """400 for a query key the route does not declare (:func:`strict_query`), and for a NUL
+    character in any query value (PostgreSQL text cannot hold one; no id, key or name has one)."""
+    strict_query(request)
     for key, value in request.query_params.multi_items():
         if "\x00" in value:
             raise InvalidParameter(f"query:{key}", "contains a NUL character")
@@ -54,6 +104,8 @@ def reject_unknown_query(request: Request) -> None:
 # Declare it after the route's principal (``_: Strict``): dependencies run in parameter order,
 # so a request without a key still gets its 401 first.
 Strict = Annotated[None, Depends(reject_unknown_query)]
+# The same for every route of a router, before the route's own dependencies.
+StrictQuery = Depends(reject_unknown_query)
 
 
 def _no_nul(value: str) -> str:
