@@ -16,7 +16,7 @@ import httpx
 import uvicorn
 
 from labelport import services
-from labelport.api.app import create_app
+from labelport.server.app import create_app
 from labelport.settings import Settings, load_settings
 from labelport.store import Store, open_store
 

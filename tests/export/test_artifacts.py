@@ -17,13 +17,13 @@ import orjson
 import pytest
 
 from labelport import services
-from labelport.compat.labelbox import streams
 from labelport.export.artifacts import Artifacts, local_copy, open_folder
 from labelport.export.destinations import STAGING_PREFIX
 from labelport.export.folders import RemoteFolder
 from labelport.export.manifest import MANIFEST, read_manifest, stream_info, verify
 from labelport.export.spec import Scope
 from labelport.export.streams import StreamReader
+from labelport.server.compat.labelbox import streams
 from labelport.services import export_tasks
 from labelport.settings import Settings, load_settings
 from labelport.store import Store, open_store

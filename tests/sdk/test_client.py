@@ -25,7 +25,7 @@ from labelport.sdk import (
     ServerError,
     Slice,
 )
-from tests.api.native.test_catalog import DATASET, MODEL, PROJECT, RUN, cid, seed
+from tests.server.native.test_catalog import DATASET, MODEL, PROJECT, RUN, cid, seed
 
 
 def sdk(server: Any, role: str = "editor", **options: Any) -> Client:

@@ -13,7 +13,7 @@ import pytest
 
 from labelport import services
 from labelport.errors import NotFound
-from tests.web.helpers import csrf_of, sign_in
+from tests.server.web.helpers import csrf_of, sign_in
 
 
 def _key_id(key: str) -> str:

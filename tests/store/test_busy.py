@@ -24,7 +24,7 @@ from labelport.store import Store, schema, waiting_at_most
 from labelport.times import utcnow
 from tests.conftest import Database
 from tests.factories import PROJECT, import_rows, simple_row
-from tests.web.helpers import csrf_of, sign_in
+from tests.server.web.helpers import csrf_of, sign_in
 
 
 @contextmanager

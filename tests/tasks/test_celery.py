@@ -195,9 +195,9 @@ def test_the_celery_runner_needs_a_broker_and_the_worker_needs_the_celery_runner
 ) -> None:
     from click.testing import CliRunner
 
-    from labelport.api.app import create_app
     from labelport.cli import cli
     from labelport.errors import ConfigurationError
+    from labelport.server.app import create_app
     from labelport.settings import load_settings
 
     with pytest.raises(ConfigurationError, match="LABELPORT_BROKER_URL"):

@@ -68,7 +68,7 @@ def serve(host: str, port: int, workers: int | None, log_level: str) -> None:
     """
     import uvicorn
 
-    from labelport.api.app import create_app
+    from labelport.server.app import create_app
 
     logging.basicConfig(
         level=log_level.upper(), stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"

@@ -7,7 +7,7 @@ store), and a seekable binary file whose ``readline(limit)`` works (an object-st
 wrapped in :class:`io.BufferedReader`, so a read is a ranged GET of at most one buffer).
 
 Names are ``/``-separated paths relative to the folder; a name that would leave it is the
-caller's to refuse (see :func:`labelport.api.downloads.inside`).
+caller's to refuse (see :func:`labelport.server.downloads.inside`).
 """
 
 from __future__ import annotations

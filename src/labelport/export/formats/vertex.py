@@ -330,7 +330,7 @@ def output_of(job: VertexJob, written: Written) -> dict[str, Any]:
 
 def check_options(options: dict[str, Any]) -> dict[str, Any]:
     """Options of a ``vertex`` task: the ``exportConfig`` and the ``plan`` the Vertex surface
-    made from it (``labelport.compat.vertex``), which is where such exports are started."""
+    made from it (``labelport.server.compat.vertex``), which is where such exports are started."""
     if isinstance(options.get("refusal"), dict):
         return options
     plan = options.get("plan")

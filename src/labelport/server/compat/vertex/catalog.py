@@ -1,0 +1,141 @@
+"""What the Vertex surface reads from the catalog: datasets as Vertex sees them and their
+annotation sets. Every query is scoped to one organization (another's ids are "not found").
+
+A dataset's kind is ``dataset.kind`` when set, else the media type most of its data rows have
+among IMAGE, TEXT and VIDEO (a dataset with none of those, e.g. empty, counts as image).
+Its annotation sets are those recorded for it (``annotation_set.dataset_id``) and those without a
+dataset whose source (project or model run) holds rows of it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Any
+
+import sqlalchemy as sa
+
+from labelport.errors import NotFound
+from labelport.export.formats.vertex_config import AnnotationSetRef
+from labelport.server.compat.vertex.resources import DatasetView, SetView
+from labelport.store import schema as s
+
+KIND_OF_MEDIA = {"IMAGE": "image", "TEXT": "text", "VIDEO": "video"}
+DEFAULT_KIND = "image"
+KNOWN_KINDS = ("image", "text", "video", "tabular", "time_series")
+
+
+def infer_kind(stored: str | None, media_counts: Counter[str]) -> str:
+    if stored:
+        return stored.lower()
+    kinds: Counter[str] = Counter()
+    for media_type, n in media_counts.items():
+        kind = KIND_OF_MEDIA.get(media_type)
+        if kind is not None:
+            kinds[kind] += n
+    if not kinds:
+        return DEFAULT_KIND
+    return sorted(kinds.items(), key=lambda item: (-item[1], item[0]))[0][0]
+
+
+def _media_counts(conn: sa.Connection, dataset_ids: list[str]) -> dict[str, Counter[str]]:
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    if not dataset_ids:
+        return counts
+    r = s.data_row
+    query = (
+        sa.select(r.c.dataset_id, r.c.media_type, sa.func.count())
+        .where(r.c.dataset_id.in_(dataset_ids))
+        .group_by(r.c.dataset_id, r.c.media_type)
+    )
+    for dataset_id, media_type, n in conn.execute(query):
+        counts[dataset_id][media_type] += int(n)
+    return counts
+
+
+def _sets_query(org_id: str, dataset_id: str) -> sa.Select[Any]:
+    a, r = s.annotation_set, s.data_row
+    in_project = sa.exists().where(
+        s.project_data_row.c.project_id == a.c.project_id,
+        s.project_data_row.c.data_row_id == r.c.id,
+        r.c.dataset_id == dataset_id,
+    )
+    in_run = sa.exists().where(
+        s.model_run_data_row.c.model_run_id == a.c.model_run_id,
+        s.model_run_data_row.c.data_row_id == r.c.id,
+        r.c.dataset_id == dataset_id,
+    )
+    return (
+        sa.select(a)
+        .where(
+            a.c.org_id == org_id,
+            sa.or_(
+                a.c.dataset_id == dataset_id,
+                sa.and_(a.c.dataset_id.is_(None), sa.or_(in_project, in_run)),
+            ),
+        )
+        .order_by(a.c.created_at, a.c.id)
+    )
+
+
+def annotation_sets(conn: sa.Connection, org_id: str, dataset_id: str) -> list[Any]:
+    return list(conn.execute(_sets_query(org_id, dataset_id)))
+
+
+def set_ref(row: Any) -> AnnotationSetRef:
+    return AnnotationSetRef(
+        id=row.id,
+        display_name=row.display_name,
+        objective=row.objective,
+        project_id=row.project_id,
+        model_run_id=row.model_run_id,
+        settings=dict(row.settings or {}),
+    )
+
+
+def set_view(row: Any) -> SetView:
+    return SetView(
+        row.id,
+        row.display_name,
+        row.objective,
+        row.created_at,
+        row.updated_at,
+        dict(row.settings or {}),
+    )
+
+
+def _view(row: Any, media: Counter[str], sets: list[Any]) -> DatasetView:
+    labels = row.labels if isinstance(row.labels, dict) else {}
+    return DatasetView(
+        id=row.id,
+        name=row.name,
+        description=row.description,
+        kind=infer_kind(row.kind, media),
+        labels={str(k): str(v) for k, v in labels.items()},
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        item_count=sum(media.values()),
+        sets=tuple(set_view(x) for x in sets),
+    )
+
+
+def get_dataset(conn: sa.Connection, org_id: str, dataset_id: str) -> DatasetView:
+    d = s.dataset
+    row = conn.execute(sa.select(d).where(d.c.id == dataset_id, d.c.org_id == org_id)).one_or_none()
+    if row is None:
+        raise NotFound("dataset", dataset_id)
+    media = _media_counts(conn, [dataset_id])[dataset_id]
+    return _view(row, media, annotation_sets(conn, org_id, dataset_id))
+
+
+def list_datasets(conn: sa.Connection, org_id: str) -> list[DatasetView]:
+    """Every dataset of the organization (saved queries are not listed, as Vertex does)."""
+    d = s.dataset
+    rows = list(conn.execute(sa.select(d).where(d.c.org_id == org_id).order_by(d.c.created_at)))
+    media = _media_counts(conn, [row.id for row in rows])
+    return [_view(row, media.get(row.id, Counter()), []) for row in rows]
+
+
+def project_and_run_ids(sets: list[AnnotationSetRef]) -> tuple[list[str], list[str]]:
+    projects = sorted({x.project_id for x in sets if x.project_id})
+    runs = sorted({x.model_run_id for x in sets if x.model_run_id})
+    return projects, runs
