@@ -35,7 +35,7 @@ ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 ARTIFACTS = Path(os.environ.get("LABELPORT_ARTIFACTS") or REPO / "test-artifacts" / "screenshots")
 LAPTOP = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}
