@@ -17,11 +17,12 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from labelport import activity, demo, services
+from labelport import demo, services
 from labelport.export import cache
 from labelport.export.engine import run_export
 from labelport.export.manifest import read_manifest, verify
 from labelport.export.spec import PARAMS_BY_SCOPE, Scope, every_param
+from labelport.services import activity
 from labelport.store import Store
 from labelport.store import schema as s
 from tests.factories import PROJECT, import_rows, simple_row

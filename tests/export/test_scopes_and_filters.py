@@ -20,14 +20,14 @@ from typing import Any
 import orjson
 import pytest
 
-from labelport import activity, services
+from labelport import services
 from labelport.errors import InvalidSpec, NotFound
 from labelport.export.artifacts import Artifacts
 from labelport.export.manifest import read_manifest, stream_info, verify
 from labelport.export.spec import Scope
 from labelport.export.streams import StreamReader
 from labelport.imports.canonical import PERFORMANCE_KEYS
-from labelport.services import export_tasks
+from labelport.services import activity, export_tasks
 from labelport.store import Store, open_store
 from labelport.times import format_timestamp, parse_timestamp, utcnow
 from tests.conftest import Database

@@ -284,7 +284,7 @@ def test_a_row_without_project_details_has_an_unknown_status_that_no_filter_matc
 
 
 def services_projects(store: Store, org_id: str) -> list[dict[str, Any]]:
-    from labelport import queries
+    from labelport.services import queries
 
     return list(queries.list_projects(store, org_id).items)
 

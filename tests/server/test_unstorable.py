@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from labelport import queries
+from labelport.services import queries
 from labelport.store.types import unstorable
 from tests.factories import PROJECT, import_rows, simple_row
 

@@ -7,8 +7,9 @@ from typing import Any
 
 import click
 
-from labelport import queries, services
+from labelport import services
 from labelport.cli.common import org_option, settings, store
+from labelport.services import queries
 
 
 @click.command()

@@ -72,7 +72,8 @@ def ls(kind: str | None, org: str | None, as_json: bool) -> None:
       labelport ls projects
       labelport ls datasets --json | jq -r .id
     """
-    from labelport import queries, services
+    from labelport import services
+    from labelport.services import queries
 
     st = store()
     organization = services.find_organization(st, org)

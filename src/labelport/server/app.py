@@ -99,8 +99,7 @@ def create_app(
     def health() -> dict[str, object]:
         return {"status": "ok", "version": __version__, "schema": st.version()}
 
-    from labelport.server import web
-    from labelport.server import downloads, native
+    from labelport.server import downloads, native, web
     from labelport.server.compat import diffgram, labelbox, vertex
 
     for surface in (native, downloads, vertex, diffgram, labelbox, web):  # web last: it has `/`

@@ -11,8 +11,9 @@ from typing import Any
 import httpx
 import orjson
 
-from labelport import demo, queries, services
+from labelport import demo, services
 from labelport.ids import derived_id
+from labelport.services import queries
 
 ROWS_PER_TYPE = 6  # 10 media types: 60 data rows, plus the swatches below
 COLORS = ("#2f6f4f", "#b04e0f", "#355c8c")

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from labelport import queries, services
+from labelport import services
 from labelport.errors import InvalidInput, InvalidSpec
 from labelport.server.auth import Admin, Ctx, Editor, Viewer
 from labelport.server.native.rest import (
@@ -27,6 +27,7 @@ from labelport.server.native.rest import (
     json_response,
     page_response,
 )
+from labelport.services import queries
 from labelport.vertex_vocab import OBJECTIVES
 
 router = APIRouter()

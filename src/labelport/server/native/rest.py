@@ -27,7 +27,7 @@ from fastapi import Depends, Query, Request, Response
 from pydantic import AfterValidator, BaseModel
 
 from labelport.errors import InvalidInput, LabelportError, NotFound
-from labelport.queries import Cursor, Page
+from labelport.services.queries import Cursor, Page
 
 
 class InvalidParameter(InvalidInput):

@@ -10,9 +10,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
-from labelport import queries, services
+from labelport import services
 from labelport.server.web import forms, render
 from labelport.server.web.visit import FormBody, clean_id, page, posted, query_form, visit
+from labelport.services import queries
 
 router = APIRouter()
 

@@ -18,11 +18,11 @@ from typing import Any
 import orjson
 import pytest
 
-from labelport import queries, services
+from labelport import services
 from labelport.export.manifest import read_manifest
 from labelport.export.spec import Scope, every_param
 from labelport.server.compat.labelbox import exports, streams
-from labelport.services import export_tasks
+from labelport.services import export_tasks, queries
 from tests.export import test_scopes_and_filters as base
 
 from . import data

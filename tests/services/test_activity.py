@@ -9,8 +9,9 @@ import orjson
 import pytest
 import sqlalchemy as sa
 
-from labelport import activity, services
+from labelport import services
 from labelport.errors import InvalidInput, NotFound
+from labelport.services import activity
 from labelport.store import schema as s
 from tests.imports.test_load import PROJECT, make_row
 
