@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from labelport import errors
 from labelport.sdk import (
     AuthenticationError,
     Client,
@@ -166,6 +167,10 @@ def test_configuration_comes_from_arguments_or_the_environment(
         Client(server.url)
     with pytest.raises(ConfigurationError, match="http"):
         Client("127.0.0.1:8000", "key")
+    # one class for a configuration mistake, on either side of the wire
+    with pytest.raises(errors.ConfigurationError) as raised:
+        Client()
+    assert isinstance(raised.value, LabelportSDKError) and raised.value.exit_code == 78
 
     monkeypatch.setenv("LABELPORT_URL", server.url + "/")
     monkeypatch.setenv("LABELPORT_API_KEY", server.keys["viewer"])

@@ -22,14 +22,16 @@ about (``body:params.foo``, ``query:line``) and the ``request_id`` to look for i
     └── ChecksumMismatch            downloaded bytes differ from the manifest's check values
 
 The root derives from :class:`labelport.errors.LabelportError` (a leaf module with no
-imports), so the ``labelport`` command turns an SDK error into its message and an exit code
-like any other; the SDK depends on nothing else of the server side.
+imports), and :class:`ConfigurationError` also from :class:`labelport.errors.ConfigurationError`,
+so the ``labelport`` command turns an SDK error into its message and an exit code like any other;
+the SDK depends on nothing else of the server side.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from labelport import errors
 from labelport.errors import LabelportError
 
 
@@ -48,16 +50,18 @@ class LabelportSDKError(LabelportError):
         request_id: str | None = None,
         body: Any = None,
     ) -> None:
-        super().__init__(message)
+        super().__init__(message, field=field)
         self.status = status
         self.type = type
-        self.field = field
         self.request_id = request_id
         self.body = body
 
 
-class ConfigurationError(LabelportSDKError):
-    """The client lacks a server URL or an API key (arguments or LABELPORT_URL/_API_KEY)."""
+class ConfigurationError(LabelportSDKError, errors.ConfigurationError):
+    """The client lacks a server URL or an API key (arguments or LABELPORT_URL/_API_KEY).
+
+    It is also :class:`labelport.errors.ConfigurationError`: one class for a configuration
+    mistake, whichever side finds it."""
 
     exit_code = 78
 
