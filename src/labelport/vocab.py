@@ -52,7 +52,11 @@ MEDIA_TYPES: tuple[str, ...] = tuple(m.value for m in MediaType)
 WORKFLOW_STATUSES: tuple[str, ...] = tuple(s.value for s in WorkflowStatus)
 SPLITS: tuple[str, ...] = tuple(s.value for s in Split)
 TASK_STATUSES: tuple[str, ...] = tuple(s.value for s in TaskStatus)
-FINISHED_TASK_STATES: tuple[str, ...] = ("COMPLETE", "FAILED", "CANCELED")
+FINISHED_TASK_STATES: tuple[str, ...] = (
+    TaskStatus.COMPLETE.value,
+    TaskStatus.FAILED.value,
+    TaskStatus.CANCELED.value,
+)
 
 # How counts name a membership whose workflow status the catalog does not know (its source
 # carried none, or a value that is no workflow status).

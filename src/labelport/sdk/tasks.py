@@ -32,6 +32,7 @@ from labelport.sdk.errors import (
     InvalidRequestError,
     NetworkError,
 )
+from labelport.vocab import FINISHED_TASK_STATES
 
 if TYPE_CHECKING:
     from labelport.sdk.client import Client
@@ -49,7 +50,7 @@ def _decoder() -> Callable[[bytes], Any]:
 
 _loads = _decoder()
 
-FINISHED = frozenset({"COMPLETE", "FAILED", "CANCELED"})
+FINISHED = frozenset(FINISHED_TASK_STATES)
 STREAMS = ("result", "errors")
 MAX_POLL = 2.0
 # Streams are read as the bytes they are: byte offsets, Range and sha256 are about those, not

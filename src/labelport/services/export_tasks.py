@@ -31,9 +31,10 @@ from labelport.settings import Settings
 from labelport.store import Store
 from labelport.store import schema as s
 from labelport.times import format_timestamp, utcnow
+from labelport.vocab import FINISHED_TASK_STATES
 
 t = s.export_task
-FINISHED = ("COMPLETE", "FAILED", "CANCELED")
+FINISHED = FINISHED_TASK_STATES
 # Seconds a running export's writes queue for the catalog's lock (a long import may hold it):
 # a progress tick gives up soon and is skipped; the final state waits as long as an import can.
 PROGRESS_WAIT = 1.0

@@ -41,13 +41,13 @@ from labelport.store import Store
 from labelport.store import schema as s
 from labelport.store.types import ID, Timestamp
 from labelport.times import format_timestamp, utcnow
-from labelport.vocab import MEDIA_TYPES
+from labelport.vocab import FINISHED_TASK_STATES, MEDIA_TYPES
 
 log = logging.getLogger("labelport.tasks")
 
 t = s.import_task
 SOURCES: tuple[str, ...] = s.IMPORT_SOURCES
-FINISHED = ("COMPLETE", "FAILED", "CANCELED")
+FINISHED = FINISHED_TASK_STATES
 
 # The options of each source: the long options of `labelport import <source>`, snake_case.
 OPTIONS: dict[str, tuple[str, ...]] = {
