@@ -44,12 +44,12 @@ import orjson
 import sqlalchemy as sa
 
 from labelport.export import plan as planning
-from labelport.export.assemble import Include, Page, build_row, fetch
+from labelport.export.assemble import Fragment, Include, Page, build_row, fetch
 from labelport.export.manifest import Counts, kinds_in
 from labelport.export.plan import Plan
 from labelport.store import Store
 from labelport.store import schema as s
-from labelport.store.bulk import BulkWriter
+from labelport.store.bulk import BulkWriter, Written
 from labelport.vocab import status_label
 
 FORMAT = 3  # a new layout ships with a migration that empties export_cache
@@ -265,12 +265,23 @@ def fill(
     org_id: str,
     ids: Iterable[str] | None = None,
     sources: Mapping[str, bytes | None] | None = None,
+    written: Written | None = None,
 ) -> int:
     """Build the entries of ``org_id``'s rows that have none (of ``ids``, or of all its rows)
     in ``conn``'s transaction; returns how many were written. A row that cannot be built gets
     no entry: its export error comes from the live path. ``sources``: the digests of the import
-    records the rows were just written from (see :func:`unchanged`)."""
-    return sum(_build(conn, org_id, page_ids, sources) for page_ids in _missing(conn, org_id, ids))
+    records the rows were just written from (see :func:`unchanged`). ``written``: rows just
+    written whole (and so without an entry, the triggers saw to it), built from what was
+    written instead of read back."""
+    done = 0
+    if written is not None and written.rows:
+        page = page_of(written)
+        done = _insert(conn, org_id, page, list(page.rows), sources)
+        if ids is not None:
+            ids = [rid for rid in ids if rid not in page.rows]
+    return done + sum(
+        _build(conn, org_id, page_ids, sources) for page_ids in _missing(conn, org_id, ids)
+    )
 
 
 def unchanged(conn: sa.Connection, org_id: str, digests: Mapping[str, bytes]) -> set[str]:
@@ -294,7 +305,16 @@ def _build(
     sources: Mapping[str, bytes | None] | None = None,
 ) -> int:
     """Write the entries of rows known to have none (found so in this transaction)."""
-    page = fetch(conn, org_id, page_ids, EVERYTHING)
+    return _insert(conn, org_id, fetch(conn, org_id, page_ids, EVERYTHING), page_ids, sources)
+
+
+def _insert(
+    conn: sa.Connection,
+    org_id: str,
+    page: Page,
+    page_ids: list[str],
+    sources: Mapping[str, bytes | None] | None,
+) -> int:
     values = []
     for rid in page_ids:
         if rid not in page.rows:
@@ -304,18 +324,106 @@ def _build(
         except Exception:
             continue
         values.append(
-            {
-                "data_row_id": rid,
-                "org_id": org_id,
-                "tally": tally,
-                "layout": layout,
-                "line": line,
-                "source": None if sources is None else sources.get(rid),
-            }
+            (rid, org_id, tally, layout, line, None if sources is None else sources.get(rid))
         )
     if values:
-        BulkWriter(conn).insert(c, values)  # COPY on PostgreSQL
+        BulkWriter(conn).insert_rows(c, _COLUMNS, values)  # COPY on PostgreSQL
     return len(values)
+
+
+_COLUMNS = ("data_row_id", "org_id", "tally", "layout", "line", "source")
+
+
+def page_of(written: Written) -> Page:
+    """The page :func:`~labelport.export.assemble.fetch` would read for the rows of
+    ``written``, made from it (its raw rows and names, as the catalog now holds them)."""
+    page = Page()
+    ts = _export_time
+    for rid, r in written.rows.items():
+        try:
+            _row_of(page, written, rid, r, ts)
+        except KeyError:  # a name the load did not know: this row is read back instead
+            for part in (page.rows, page.metadata, page.embeddings, page.projects, page.runs):
+                part.pop(rid, None)
+    return page
+
+
+def _row_of(page: Page, w: Written, rid: str, r: Any, ts: Callable[[Any], Any]) -> None:
+    # (raw data_row: id, org_id, dataset_id, global_key, external_id, row_data, media_type,
+    #  media_attributes, attachments, created_at, updated_at, created_by_id, last_activity_at,
+    #  shape; the page's as assemble._Sql.rows reads them)
+    email = w.emails
+    page.metadata[rid] = [(rid, m[2], w.fields[m[2]][1], m[3]) for m in w.metadata.get(rid, ())]
+    page.embeddings[rid] = [
+        (rid, e[1], *w.embedding_names[e[1]], e[3]) for e in w.embeddings.get(rid, ())
+    ]
+    projects = page.projects[rid] = []
+    for m in w.memberships.get(rid, ()):
+        name, ontology, tags = w.projects[m[0]]
+        batch = w.batches[m[4]] if m[4] is not None else None
+        projects.append((rid, m[0], *m[2:9], name, ontology, tags, batch, m[11]))
+    for x in w.history.get(rid, ()):
+        page.history[(x[0], rid)].append(Fragment(x[4]))
+    for x in w.labels.get(rid, ()):
+        page.labels[(x[2], rid)].append(
+            (
+                rid,
+                x[2],
+                x[0],
+                x[5],
+                x[6],
+                x[7],
+                x[22],
+                ts(x[8]),
+                ts(x[9]),
+                email[x[10]] if x[10] is not None else None,
+                ts(x[11]),
+                x[12],
+                x[13],
+                x[14],
+                x[15],
+                x[17],
+                x[18],
+                x[19],
+                x[20],
+                x[21],
+                x[16],
+            )
+        )
+    runs = page.runs[rid] = []
+    for x in w.runs.get(rid, ()):
+        run_name, model_id = w.model_runs[x[0]]
+        runs.append((rid, x[0], x[2], x[3], run_name, model_id, w.models[model_id], x[5]))
+    for into, items in ((page.run_labels, w.run_labels), (page.predictions, w.predictions)):
+        for x in items.get(rid, ()):
+            into[(x[0], rid)].append((rid, x[0], x[1], x[4], x[5], x[6], x[7]))
+    page.rows[rid] = (
+        rid,
+        r[1],
+        r[3],
+        r[4],
+        r[5],
+        r[6],
+        r[7],
+        r[8],
+        r[13],
+        r[2],
+        w.datasets[r[2]],
+        ts(r[9]),
+        ts(r[10]),
+        ts(r[12]),
+        email[r[11]] if r[11] is not None else None,
+    )
+
+
+def _export_time(raw: Any) -> str | None:
+    """A raw timestamp (SQLite's stored text, or an instant for PostgreSQL) in the export form
+    the page queries give (``2023-03-15T14:46:58.000+00:00``)."""
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        return f"{raw[:10]}T{raw[11:23]}+00:00"
+    return f"{raw.replace(tzinfo=None).isoformat(timespec='milliseconds')}+00:00"
 
 
 def _missing(

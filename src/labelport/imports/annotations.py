@@ -6,7 +6,7 @@ object's kind and geometry, a classification's answer, video frames) has the sha
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,14 +77,105 @@ def check_annotations(value: Any, path: str, notes: Notes | None = None) -> JSON
                 _frame(frame, f"{gpath}.frames.{frame_key}", notes)
             _classifications(group.get("classifications", []), f"{gpath}.classifications", notes)
     else:
-        for i, obj in enumerate(listed(value.get("objects", []), f"{path}.objects")):
-            _object(obj, f"{path}.objects[{i}]", notes)
+        objects = value.get("objects", [])
+        if objects.__class__ is not list:
+            objects = listed(objects, f"{path}.objects")
+        for i, obj in enumerate(objects):
+            if not _plain_object(obj):
+                _object(obj, f"{path}.objects[{i}]", notes)
         for i, rel in enumerate(listed(value.get("relationships", []), f"{path}.relationships")):
             _relationship(rel, f"{path}.relationships[{i}]")
     for i, obj in enumerate(listed(value.get("timed_objects", []), f"{path}.timed_objects")):
-        _object(obj, f"{path}.timed_objects[{i}]", notes)
-    _classifications(value.get("classifications", []), f"{path}.classifications", notes)
+        if not _plain_object(obj):
+            _object(obj, f"{path}.timed_objects[{i}]", notes)
+    classes = value.get("classifications", [])
+    if not _plain_classifications(classes):
+        _classifications(classes, f"{path}.classifications", notes)
     return value
+
+
+# What most objects look like, checked without making a path or noting anything. An object these
+# do not pass goes to the full checks (:func:`_object`), which raise or note what it is.
+
+_NUMBER = frozenset({int, float})  # (bool is not a number here)
+_BOX = ("top", "left", "height", "width")
+
+
+def _plain_object(obj: Any) -> bool:
+    """Would :func:`_object` take ``obj`` without a problem or a note?"""
+    if obj.__class__ is not dict:
+        return False
+    kind = obj.get("annotation_kind")
+    geometry = GEOMETRY.get(kind) if kind.__class__ is str else None
+    if geometry is None or obj.get("name").__class__ is not str:
+        return False
+    for key in geometry:
+        if key in obj:
+            break
+    else:
+        return False
+    box = obj.get("bounding_box")
+    if box is not None:
+        if box.__class__ is not dict:
+            return False
+        for key in _BOX:
+            if box.get(key).__class__ not in _NUMBER:
+                return False
+    for key in ("polygon", "line"):
+        if key in obj and not _plain_points(obj[key]):
+            return False
+    if "point" in obj and not _plain_points([obj["point"]]):
+        return False
+    return _plain_classifications(obj.get("classifications", []))
+
+
+def _plain_points(points: Any) -> bool:
+    if points.__class__ is not list:
+        return False
+    for p in points:
+        if p.__class__ is not dict or p.get("x").__class__ not in _NUMBER:
+            return False
+        if p.get("y").__class__ not in _NUMBER:
+            return False
+    return True
+
+
+def _plain_classifications(value: Any) -> bool:
+    """Would :func:`_classifications` take ``value`` without a problem or a note?"""
+    if value.__class__ is not list:
+        return False
+    for cls in value:
+        if cls.__class__ is not dict or cls.get("name").__class__ is not str:
+            return False
+        answer_key = None
+        for key in ANSWER_KEYS:
+            if key in cls:
+                if answer_key is not None:
+                    return False
+                answer_key = key
+        if answer_key is None:
+            return False
+        answer = cls[answer_key]
+        if answer_key.endswith("checklist_answers"):
+            if answer.__class__ is not list:
+                return False
+            for option in answer:
+                if not _plain_option(option):
+                    return False
+        elif answer_key.endswith("radio_answer"):
+            if not _plain_option(answer):
+                return False
+        elif answer.__class__ is not dict or answer.get("content").__class__ is not str:
+            return False
+    return True
+
+
+def _plain_option(option: Any) -> bool:
+    return (
+        option.__class__ is dict
+        and option.get("name").__class__ is str
+        and _plain_classifications(option.get("classifications", []))
+    )
 
 
 def _frame(frame: Any, path: str, notes: Notes | None) -> None:
@@ -200,58 +291,89 @@ class Feature:
     value: str | None
 
 
-def iter_features(annotations: JSON) -> Iterator[Feature]:
-    """Ontology features named by an annotations document (tools, classifications, options)."""
-    yield from _walk_objects(annotations)
+def iter_features(annotations: JSON, seen: Container[str] = frozenset()) -> Iterator[Feature]:
+    """Ontology features named by an annotations document (tools, classifications, options).
+
+    A feature whose ``feature_schema_id`` is in ``seen`` (an ontology's known ids) is left out,
+    though not the features it holds: a re-import names few new ones."""
+    yield from _walk_objects(annotations, seen)
     for frame in (annotations.get("frames") or {}).values():
         if isinstance(frame, dict):
-            yield from _walk_objects(frame, objects_key_map=True)
+            yield from _walk_objects(frame, seen, objects_key_map=True)
     for group in (annotations.get("groups") or {}).values():
         if isinstance(group, dict):
-            yield from _walk_classes(group.get("classifications", []), None, "")
+            yield from _walk_classes(group.get("classifications", []), None, "", seen)
             for frame in (group.get("frames") or {}).values():
-                yield from _walk_objects(frame, objects_key_map=True)
+                yield from _walk_objects(frame, seen, objects_key_map=True)
 
 
-def _walk_objects(doc: JSON, *, objects_key_map: bool = False) -> Iterator[Feature]:
+def _known(fid: Any, seen: Container[str]) -> bool:
+    return isinstance(fid, str) and bool(fid) and fid[:64] in seen
+
+
+def _walk_objects(
+    doc: JSON, seen: Container[str], *, objects_key_map: bool = False
+) -> Iterator[Feature]:
     objects = doc.get("objects", {} if objects_key_map else [])
     items = objects.values() if isinstance(objects, dict) else objects
-    for obj in list(items) + list(doc.get("timed_objects", [])):
-        if obj.get("annotation_kind") not in GEOMETRY:  # an unknown kind: kept, no feature
+    for obj in [*items, *doc.get("timed_objects", [])]:
+        kind = obj.get("annotation_kind")
+        if kind not in GEOMETRY:  # an unknown kind: kept, no feature
             continue
-        kind = str(obj["annotation_kind"])
-        path = f"tool:{obj['name']}"
         fid = obj.get("feature_schema_id")
-        yield Feature(fid, None, path, "tool", kind, str(obj["name"]), obj.get("value"))
-        yield from _walk_classes(obj.get("classifications", []), fid or path, path)
-    yield from _walk_classes(doc.get("classifications", []), None, "")
-
-
-def _walk_classes(classes: list[JSON], parent: str | None, prefix: str) -> Iterator[Feature]:
-    for cls in classes:
-        key = next((k for k in ANSWER_KEYS if k in cls), None)
-        if key is None:  # kept as given, named by no known answer
+        classes = obj.get("classifications")
+        if not classes and _known(fid, seen):
             continue
-        kind = (
-            "text"
-            if key.endswith("text_answer")
-            else ("checklist" if key.endswith("checklist_answers") else "radio")
-        )
-        path = f"{prefix}/class:{cls['name']}"
+        name = obj["name"]
+        path = f"tool:{name}"
+        if not _known(fid, seen):
+            yield Feature(fid, None, path, "tool", str(kind), str(name), obj.get("value"))
+        if classes:
+            yield from _walk_classes(classes, fid or path, path, seen)
+    classes = doc.get("classifications")
+    if classes:
+        yield from _walk_classes(classes, None, "", seen)
+
+
+_ANSWER_KIND = {
+    key: "text"
+    if key.endswith("text_answer")
+    else ("checklist" if key.endswith("checklist_answers") else "radio")
+    for key in ANSWER_KEYS
+}
+
+
+def _walk_classes(
+    classes: list[JSON], parent: str | None, prefix: str, seen: Container[str]
+) -> Iterator[Feature]:
+    for cls in classes:
+        for key in ANSWER_KEYS:
+            if key in cls:
+                break
+        else:  # kept as given, named by no known answer
+            continue
+        kind = _ANSWER_KIND[key]
+        name = cls["name"]
+        path = f"{prefix}/class:{name}"
         fid = cls.get("feature_schema_id")
-        yield Feature(fid, parent, path, "classification", kind, str(cls["name"]), cls.get("value"))
+        if not _known(fid, seen):
+            yield Feature(fid, parent, path, "classification", kind, str(name), cls.get("value"))
         answer = cls[key]
         options = answer if isinstance(answer, list) else ([answer] if kind == "radio" else [])
         for option in options:
-            opath = f"{path}/option:{option['name']}"
+            oname = option["name"]
+            opath = f"{path}/option:{oname}"
             oid = option.get("feature_schema_id")
-            yield Feature(
-                oid,
-                fid or path,
-                opath,
-                "option",
-                "option",
-                str(option["name"]),
-                option.get("value"),
-            )
-            yield from _walk_classes(option.get("classifications", []), oid or opath, opath)
+            if not _known(oid, seen):
+                yield Feature(
+                    oid,
+                    fid or path,
+                    opath,
+                    "option",
+                    "option",
+                    str(oname),
+                    option.get("value"),
+                )
+            inner = option.get("classifications")
+            if inner:
+                yield from _walk_classes(inner, oid or opath, opath, seen)

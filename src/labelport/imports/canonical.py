@@ -21,14 +21,19 @@ from labelport.imports.annotations import check_annotations
 from labelport.imports.base import JSON, Problem
 from labelport.imports.checks import (
     Notes,
-    email,
+    email_of,
+    id_of,
     identifier,
     integer,
+    integer_of,
+    is_id,
     keys,
     listed,
     number,
+    numbers_of,
     string,
-    timestamp,
+    string_of,
+    timestamp_of,
     type_name,
 )
 from labelport.times import parse_timestamp
@@ -218,14 +223,18 @@ class CheckedRow:
 
 def _label(value: Any, path: str, notes: Notes, *, in_run: bool) -> CheckedLabel:
     lab = keys(value, path, _RUN_LABEL if in_run else _LABEL, ("id",), notes)
+    lid = lab["id"]
+    if not is_id(lid):
+        identifier(lid, f"{path}.id", optional=False)
+    kind = string_of(lab, "label_kind", path, 32)
+    version = string_of(lab, "version", path, 16)
+    annotations = lab.get("annotations")
     out = CheckedLabel(
-        id=str(identifier(lab["id"], f"{path}.id", optional=False)),
-        label_kind=string(lab.get("label_kind"), f"{path}.label_kind", limit=32) or "Default",
-        version=string(lab.get("version"), f"{path}.version", limit=16) or "1.0.0",
+        id=str(lid),
+        label_kind=kind or "Default",
+        version=version or "1.0.0",
         annotations=check_annotations(
-            lab["annotations"] if lab.get("annotations") is not None else {},
-            f"{path}.annotations",
-            notes,
+            annotations if annotations is not None else {}, f"{path}.annotations", notes
         ),
         source=lab,
     )
@@ -234,45 +243,51 @@ def _label(value: Any, path: str, notes: Notes, *, in_run: bool) -> CheckedLabel
     if (details := lab.get("label_details")) is not None:
         dpath = f"{path}.label_details"
         keys(details, dpath, _LABEL_DETAILS, (), notes)
-        out.created_at = timestamp(details.get("created_at"), f"{dpath}.created_at")
-        out.updated_at = timestamp(details.get("updated_at"), f"{dpath}.updated_at")
-        out.created_by = email(details.get("created_by"), f"{dpath}.created_by")
-        out.content_last_updated_at = timestamp(
-            details.get("content_last_updated_at"), f"{dpath}.content_last_updated_at"
-        )
+        out.created_at = timestamp_of(details, "created_at", dpath)
+        out.updated_at = timestamp_of(details, "updated_at", dpath)
+        out.created_by = email_of(details, "created_by", dpath)
+        out.content_last_updated_at = timestamp_of(details, "content_last_updated_at", dpath)
         reviews = details.get("reviews")
-        out.reviews = listed(reviews, f"{dpath}.reviews") if reviews is not None else []
+        if reviews is not None:
+            out.reviews = (
+                reviews if reviews.__class__ is list else listed(reviews, f"{dpath}.reviews")
+            )
     if (perf := lab.get("performance_details")) is not None:
         ppath = f"{path}.performance_details"
         keys(perf, ppath, _PERFORMANCE, (), notes)
-        for key in ("seconds_to_create", "seconds_to_review", "benchmark_score", "consensus_score"):
-            number(perf.get(key), f"{ppath}.{key}")
-        integer(perf.get("consensus_label_count"), f"{ppath}.consensus_label_count")
+        numbers_of(perf, _PERFORMANCE_NUMBERS, ppath)
+        integer_of(perf, "consensus_label_count", ppath)
         if perf.get("skipped") is not None and not isinstance(perf["skipped"], bool):
             raise Problem(
                 f"{ppath}.skipped", f"expected true or false, got {type_name(perf['skipped'])}"
             )
-        identifier(perf.get("benchmark_reference_label"), f"{ppath}.benchmark_reference_label")
-        if perf.get("consensus_labels") is not None:
-            listed(perf["consensus_labels"], f"{ppath}.consensus_labels")
+        id_of(perf, "benchmark_reference_label", ppath)
+        consensus = perf.get("consensus_labels")
+        if consensus is not None and consensus.__class__ is not list:
+            listed(consensus, f"{ppath}.consensus_labels")
         if (v2 := perf.get("performance_details_v2")) is not None:
             keys(v2, f"{ppath}.performance_details_v2", _PERFORMANCE_V2, (), notes)
-            for key in PERFORMANCE_V2_KEYS:
-                number(v2.get(key), f"{ppath}.performance_details_v2.{key}")
+            numbers_of(v2, PERFORMANCE_V2_KEYS, f"{ppath}.performance_details_v2")
         out.performance = perf
     return out
 
 
+_PERFORMANCE_NUMBERS = (
+    "seconds_to_create",
+    "seconds_to_review",
+    "benchmark_score",
+    "consensus_score",
+)
+
+
 def _labels(value: Any, path: str, notes: Notes, *, in_run: bool) -> list[CheckedLabel]:
-    return [
-        _label(lab, f"{path}[{i}]", notes, in_run=in_run)
-        for i, lab in enumerate(listed(value, path))
-    ]
+    items = value if value.__class__ is list else listed(value, path)
+    return [_label(lab, f"{path}[{i}]", notes, in_run=in_run) for i, lab in enumerate(items)]
 
 
 def _project(pid: str, value: Any, path: str, notes: Notes) -> CheckedProject:
     entry = keys(value, path, _PROJECT, (), notes)
-    name = string(entry.get("name"), f"{path}.name", limit=500)
+    name = string_of(entry, "name", path, 500)
     labels = (  # left out: the catalog's stay; null: none
         _labels(entry["labels"] or [], f"{path}.labels", notes, in_run=False)
         if "labels" in entry
@@ -294,21 +309,20 @@ def _project(pid: str, value: Any, path: str, notes: Notes) -> CheckedProject:
             if status is None:
                 notes.unknown_value(f"{dpath}.workflow_status", given, vocab.WORKFLOW_STATUSES)
         for key in ("ontology_id", "task_id", "batch_id", "selected_label_id"):
-            identifier(details.get(key), f"{dpath}.{key}")
-        string(details.get("task_name"), f"{dpath}.task_name", limit=500)
-        string(details.get("batch_name"), f"{dpath}.batch_name", limit=500)
-        integer(details.get("priority"), f"{dpath}.priority")
-        integer(
-            details.get("consensus_expected_label_count"), f"{dpath}.consensus_expected_label_count"
-        )
+            id_of(details, key, dpath)
+        string_of(details, "task_name", dpath, 500)
+        string_of(details, "batch_name", dpath, 500)
+        integer_of(details, "priority", dpath)
+        integer_of(details, "consensus_expected_label_count", dpath)
         if details.get("batch_name") is not None and details.get("batch_id") is None:
             raise Problem(f"{dpath}.batch_id", "is required when batch_name is given")
         history = details.get("workflow_history")
         for i, entry_ in enumerate(listed(history, f"{dpath}.workflow_history") if history else ()):
-            hpath = f"{dpath}.workflow_history[{i}]"
             if not isinstance(entry_, dict):
-                raise Problem(hpath, f"expected an object, got {type_name(entry_)}")
-            times.append(timestamp(entry_.get("created_at"), f"{hpath}.created_at"))
+                raise Problem(
+                    f"{dpath}.workflow_history[{i}]", f"expected an object, got {type_name(entry_)}"
+                )
+            times.append(timestamp_of(entry_, "created_at", f"{dpath}.workflow_history[{i}]"))
     tags = entry.get("project_tags")
     if tags is not None:
         listed(tags, f"{path}.project_tags")
@@ -374,9 +388,28 @@ def _attachments(value: Any, notes: Notes) -> list[JSON]:
     return items
 
 
+def _plain_metadata(item: Any) -> bool:
+    """Is ``item`` a metadata field :func:`_metadata` takes as it is, with nothing to note: known
+    keys, an id or a name, a string or number value?"""
+    if item.__class__ is not dict or not item.keys() <= _METADATA:
+        return False
+    sid, name, value = item.get("schema_id"), item.get("schema_name"), item.get("value")
+    return (
+        (sid is not None or name is not None)
+        and (sid is None or is_id(sid))
+        and (name is None or (name.__class__ is str and len(name) <= 500))
+        and value.__class__ in _PLAIN_VALUES
+    )
+
+
+_PLAIN_VALUES = frozenset({str, int, float})
+
+
 def _metadata(value: Any, notes: Notes) -> list[JSON]:
     items = listed(value, "metadata_fields")
     for i, item in enumerate(items):
+        if _plain_metadata(item):
+            continue
         path = f"metadata_fields[{i}]"
         keys(item, path, _METADATA, (), notes)
         identifier(item.get("schema_id"), f"{path}.schema_id")
@@ -450,7 +483,8 @@ def check_row(row: JSON) -> CheckedRow:
         )
     projects = []
     for pid, entry in projects_in.items():
-        identifier(pid, f"projects.{pid}", optional=False)
+        if not is_id(pid):
+            identifier(pid, f"projects.{pid}", optional=False)
         projects.append(_project(pid, entry, f"projects.{pid}", notes))
     experiments = row.get("experiments") or {}
     if not isinstance(experiments, dict):
@@ -461,32 +495,29 @@ def check_row(row: JSON) -> CheckedRow:
     for mid, entry in experiments.items():
         identifier(mid, f"experiments.{mid}", optional=False)
         runs.extend(_runs(mid, entry, f"experiments.{mid}", notes))
+    # checked in the order of the row's fields
+    row_id = id_of(dr, "id", "data_row")
+    global_key = string_of(dr, "global_key", "data_row", 1024)
+    external_id = string_of(dr, "external_id", "data_row", 1024)
+    attachments = row.get("attachments")
+    metadata = row.get("metadata_fields")
+    embeddings = row.get("embeddings")
     return CheckedRow(
-        id=identifier(dr.get("id"), "data_row.id"),
-        global_key=string(dr.get("global_key"), "data_row.global_key", limit=1024),
-        external_id=string(dr.get("external_id"), "data_row.external_id", limit=1024),
+        id=row_id,
+        global_key=global_key,
+        external_id=external_id,
         row_data=row_data,
         media_type=media_type,
         media_attributes=media_attributes,
-        attachments=_attachments(row["attachments"], notes)
-        if row.get("attachments") is not None
-        else None,
-        metadata=_metadata(row["metadata_fields"], notes)
-        if row.get("metadata_fields") is not None
-        else None,
-        embeddings=_embeddings(row["embeddings"], notes)
-        if row.get("embeddings") is not None
-        else None,
-        dataset_id=identifier(details.get("dataset_id"), "data_row.details.dataset_id"),
-        dataset_name=string(
-            details.get("dataset_name"), "data_row.details.dataset_name", limit=500
-        ),
-        created_at=timestamp(details.get("created_at"), "data_row.details.created_at"),
-        updated_at=timestamp(details.get("updated_at"), "data_row.details.updated_at"),
-        last_activity_at=timestamp(
-            details.get("last_activity_at"), "data_row.details.last_activity_at"
-        ),
-        created_by=email(details.get("created_by"), "data_row.details.created_by"),
+        attachments=_attachments(attachments, notes) if attachments is not None else None,
+        metadata=_metadata(metadata, notes) if metadata is not None else None,
+        embeddings=_embeddings(embeddings, notes) if embeddings is not None else None,
+        dataset_id=id_of(details, "dataset_id", "data_row.details"),
+        dataset_name=string_of(details, "dataset_name", "data_row.details", 500),
+        created_at=timestamp_of(details, "created_at", "data_row.details"),
+        updated_at=timestamp_of(details, "updated_at", "data_row.details"),
+        last_activity_at=timestamp_of(details, "last_activity_at", "data_row.details"),
+        created_by=email_of(details, "created_by", "data_row.details"),
         projects=projects,
         runs=runs,
         source=row,

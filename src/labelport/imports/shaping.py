@@ -50,22 +50,17 @@ def _timestamps(source: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any
     out = {}
     for name in names:
         given = source.get(name)
-        exact = not isinstance(given, str) or _export_form(given)
-        if not exact and format_timestamp(_parsed(str(given))) != given:
+        if not isinstance(given, str) or (
+            len(given) == 29
+            and given[10] == "T"
+            and given[19] == "."
+            and given.endswith("+00:00")
+            and given[:4].isdigit()
+        ):
+            continue  # exactly the export form (the fixed places; the checks parsed it)
+        if format_timestamp(_parsed(str(given))) != given:
             out[name] = given
     return out
-
-
-def _export_form(text: str) -> bool:
-    """Is ``text`` spelled as exports write timestamps (``2023-03-15T14:46:58.000+00:00``)? A
-    cheap look at the fixed places; the parse already happened in the checks."""
-    return (
-        len(text) == 29
-        and text[10] == "T"
-        and text[19] == "."
-        and text.endswith("+00:00")
-        and text[:4].isdigit()
-    )
 
 
 def _parsed(text: str) -> datetime:
@@ -74,6 +69,8 @@ def _parsed(text: str) -> datetime:
 
 def _nulls(source: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
     """Lists the source gave as ``null`` (the catalog renders them ``[]``)."""
+    if None not in source.values():
+        return {}
     return {name: None for name in names if name in source and source[name] is None}
 
 
@@ -109,7 +106,7 @@ def row_shape(
         dr,
         DATA_ROW_KEYS,
         omit_null=DATA_ROW_OMIT_NULL,
-        nested={"details": details_shape},
+        nested={"details": details_shape} if details_shape is not None else None,
         always=dr_absent_ok,
     )
     if details_src is None and existed and _shown(old_subs.get("data_row"), "details"):

@@ -11,11 +11,15 @@ the loader makes, with the same results on both databases:
     transaction), then ``INSERT … SELECT … ON CONFLICT`` moves them in one set-based statement,
     so an upsert still never duplicates a row, even against a concurrent import.
 :meth:`BulkWriter.delete_pairs`
-    Delete the rows matching any of a list of (a, b) key pairs. PostgreSQL: one statement over
-    two arrays (``unnest``) instead of one statement per pair.
+    Delete the rows matching any of a list of (a, b) key pairs: one statement over the pairs
+    (a JSON array on SQLite, two arrays on PostgreSQL) instead of one per pair.
 
-Before ``COPY``, every value goes through its column type's bind processing (JSON documents are
-serialized, timestamps normalized to UTC milliseconds), exactly as a SQLAlchemy insert would.
+Rows come in two forms. Mappings (column -> value) go through their column types' bind
+processing (JSON documents serialized, timestamps normalized to UTC milliseconds), exactly as a
+SQLAlchemy insert would. Tuples in a given column order (:meth:`BulkWriter.insert_rows`,
+:meth:`BulkWriter.upsert_rows`) are *raw*: already what the driver takes, made with
+:meth:`BulkWriter.timestamp` and :func:`document` — the loader's form, which costs no per-value
+processing at all (that processing was most of a bulk write's time in Python).
 
 A key repeated within one call behaves as the statements did when run one row after the other:
 for an update-upsert the last copy wins, for a do-nothing upsert the first one (PostgreSQL
@@ -31,13 +35,125 @@ WAL-logged.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 Row = Mapping[str, Any]
+RawRow = Sequence[Any]
 STAGE_PREFIX = "lp_stage_"
+_MILLI = 1000
+
+
+# The raw rows of a bulk load (:class:`Written`, and the loader's writes): their columns, in order.
+DATA_ROW = (
+    "id",
+    "org_id",
+    "dataset_id",
+    "global_key",
+    "external_id",
+    "row_data",
+    "media_type",
+    "media_attributes",
+    "attachments",
+    "created_at",
+    "updated_at",
+    "created_by_id",
+    "last_activity_at",
+    "shape",
+)
+METADATA = ("data_row_id", "position", "schema_id", "value")
+EMBEDDING = ("data_row_id", "embedding_id", "position", "vectors")
+MEMBERSHIP = (
+    "project_id",
+    "data_row_id",
+    "workflow_status",
+    "priority",
+    "batch_id",
+    "task_id",
+    "task_name",
+    "consensus_expected_label_count",
+    "selected_label_id",
+    "position",
+    "updated_at",
+    "shape",
+)
+HISTORY = ("project_id", "data_row_id", "position", "created_at", "entry")
+LABEL = (
+    "id",
+    "org_id",
+    "project_id",
+    "data_row_id",
+    "position",
+    "label_kind",
+    "version",
+    "annotations",
+    "created_at",
+    "updated_at",
+    "created_by_id",
+    "content_last_updated_at",
+    "reviews",
+    "seconds_to_create",
+    "seconds_to_review",
+    "skipped",
+    "performance_v2",
+    "benchmark_reference_label",
+    "benchmark_score",
+    "consensus_score",
+    "consensus_label_count",
+    "consensus_labels",
+    "shape",
+)
+RUN_ROW = ("model_run_id", "data_row_id", "run_data_row_id", "split", "position", "shape")
+RUN_LABEL = (
+    "model_run_id",
+    "id",
+    "data_row_id",
+    "position",
+    "label_kind",
+    "version",
+    "annotations",
+    "shape",
+)
+
+
+@dataclass(slots=True)
+class Written:
+    """Data rows a bulk load has just written, whole: for each, its raw rows of every table
+    (in the column orders above, in position order), and the names they show as the catalog
+    holds them now (``emails`` of user ids; ``projects``: name, ontology id and tags as stored;
+    ``runs``: name and model id).
+
+    Only rows the catalog did not have before qualify (nothing of them is kept from before), so
+    what was written is all there is: whoever keeps derived data of rows (the export-ready rows)
+    can build it from this instead of reading it back."""
+
+    rows: dict[str, RawRow] = field(default_factory=dict)  # data_row, by id
+    metadata: dict[str, list[RawRow]] = field(default_factory=dict)  # by data-row id
+    embeddings: dict[str, list[RawRow]] = field(default_factory=dict)
+    memberships: dict[str, list[RawRow]] = field(default_factory=dict)
+    history: dict[str, list[RawRow]] = field(default_factory=dict)
+    labels: dict[str, list[RawRow]] = field(default_factory=dict)
+    runs: dict[str, list[RawRow]] = field(default_factory=dict)
+    run_labels: dict[str, list[RawRow]] = field(default_factory=dict)
+    predictions: dict[str, list[RawRow]] = field(default_factory=dict)
+    datasets: Mapping[str, str] = field(default_factory=dict)  # id -> name
+    fields: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # id -> (kind, name)
+    emails: Mapping[str, str] = field(default_factory=dict)
+    embedding_names: Mapping[str, tuple[str, int, bool]] = field(default_factory=dict)
+    projects: Mapping[str, tuple[str, str, str | None]] = field(default_factory=dict)
+    batches: Mapping[str, str] = field(default_factory=dict)
+    models: Mapping[str, str] = field(default_factory=dict)
+    model_runs: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+
+
+def document(value: Any) -> str | None:
+    """A JSON document in its stored (raw) form, as the ``JsonText`` columns write it."""
+    return None if value is None else orjson.dumps(value).decode()
 
 
 class BulkWriter:
@@ -48,19 +164,33 @@ class BulkWriter:
         self.postgres = conn.dialect.name == "postgresql"
         self._staged: set[str] = set()
         self._processors: dict[tuple[str, tuple[str, ...]], list[Callable[[Any], Any] | None]] = {}
+        self._statements: dict[tuple[Any, ...], str] = {}
         self._quote = conn.dialect.identifier_preparer.quote
+
+    # ---------------------------------------------------------------------------- raw values
+
+    def timestamp(self, value: datetime | None) -> Any:
+        """``value`` as a ``Timestamp`` column stores it (UTC, milliseconds): SQLite's text form
+        (``2024-01-01 00:00:00.000000``), or the instant itself for PostgreSQL's ``COPY``."""
+        if value is None:
+            return None
+        if value.tzinfo is not UTC:
+            value = (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).astimezone(
+                UTC
+            )
+        if value.microsecond % _MILLI:
+            value = value.replace(microsecond=value.microsecond // _MILLI * _MILLI)
+        if self.postgres:
+            return value
+        return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
     # ---------------------------------------------------------------------------------- public
 
     def insert(self, table: sa.Table, rows: Sequence[Row]) -> None:
         """Insert ``rows`` (every row has the same keys); a duplicate key is an error."""
-        if not rows:
-            return
-        if not self.postgres:
-            self._sqlite_many(table.insert(), table, rows)
-            return
-        columns = list(rows[0])
-        self._copy(self._quote(table.name), table, columns, rows)
+        if rows:
+            columns = tuple(rows[0])
+            self.insert_rows(table, columns, self._raw(table, columns, rows))
 
     def upsert(
         self,
@@ -71,49 +201,127 @@ class BulkWriter:
         update: bool = True,
     ) -> None:
         """Insert ``rows``; on a key conflict update the other columns (or leave the row)."""
+        if rows:
+            columns = tuple(rows[0])
+            raw = self._raw(table, columns, rows)
+            self.upsert_rows(table, columns, raw, keys, update=update)
+
+    def insert_rows(self, table: sa.Table, columns: Sequence[str], rows: Sequence[RawRow]) -> None:
+        """Insert raw ``rows`` (tuples in the order of ``columns``); a duplicate key is an
+        error."""
         if not rows:
             return
-        keys = list(keys)
-        if not self.postgres:
-            statement = upsert_statement(self.conn, table, rows[0], keys, update)
-            self._sqlite_many(statement, table, rows)
-            return
-        rows = _unique(rows, keys, keep_last=update)
-        columns = list(rows[0])
-        stage = self._stage(table)
-        self._copy(stage, table, columns, rows)
-        q = self._quote
-        names = ", ".join(q(c) for c in columns)
-        others = [c for c in columns if c not in keys]
-        conflict = f"ON CONFLICT ({', '.join(q(k) for k in keys)}) "
-        if update and others:
-            conflict += "DO UPDATE SET " + ", ".join(f"{q(c)} = EXCLUDED.{q(c)}" for c in others)
+        if self.postgres:
+            self._copy(self._quote(table.name), columns, rows)
         else:
-            conflict += "DO NOTHING"
-        self.conn.exec_driver_sql(
-            f"INSERT INTO {q(table.name)} ({names}) SELECT {names} FROM {stage} {conflict}"
-        )
+            self._sqlite_many(self._statement(table, tuple(columns), None, False), rows)
+
+    def upsert_rows(
+        self,
+        table: sa.Table,
+        columns: Sequence[str],
+        rows: Sequence[RawRow],
+        keys: Iterable[str],
+        *,
+        update: bool = True,
+    ) -> None:
+        """Insert raw ``rows``; on a key conflict update the other columns (or leave the row)."""
+        if not rows:
+            return
+        columns, keys = tuple(columns), tuple(keys)
+        if not self.postgres:
+            self._sqlite_many(self._statement(table, columns, keys, update), rows)
+            return
+        at = [columns.index(k) for k in keys]
+        rows = _unique(rows, at, keep_last=update)
+        stage = self._stage(table)
+        self._copy(stage, columns, rows)
+        self.conn.exec_driver_sql(self._statement(table, columns, keys, update))
         self.conn.exec_driver_sql(f"TRUNCATE {stage}")
 
     def delete_pairs(
-        self, table: sa.Table, columns: tuple[str, str], pairs: Sequence[tuple[str, str]]
+        self,
+        table: sa.Table,
+        columns: tuple[str, str],
+        pairs: Sequence[tuple[str, str]],
     ) -> None:
         """Delete the rows of ``table`` whose ``columns`` equal one of ``pairs``."""
         if not pairs:
             return
-        a, b = (table.c[name] for name in columns)
+        q = self._quote
+        a, b = (q(name) for name in columns)
         if not self.postgres:
-            self.conn.execute(
-                table.delete().where(a == sa.bindparam("_a"), b == sa.bindparam("_b")),
-                [{"_a": x, "_b": y} for x, y in pairs],
+            self.conn.exec_driver_sql(
+                f"DELETE FROM {q(table.name)} WHERE ({a}, {b}) IN"
+                " (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]')"
+                " FROM json_each(?))",
+                (orjson.dumps(list(pairs)).decode(),),
             )
             return
-        firsts = sa.bindparam("_a", [x for x, _ in pairs], type_=postgresql.ARRAY(sa.Text))
-        seconds = sa.bindparam("_b", [y for _, y in pairs], type_=postgresql.ARRAY(sa.Text))
-        wanted = sa.select(sa.func.unnest(firsts, seconds).table_valued("x", "y").render_derived())
-        self.conn.execute(table.delete().where(sa.tuple_(a, b).in_(wanted)))
+        self.conn.exec_driver_sql(
+            f"DELETE FROM {q(table.name)} WHERE ({a}, {b}) IN"
+            " (SELECT * FROM unnest(%s::text[], %s::text[]))",
+            ([x for x, _ in pairs], [y for _, y in pairs]),
+        )
+
+    def delete_in(self, table: sa.Table, column: str, values: Sequence[str]) -> None:
+        """Delete the rows of ``table`` whose ``column`` is one of ``values`` (one statement)."""
+        if not values:
+            return
+        q = self._quote
+        where = "IN (SELECT value FROM json_each(?))" if not self.postgres else "= ANY(%s)"
+        value: Any = orjson.dumps(list(values)).decode() if not self.postgres else list(values)
+        self.conn.exec_driver_sql(
+            f"DELETE FROM {q(table.name)} WHERE {q(column)} {where}", (value,)
+        )
 
     # ------------------------------------------------------------------------------- internals
+
+    def _statement(
+        self,
+        table: sa.Table,
+        columns: tuple[str, ...],
+        keys: tuple[str, ...] | None,
+        update: bool,
+    ) -> str:
+        """The text of an insert (``keys`` None) or upsert of ``columns`` into ``table``:
+        positional on SQLite, ``INSERT … SELECT`` from the staging table on PostgreSQL."""
+        cache_key = (table.name, columns, keys, update)
+        found = self._statements.get(cache_key)
+        if found is not None:
+            return found
+        q = self._quote
+        names = ", ".join(q(c) for c in columns)
+        if keys is None:
+            conflict = ""
+        else:
+            others = [c for c in columns if c not in keys]
+            conflict = f" ON CONFLICT ({', '.join(q(k) for k in keys)}) "
+            if update and others:
+                conflict += "DO UPDATE SET " + ", ".join(
+                    f"{q(c)} = excluded.{q(c)}" for c in others
+                )
+            else:
+                conflict += "DO NOTHING"
+        if self.postgres:
+            source = f"SELECT {names} FROM {self._stage(table)}"
+        else:
+            source = f"VALUES ({', '.join('?' for _ in columns)})"
+        found = self._statements[cache_key] = (
+            f"INSERT INTO {q(table.name)} ({names}) {source}{conflict}"
+        )
+        return found
+
+    def _raw(self, table: sa.Table, columns: tuple[str, ...], rows: Sequence[Row]) -> list[RawRow]:
+        """Mapping rows as raw tuples, through their columns' bind processing."""
+        processors = self._processors_of(table, columns)
+        if not any(processors):
+            return [tuple(row[c] for c in columns) for row in rows]
+        pairs = list(zip(columns, processors, strict=True))
+        return [
+            tuple(row[c] if p is None or row[c] is None else p(row[c]) for c, p in pairs)
+            for row in rows
+        ]
 
     def _stage(self, table: sa.Table) -> str:
         """The staging table of ``table`` in this transaction (created at first use; another
@@ -127,32 +335,22 @@ class BulkWriter:
             self._staged.add(stage)
         return stage
 
-    def _sqlite_many(self, statement: sa.Insert, table: sa.Table, rows: Sequence[Row]) -> None:
-        """``statement`` for every row through the driver's ``executemany``: compiled once, the
-        values bound by their column types' processors (as SQLAlchemy would), without its
-        per-row parameter handling (most of a bulk write's time in Python)."""
-        columns = list(rows[0])
-        compiled = statement.compile(dialect=self.conn.dialect, column_keys=columns)
-        order = list(compiled.positiontup or ())
-        processors = dict(zip(columns, self._processors_of(table, columns), strict=True))
-        pairs = [(c, processors.get(c)) for c in order]
-        values = [tuple(row[c] if p is None else p(row[c]) for c, p in pairs) for row in rows]
+    def _sqlite_many(self, statement: str, rows: Sequence[RawRow]) -> None:
+        """``statement`` for every row through the driver's ``executemany`` (compiled once)."""
         raw = self.conn.connection.driver_connection
         assert raw is not None
         dbapi = self.conn.dialect.loaded_dbapi
         cursor = raw.cursor()
         try:
-            cursor.executemany(compiled.string, values)
+            cursor.executemany(statement, rows)
         except dbapi.Error as exc:  # the errors a SQLAlchemy statement would have raised
             raise sa.exc.DBAPIError.instance(
-                compiled.string, None, exc, dbapi.Error, dialect=self.conn.dialect
+                statement, None, exc, dbapi.Error, dialect=self.conn.dialect
             ) from exc
         finally:
             cursor.close()
 
-    def _copy(self, target: str, table: sa.Table, columns: list[str], rows: Sequence[Row]) -> None:
-        processors = self._processors_of(table, columns)
-        pairs = list(zip(columns, processors, strict=True))
+    def _copy(self, target: str, columns: Sequence[str], rows: Sequence[RawRow]) -> None:
         statement = f"COPY {target} ({', '.join(self._quote(c) for c in columns)}) FROM STDIN"
         raw = self.conn.connection.driver_connection
         assert raw is not None
@@ -161,16 +359,16 @@ class BulkWriter:
             with raw.cursor() as cursor, cursor.copy(statement) as copy:
                 write = copy.write_row
                 for row in rows:
-                    write([row[c] if p is None else p(row[c]) for c, p in pairs])
+                    write(row)
         except dbapi.Error as exc:  # the errors a SQLAlchemy statement would have raised
             raise sa.exc.DBAPIError.instance(
                 statement, None, exc, dbapi.Error, dialect=self.conn.dialect
             ) from exc
 
     def _processors_of(
-        self, table: sa.Table, columns: list[str]
+        self, table: sa.Table, columns: tuple[str, ...]
     ) -> list[Callable[[Any], Any] | None]:
-        key = (table.name, tuple(columns))
+        key = (table.name, columns)
         found = self._processors.get(key)
         if found is None:
             dialect = self.conn.dialect
@@ -194,11 +392,12 @@ def upsert_statement(
     return stmt.on_conflict_do_nothing(index_elements=keys)
 
 
-def _unique(rows: Sequence[Row], keys: list[str], *, keep_last: bool) -> Sequence[Row]:
-    """``rows`` with one row per key: the last (``keep_last``) or the first of each."""
+def _unique(rows: Sequence[RawRow], at: list[int], *, keep_last: bool) -> Sequence[RawRow]:
+    """``rows`` with one row per key (the values at positions ``at``): the last
+    (``keep_last``) or the first of each."""
     seen: dict[tuple[Any, ...], int] = {}
     for i, row in enumerate(rows):
-        key = tuple(row[k] for k in keys)
+        key = tuple(row[k] for k in at)
         if keep_last or key not in seen:
             seen[key] = i
     if len(seen) == len(rows):

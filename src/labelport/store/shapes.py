@@ -102,9 +102,12 @@ def of(
     """The shape of ``source`` against the ``known`` keys labelport renders for it (None when
     labelport's rendering is the source as it was). ``always`` are keys rendered whether or not
     the source carried them (ids labelport derives)."""
-    out: Shape = {}
-    known_set = _known_set(known)
+    found = _KNOWN_SETS.get(id(known))
+    known_set = found[1] if found is not None and found[0] is known else _known_set(known)
     keys = source.keys()
+    if not (omit_null or overrides or nested or lists) and keys == known_set:
+        return None  # the common case: every key, none unknown, nothing else to say
+    out: Shape = {}
     if keys != known_set:  # the common case (every key, none unknown) skips both walks
         absent = [k for k in known if k not in source and k not in always]
         if absent:

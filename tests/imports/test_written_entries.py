@@ -1,0 +1,302 @@
+"""The loader's shortcuts give what the long way gives.
+
+* Export-ready entries of rows new to the catalog are built from what the loader wrote
+  (:func:`labelport.export.cache.page_of`), not read back: for every such row of rich random
+  files, and of files that share labels and model runs between rows, the entry is byte for
+  byte the one built from the rows read back (:func:`labelport.export.assemble.fetch`).
+* Validation takes the common shapes on a fast path: whatever it takes, it takes as the full
+  checks do (same result, same notes), and what it does not take the full checks refuse with
+  the same problem.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import marshal
+import os
+import random
+from typing import Any
+
+import orjson
+import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from labelport import services
+from labelport.errors import InvalidRecords
+from labelport.export import cache
+from labelport.export.assemble import fetch
+from labelport.imports import annotations, canonical, checks
+from labelport.imports.base import Problem
+from labelport.store import Store
+from labelport.store import schema as s
+from tests.factories import wipe
+from tests.imports.strategies import row
+
+EXAMPLES = int(os.environ.get("LABELPORT_TEST_EXAMPLES", "30"))
+
+
+@pytest.fixture
+def compared(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every entry built from written rows is checked against the one read back."""
+    real = cache.fill
+    seen: list[str] = []
+
+    def fill(conn: sa.Connection, org_id: str, *args: Any, **kwargs: Any) -> int:
+        written = kwargs.get("written", args[2] if len(args) > 2 else None)
+        done = real(conn, org_id, *args, **kwargs)
+        if written is not None:
+            page = cache.page_of(written)
+            for rid in page.rows:
+                back = fetch(conn, org_id, [rid], cache.EVERYTHING)
+                assert _decoded(cache.encode(page, rid)) == _decoded(cache.encode(back, rid)), rid
+                stored = conn.execute(
+                    sa.select(s.export_cache.c.line).where(s.export_cache.c.data_row_id == rid)
+                ).scalar_one()
+                assert stored == cache.encode(back, rid)[2]
+                seen.append(rid)
+        return done
+
+    monkeypatch.setattr(cache, "fill", fill)
+    return seen
+
+
+def _decoded(entry: tuple[bytes, bytes, bytes]) -> tuple[Any, Any, bytes]:
+    """An entry's tally and layout decoded (marshal spells an interned string its own way)."""
+    tally, layout, line = entry
+    return marshal.loads(tally), marshal.loads(layout), line
+
+
+def load(store: Store, org_id: str, rows: list[dict[str, Any]]) -> None:
+    body = b"".join(orjson.dumps(r) + b"\n" for r in rows)
+    services.import_labelbox(store, org_id, io.BytesIO(body), file="rows.ndjson", dataset="d")
+
+
+# keys a row keeps whatever happens (left out, the row is refused)
+_NEEDED = {"data_row", "row_data", "name", "id", "runs", "annotation_kind", "value", "type"}
+_NEEDED |= {"dimensions", "values", "schema_id"}
+_KEYED = ("projects", "experiments", "runs")  # objects keyed by id: their entries are kept
+
+
+def _thin(rnd: random.Random, value: Any, depth: int = 0, keyed: bool = False) -> None:
+    """Leave keys out, null them and add unknown ones, at random, down to the labels."""
+    if isinstance(value, list):
+        for item in value:
+            _thin(rnd, item, depth + 1)
+        return
+    if not isinstance(value, dict) or depth > 8:
+        return
+    for key in list(value):
+        if keyed or key in _NEEDED or value[key] is None:
+            pass
+        elif rnd.random() < 0.1:
+            del value[key]
+            continue
+        elif rnd.random() < 0.05 and key not in ("annotations", *_KEYED):
+            value[key] = None
+            continue
+        if key != "annotations":
+            _thin(rnd, value[key], depth + 1, keyed=key in _KEYED and not keyed)
+    if not keyed and rnd.random() < 0.05:
+        value["x_future"] = rnd.choice([1, 2.5, "new", None, [1, {"a": True}]])
+
+
+@st.composite
+def thinned_rows(draw: st.DrawFn) -> list[dict[str, Any]]:
+    rows = draw(st.lists(row(), min_size=1, max_size=4, unique_by=lambda r: r["data_row"]["id"]))
+    rnd = draw(st.randoms(use_true_random=False))
+    out = []
+    for r in rows:
+        r = copy.deepcopy(r)
+        _thin(rnd, r)
+        out.append(r)
+    return out
+
+
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
+)
+@given(rows=thinned_rows())
+def test_entries_built_from_written_rows_are_the_entries_read_back(
+    store: Store, org: services.Organization, compared: list[str], rows: list[dict[str, Any]]
+) -> None:
+    keys = [r["data_row"].get("global_key") for r in rows if r["data_row"].get("global_key")]
+    if len(keys) != len(set(keys)):
+        return
+    wipe(store)
+    try:
+        load(store, org.id, rows)
+    except InvalidRecords:
+        return  # a row left without something it needs: nothing written, nothing to compare
+
+
+def _row(n: int, label: str, run_label: str) -> dict[str, Any]:
+    return {
+        "data_row": {
+            "id": f"crow{n:021d}",
+            "row_data": f"https://media.test/{n}.jpg",
+            "details": {"dataset_name": "street", "created_by": f"u{n % 2}@acme.test"},
+        },
+        "metadata_fields": [{"schema_name": "tod", "value": f"t{n}"}],
+        "projects": {
+            "cprojaaaaaaaaaaaaaaaaaaaa": {
+                "name": f"boxes {n}",  # the first name stays the project's
+                "labels": [{"id": label, "annotations": {"objects": []}}],
+            },
+        },
+        "experiments": {
+            "cmodelaaaaaaaaaaaaaaaaaaa": {
+                "name": "m",
+                "runs": {
+                    "crunaaaaaaaaaaaaaaaaaaaaa": {
+                        "name": "r",
+                        "labels": [{"id": run_label, "annotations": {"objects": []}}],
+                        "split": "training",
+                    }
+                },
+            }
+        },
+    }
+
+
+def test_rows_sharing_a_label_are_read_back_and_the_rest_built(
+    store: Store, org: services.Organization, compared: list[str]
+) -> None:
+    rows = [
+        _row(1, "clab000000000000000000001", "crl0000000000000000000001"),
+        _row(2, "clab000000000000000000001", "crl0000000000000000000002"),  # the same label
+        _row(3, "clab000000000000000000003", "crl0000000000000000000002"),  # a run label too
+        _row(4, "clab000000000000000000004", "crl0000000000000000000004"),
+    ]
+    load(store, org.id, rows)
+    assert compared == ["crow000000000000000000004"]  # rows 1-3 share a label or a run label
+    with store.read() as conn:
+        query = sa.select(s.export_cache.c.data_row_id, s.export_cache.c.line)
+        lines = {rid: line for rid, line in conn.execute(query)}
+    assert len(lines) == 4  # the other rows' entries were read back
+    assert b"boxes 1" in lines["crow000000000000000000004"]
+    assert b"clab000000000000000000001" not in lines["crow000000000000000000001"]
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _outcome(check: Any, value: Any) -> Any:
+    try:
+        return ("ok", check(value))
+    except Problem as problem:
+        return ("problem", problem.field, problem.reason)
+
+
+def _slow_object(obj: Any) -> Any:
+    notes = checks.Notes()
+    got = _outcome(lambda o: annotations._object(o, "a", notes), obj)
+    return got, notes.items
+
+
+@settings(max_examples=EXAMPLES * 10, deadline=None)
+@given(
+    obj=st.fixed_dictionaries(
+        {},
+        optional={
+            "annotation_kind": st.sampled_from(["ImageBoundingBox", "ImagePolygon", "Odd", 3]),
+            "name": st.sampled_from(["car", None, 1]),
+            "bounding_box": st.sampled_from(
+                [None, {}, {"top": 1, "left": 2.5, "height": 3, "width": 4}, {"top": True}, []]
+            ),
+            "polygon": st.sampled_from([[], [{"x": 1, "y": 2}], [{"x": 1}], [{"x": "1", "y": 2}]]),
+            "point": st.sampled_from([{"x": 1, "y": 2}, {"y": 2}, 5]),
+            "classifications": st.sampled_from(
+                [
+                    [],
+                    None,
+                    [{"name": "c", "radio_answer": {"name": "a"}}],
+                    [{"name": "c"}],
+                    [{"name": "c", "radio_answer": {"name": "a"}, "text_answer": {}}],
+                    [{"name": "c", "checklist_answers": [{"name": "a", "classifications": []}]}],
+                    [{"name": "c", "text_answer": {"content": 1}}],
+                    [{"name": "c", "text_answer": {"content": "x"}}],
+                ]
+            ),
+        },
+    )
+)
+def test_the_plain_object_path_takes_only_what_the_full_checks_take(obj: dict[str, Any]) -> None:
+    if annotations._plain_object(obj):
+        assert _slow_object(obj) == (("ok", None), [])
+
+
+@settings(max_examples=EXAMPLES * 10, deadline=None)
+@given(
+    item=st.fixed_dictionaries(
+        {},
+        optional={
+            "schema_id": st.sampled_from(["cfield00000000000000000001", "bad id", None, 3]),
+            "schema_name": st.sampled_from(["tod", None, "x" * 501, 4]),
+            "value": st.sampled_from(["a", 1, 2.5, True, None, [1], {"schema_name": "x"}]),
+            "other": st.just(1),
+        },
+    )
+)
+def test_the_plain_metadata_path_takes_only_what_the_full_checks_take(
+    item: dict[str, Any],
+) -> None:
+    if canonical._plain_metadata(item):
+        notes = checks.Notes()
+        assert _outcome(lambda v: canonical._metadata(v, notes), [item]) == ("ok", [item])
+        assert notes.items == []
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(rows=thinned_rows())
+def test_checks_give_the_same_on_the_fast_and_the_full_path(rows: list[dict[str, Any]]) -> None:
+    """Rows checked with the fast paths switched off give the same results and notes."""
+    for one in rows:
+        fast = _outcome(canonical.check_row, copy.deepcopy(one))
+        with _full_checks():
+            full = _outcome(canonical.check_row, copy.deepcopy(one))
+        assert _comparable(fast) == _comparable(full)
+
+
+class _full_checks:
+    """The fast predicates answer no: every value takes the full checks."""
+
+    def __enter__(self) -> None:
+        self.saved = (annotations._plain_object, annotations._plain_classifications)
+        self.saved_metadata = canonical._plain_metadata
+        annotations._plain_object = lambda obj: False  # type: ignore[assignment]
+        annotations._plain_classifications = lambda value: False  # type: ignore[assignment]
+        canonical._plain_metadata = lambda item: False  # type: ignore[assignment]
+
+    def __exit__(self, *exc: object) -> None:
+        annotations._plain_object, annotations._plain_classifications = self.saved
+        canonical._plain_metadata = self.saved_metadata
+
+
+def _comparable(outcome: Any) -> Any:
+    if outcome[0] != "ok":
+        return outcome
+    row = outcome[1]
+    return (
+        row.id,
+        row.global_key,
+        row.created_at,
+        row.updated_at,
+        row.last_activity_at,
+        [(p.id, p.name, p.workflow_status, p.history_times) for p in row.projects],
+        [
+            (lab.id, lab.label_kind, lab.version, lab.created_at, lab.created_by)
+            for p in row.projects
+            for lab in p.labels or ()
+        ],
+        [(r.id, r.split) for r in row.runs],
+        row.notes.items,
+    )
