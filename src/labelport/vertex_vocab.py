@@ -130,3 +130,7 @@ def ml_use_split(value: object) -> str | None:
     if not isinstance(value, str):
         return None
     return _ML_USE.get(value.strip().lower())
+
+
+# The google.rpc.Code of an export Vertex refuses as an operation (e.g. of a tabular dataset).
+FAILED_PRECONDITION = 9

@@ -211,10 +211,10 @@ def batches(store: Store, org_id: str, project_id: str, limit: int = 500) -> lis
 
 def annotation_sets(store: Store, org_id: str, dataset_id: str) -> list[dict[str, Any]]:
     """The annotation sets a Vertex-style export of the dataset can write."""
-    from labelport.server.compat.vertex import catalog
+    from labelport.services import vertex_datasets
 
     with store.read() as conn:
-        rows = catalog.annotation_sets(conn, org_id, dataset_id)
+        rows = vertex_datasets.annotation_sets(conn, org_id, dataset_id)
     return [{"id": r.id, "display_name": r.display_name, "objective": r.objective} for r in rows]
 
 

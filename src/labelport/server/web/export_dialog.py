@@ -237,13 +237,13 @@ def _start(v: Visit, ef: forms.ExportForm) -> TaskInfo:
             )
         if not ef.destination:
             raise InvalidSpec("destination: give the storage directory (file://… or gs://…)")
-        from labelport.server.compat.vertex import exports as vertex_exports
+        from labelport.services import vertex_datasets
         from labelport.vertex_vocab import SET_NAME_LABEL
 
         config: dict[str, Any] = {"gcsDestination": {"outputUriPrefix": ef.destination}}
         if ef.annotation_set:
             config["annotationsFilter"] = f"labels.{SET_NAME_LABEL}={ef.annotation_set}"
-        started = vertex_exports.start(
+        started = vertex_datasets.start_export(
             store, v.ctx.settings, org, str(ef.scope_id), config, user_id=v.principal.user_id
         )
         return started.task

@@ -1,4 +1,7 @@
-"""Vertex ``datasets.export`` as a labelport export task, and its Operation state.
+"""Vertex ``datasets.export`` operations: the export task behind one, and its Operation state.
+
+The task is started by :func:`labelport.services.vertex_datasets.start_export` (shared with the
+web UI's Vertex-style export).
 
 An operation is an export task of format ``vertex`` over the dataset. Its options hold the
 request's ``exportConfig`` as given and the ``plan`` the publisher follows (destination folder,
@@ -15,83 +18,14 @@ FAILED_PRECONDITION, so the SDK raises ``FailedPrecondition`` from the operation
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
-from labelport import services
 from labelport.errors import InvalidSpec, NotFound
-from labelport.export import destinations
-from labelport.export.formats.vertex_config import VertexJob, make_job, parse_export_config
-from labelport.export.spec import Scope
-from labelport.server.compat.vertex import catalog
-from labelport.server.compat.vertex.resources import FAILED_PRECONDITION, OperationState
+from labelport.export.formats.vertex_config import VertexJob
+from labelport.server.compat.vertex.resources import OperationState
 from labelport.services import export_tasks
 from labelport.services.export_tasks import TaskInfo
-from labelport.settings import Settings
+from labelport.services.vertex_datasets import FORMAT
 from labelport.store import Store
-from labelport.times import utcnow
-
-FORMAT = "vertex"
-EXPORTABLE = ("image", "text", "video")
-
-
-@dataclass(frozen=True, slots=True)
-class Started:
-    task: TaskInfo
-    item_count: int
-
-
-def start(
-    store: Store,
-    settings: Settings,
-    org_id: str,
-    dataset_id: str,
-    export_config: Any,
-    *,
-    user_id: str | None = None,
-    when: datetime | None = None,
-) -> Started:
-    """Validate an ``exportConfig`` against a dataset and queue its export task."""
-    config = parse_export_config(export_config)
-    with store.read() as conn:
-        view = catalog.get_dataset(conn, org_id, dataset_id)
-        set_rows = catalog.annotation_sets(conn, org_id, dataset_id)
-    scope = Scope("dataset", dataset_id)
-    if view.kind not in EXPORTABLE:
-        message = (
-            f"dataset {dataset_id} ({view.name}) is a {view.kind} dataset; only image, text "
-            "and video datasets can be exported"
-        )
-        spec = services.export_spec(store, org_id, scope, {}, None, format=FORMAT)
-        options = {
-            "exportConfig": config.raw,
-            "refusal": {"code": FAILED_PRECONDITION, "message": message},
-        }
-        task = export_tasks.create(
-            store, org_id, spec, user_id=user_id, options=options, refused=message
-        )
-        return Started(task, view.item_count)
-    destinations.resolve(config.output_uri_prefix, settings, connect=False)
-    job = make_job(
-        config,
-        [catalog.set_ref(row) for row in set_rows],
-        kind=view.kind,
-        display_name=view.name,
-        when=when or utcnow(),
-    )
-    projects, runs = catalog.project_and_run_ids(list(job.sets))
-    params: dict[str, Any] = {"metadata_fields": True}
-    if projects:
-        params["project_ids"] = projects
-    if runs:
-        params["model_run_ids"] = runs
-        params["predictions"] = True
-        params["model_run_details"] = True  # the run's split, written as ml_use
-    spec = services.export_spec(store, org_id, scope, params, None, format=FORMAT)
-    options = {"exportConfig": config.raw, "plan": job.to_json()}
-    task = export_tasks.create(store, org_id, spec, user_id=user_id, options=options)
-    return Started(task, view.item_count)
 
 
 def wait(store: Store, task: TaskInfo, seconds: float, step: float = 0.05) -> TaskInfo:

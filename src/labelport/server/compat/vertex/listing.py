@@ -18,7 +18,7 @@ from typing import Any
 
 from labelport.errors import InvalidSpec
 from labelport.export.formats import vertex_schemas as schemas
-from labelport.server.compat.vertex.resources import DatasetView
+from labelport.services.vertex_datasets import DatasetView
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from labelport.export.formats import vertex_schemas as schemas
-from labelport.vertex_vocab import SET_NAME_LABEL
+from labelport.services.vertex_datasets import DatasetView, SetView
+from labelport.vertex_vocab import FAILED_PRECONDITION, SET_NAME_LABEL
 
 API_VERSION = "v1"
 TYPE_PREFIX = f"type.googleapis.com/google.cloud.aiplatform.{API_VERSION}."
@@ -41,7 +42,6 @@ HTTP_TO_RPC: dict[int, tuple[int, str]] = {
 }
 CANCELLED = 1
 INVALID_ARGUMENT = 3
-FAILED_PRECONDITION = 9
 INTERNAL = 13
 
 
@@ -71,33 +71,6 @@ def etag(*parts: object) -> str:
 
 
 # ------------------------------------------------------------------------------------ datasets
-
-
-@dataclass(frozen=True, slots=True)
-class DatasetView:
-    """A labelport dataset as Vertex sees it."""
-
-    id: str
-    name: str
-    description: str | None
-    kind: str  # image | text | video | tabular | time_series
-    labels: dict[str, str]
-    created_at: datetime
-    updated_at: datetime
-    item_count: int
-    sets: tuple[SetView, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class SetView:
-    """An annotation set as a Vertex SavedQuery."""
-
-    id: str
-    display_name: str
-    objective: str
-    created_at: datetime
-    updated_at: datetime
-    settings: dict[str, Any] = field(default_factory=dict)
 
 
 def resource_name(project: str, location: str, *parts: str) -> str:

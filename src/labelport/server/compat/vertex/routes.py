@@ -26,13 +26,14 @@ from fastapi import APIRouter, Body, Query
 
 from labelport.errors import InvalidSpec
 from labelport.server.auth import Ctx, Editor, Viewer
-from labelport.server.compat.vertex import catalog, exports, listing
+from labelport.server.compat.vertex import exports, listing
 from labelport.server.compat.vertex.resources import (
     dataset_json,
     operation_json,
     resource_name,
     saved_query_json,
 )
+from labelport.services import vertex_datasets
 
 router = APIRouter(prefix="/vertex", tags=["vertex"])
 
@@ -56,7 +57,7 @@ def list_datasets(
     pageToken: Annotated[str | None, Query()] = None,
 ) -> dict[str, Any]:
     with ctx.store.read() as conn:
-        views = catalog.list_datasets(conn, principal.org_id)
+        views = vertex_datasets.list_datasets(conn, principal.org_id)
     page, following = listing.apply(
         views, filter=filter, order_by=orderBy, page_size=pageSize, page_token=pageToken
     )
@@ -71,7 +72,7 @@ def get_dataset(
     project: str, location: str, dataset: str, principal: Viewer, ctx: Ctx
 ) -> dict[str, Any]:
     with ctx.store.read() as conn:
-        view = catalog.get_dataset(conn, principal.org_id, dataset)
+        view = vertex_datasets.get_dataset(conn, principal.org_id, dataset)
     return dataset_json(view, project, location)
 
 
@@ -80,7 +81,7 @@ def list_saved_queries(
     project: str, location: str, dataset: str, principal: Viewer, ctx: Ctx
 ) -> dict[str, Any]:
     with ctx.store.read() as conn:
-        view = catalog.get_dataset(conn, principal.org_id, dataset)
+        view = vertex_datasets.get_dataset(conn, principal.org_id, dataset)
     name = resource_name(project, location, "datasets", dataset)
     return {"savedQueries": [saved_query_json(s, name) for s in view.sets]}
 
@@ -100,7 +101,7 @@ def export_dataset(
     config = body.get("exportConfig", body.get("export_config"))
     if config is None:
         raise InvalidSpec("exportConfig: missing")
-    started = exports.start(
+    started = vertex_datasets.start_export(
         ctx.store,
         ctx.settings,
         principal.org_id,

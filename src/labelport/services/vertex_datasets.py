@@ -1,5 +1,6 @@
-"""What the Vertex surface reads from the catalog: datasets as Vertex sees them and their
-annotation sets. Every query is scoped to one organization (another's ids are "not found").
+"""Datasets as a Vertex-style export sees them, their annotation sets, and starting such an
+export (the Vertex surface and the web UI both do). Every query is scoped to one organization
+(another's ids are "not found").
 
 A dataset's kind is ``dataset.kind`` when set, else the media type most of its data rows have
 among IMAGE, TEXT and VIDEO (a dataset with none of those, e.g. empty, counts as image).
@@ -10,14 +11,52 @@ dataset whose source (project or model run) holds rows of it.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
+from labelport import services
 from labelport.errors import NotFound
-from labelport.export.formats.vertex_config import AnnotationSetRef
-from labelport.server.compat.vertex.resources import DatasetView, SetView
+from labelport.export import destinations
+from labelport.export.formats.vertex_config import AnnotationSetRef, make_job, parse_export_config
+from labelport.export.spec import Scope
+from labelport.services import export_tasks
+from labelport.services.export_tasks import TaskInfo
+from labelport.settings import Settings
+from labelport.store import Store
 from labelport.store import schema as s
+from labelport.times import utcnow
+from labelport.vertex_vocab import FAILED_PRECONDITION
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetView:
+    """A labelport dataset as Vertex sees it."""
+
+    id: str
+    name: str
+    description: str | None
+    kind: str  # image | text | video | tabular | time_series
+    labels: dict[str, str]
+    created_at: datetime
+    updated_at: datetime
+    item_count: int
+    sets: tuple[SetView, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SetView:
+    """An annotation set as a Vertex SavedQuery."""
+
+    id: str
+    display_name: str
+    objective: str
+    created_at: datetime
+    updated_at: datetime
+    settings: dict[str, Any] = field(default_factory=dict)
+
 
 KIND_OF_MEDIA = {"IMAGE": "image", "TEXT": "text", "VIDEO": "video"}
 DEFAULT_KIND = "image"
@@ -139,3 +178,67 @@ def project_and_run_ids(sets: list[AnnotationSetRef]) -> tuple[list[str], list[s
     projects = sorted({x.project_id for x in sets if x.project_id})
     runs = sorted({x.model_run_id for x in sets if x.model_run_id})
     return projects, runs
+
+
+# ------------------------------------------------------------------------------ starting one
+
+FORMAT = "vertex"
+EXPORTABLE = ("image", "text", "video")
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    task: TaskInfo
+    item_count: int
+
+
+def start_export(
+    store: Store,
+    settings: Settings,
+    org_id: str,
+    dataset_id: str,
+    export_config: Any,
+    *,
+    user_id: str | None = None,
+    when: datetime | None = None,
+) -> Started:
+    """Validate an ``exportConfig`` against a dataset and queue its export task."""
+    config = parse_export_config(export_config)
+    with store.read() as conn:
+        view = get_dataset(conn, org_id, dataset_id)
+        set_rows = annotation_sets(conn, org_id, dataset_id)
+    scope = Scope("dataset", dataset_id)
+    if view.kind not in EXPORTABLE:
+        message = (
+            f"dataset {dataset_id} ({view.name}) is a {view.kind} dataset; only image, text "
+            "and video datasets can be exported"
+        )
+        spec = services.export_spec(store, org_id, scope, {}, None, format=FORMAT)
+        options = {
+            "exportConfig": config.raw,
+            "refusal": {"code": FAILED_PRECONDITION, "message": message},
+        }
+        task = export_tasks.create(
+            store, org_id, spec, user_id=user_id, options=options, refused=message
+        )
+        return Started(task, view.item_count)
+    destinations.resolve(config.output_uri_prefix, settings, connect=False)
+    job = make_job(
+        config,
+        [set_ref(row) for row in set_rows],
+        kind=view.kind,
+        display_name=view.name,
+        when=when or utcnow(),
+    )
+    projects, runs = project_and_run_ids(list(job.sets))
+    params: dict[str, Any] = {"metadata_fields": True}
+    if projects:
+        params["project_ids"] = projects
+    if runs:
+        params["model_run_ids"] = runs
+        params["predictions"] = True
+        params["model_run_details"] = True  # the run's split, written as ml_use
+    spec = services.export_spec(store, org_id, scope, params, None, format=FORMAT)
+    options = {"exportConfig": config.raw, "plan": job.to_json()}
+    task = export_tasks.create(store, org_id, spec, user_id=user_id, options=options)
+    return Started(task, view.item_count)
