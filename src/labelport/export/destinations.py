@@ -167,7 +167,6 @@ class Folder:
         self.name = name
         self.token = STAGING_PREFIX + secrets.token_hex(8)
         self.relatives: list[str] = []
-        self.published = False
 
     @property
     def uri(self) -> str:
@@ -234,7 +233,6 @@ class LocalFolder(Folder):
             raise ConfigurationError(f"cannot publish {self.uri}: {exc}") from None
         finally:
             shutil.rmtree(self.staging.parent, ignore_errors=True)
-        self.published = True
 
     def abort(self) -> None:
         shutil.rmtree(self.staging.parent, ignore_errors=True)
@@ -263,7 +261,6 @@ class ObjectFolder(Folder):
             target = f"{self.final}/{relative}"
             self.fs.copy(f"{self.staging}/{relative}", target)
             self.copied.append(target)
-        self.published = True
         self._remove_staging()
 
     def abort(self) -> None:

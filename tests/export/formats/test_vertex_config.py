@@ -181,7 +181,6 @@ def test_schema_uris() -> None:
     assert schemas.metadata_schema_uri("image") == (
         "gs://google-cloud-aiplatform/schema/dataset/metadata/image_1.0.0.yaml"
     )
-    assert schemas.kind_of_metadata_schema(schemas.metadata_schema_uri("video")) == "video"
     assert schemas.objectives_of_annotation_schema(CLASSIFICATION) == (
         "image_classification_single_label",
         "image_classification_multi_label",

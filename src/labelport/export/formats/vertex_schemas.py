@@ -26,13 +26,6 @@ def data_item_schema_uri(kind: str) -> str:
     return f"{SCHEMA_ROOT}/dataitem/{kind}_1.0.0.yaml"
 
 
-def kind_of_metadata_schema(uri: str) -> str | None:
-    for kind in KINDS:
-        if uri == metadata_schema_uri(kind):
-            return kind
-    return None
-
-
 def annotation_schema(objective: str) -> str:
     """The annotation schema title of an objective (both classification objectives share one)."""
     return objective.removesuffix("_single_label").removesuffix("_multi_label")
