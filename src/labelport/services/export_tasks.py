@@ -337,6 +337,7 @@ def execute(
     settings: Settings | None = None,
     claimed: bool = False,
     sharding: Sharding | None = None,
+    written: Callable[[TaskInfo], None] | None = None,
 ) -> TaskInfo:
     """Run a queued export task to its end and return its final record.
 
@@ -349,6 +350,8 @@ def execute(
     (``labelport.export.formats``); its output is stored on the task, and a publishing failure
     fails the task. With ``sharding`` (a Celery worker on PostgreSQL) a large export is split
     into shards that any worker runs (:mod:`labelport.services.sharding`); the output is the same.
+    ``written`` is called with the task once its files are written, before they are published
+    (a task canceled then leaves nothing in the object store).
     """
     with store.read() as conn:
         row = conn.execute(_select().where(t.c.id == task_id)).one_or_none()
@@ -400,6 +403,8 @@ def execute(
                 shard_bytes=shard_bytes,
             )
         output = _publish(store, settings, task, directory, on_progress)
+        if written is not None:
+            written(task)
         if not artifacts.is_local and _status(store, task_id) != "IN_PROGRESS":
             raise Canceled  # no upload for an export canceled meanwhile
         location = artifacts.publish(task_id, directory)
