@@ -22,10 +22,11 @@ def db() -> None:
 def upgrade() -> None:
     """Apply pending schema migrations and build missing export-ready rows.
 
-    Migrations are also applied on every start. Export-ready rows (each data row's export,
-    kept encoded) are built by imports; a catalog from before schema version 7 has none (7
-    changed their layout), and its exports take the slower live path until this command
-    builds them.
+    Migrations are also applied on every start (schema versions: 0001-0009 from before
+    Alembic, 0010 the baseline revision, then one revision each). Export-ready rows (each data
+    row's export, kept encoded) are built by imports; a catalog from before schema version
+    0007 has none (0007 changed their layout), and its exports take the slower live path until
+    this command builds them.
 
     \b
     Example:
@@ -33,11 +34,13 @@ def upgrade() -> None:
     """
     store = open_store(settings().database_url, migrate=False)
     try:
+        before = store.version()
         applied = store.upgrade()
         version = store.version()
         if applied:
+            start = f" to a catalog at version {before}" if before else " to a new catalog"
             click.echo(
-                f"applied migration(s) {', '.join(map(str, applied))}; schema at version {version}"
+                f"applied migration(s) {', '.join(applied)}{start}; schema at version {version}"
             )
         else:
             click.echo(f"schema already at version {version} (head {migrations.HEAD})")
@@ -60,7 +63,7 @@ def upgrade() -> None:
 
 
 def _missing(store: Store) -> int:
-    """Data rows without an export-ready entry (catalogs from before migration 7)."""
+    """Data rows without an export-ready entry (catalogs from before schema version 0007)."""
     d, c = s.data_row, s.export_cache
     query = (
         sa.select(sa.func.count())

@@ -119,16 +119,18 @@ class Store:
         finally:
             conn.close()
 
-    def upgrade(self) -> list[int]:
-        """Apply pending migrations. A catalog already at the head is only read: opening it
-        never queues behind a writer (a long import)."""
+    def upgrade(self) -> list[str]:
+        """Apply pending migrations; returns the schema versions applied. A catalog already at
+        the head is only read (and Alembic not even imported): opening it never queues behind a
+        writer (a long import)."""
         with self.read() as conn:
-            if migrations.current_version(conn) == migrations.HEAD:
+            if not migrations.pending(conn):
                 return []
         with self.write() as conn:
             return migrations.upgrade(conn)
 
-    def version(self) -> int | None:
+    def version(self) -> str | None:
+        """The schema version (``0010``: see :mod:`labelport.store.migrations`)."""
         with self.read() as conn:
             return migrations.current_version(conn)
 
@@ -241,4 +243,7 @@ def open_store(database_url: str, *, migrate: bool = True, write_wait: float = W
             raise ConfigurationError(
                 f"cannot open the catalog at {url.render_as_string(hide_password=True)}: {exc.orig}"
             ) from exc
+        except BaseException:  # a migration that failed (rolled back): no connection left open
+            engine.dispose()
+            raise
     return store

@@ -1,216 +1,125 @@
-"""Schema migrations, applied automatically when a store opens and by ``labelport db upgrade``.
+"""Schema migrations with Alembic, applied when a store opens and by ``labelport db upgrade``.
 
-A new database gets the current schema in one step and is stamped with the newest version; an
-existing one runs each migration newer than its stamp, in order, in one transaction. A schema change
-therefore means: edit ``schema.py`` *and* append a step here that brings an older database to it.
+The revisions are in ``store/revisions/versions/`` (see ``docs/dev/migrations.md``). Schema
+versions are four-digit strings in one sequence: ``0001``–``0009`` are catalogs of the
+migrations from before Alembic (stamped in their ``schema_version`` table), ``0010`` is the
+baseline revision (the whole catalog as version 10 had it), and every revision after it takes
+the next number.
+
+How a catalog gets to :data:`HEAD`, in its caller's one transaction (all or nothing):
+
+- a new one: Alembic runs every revision, the baseline first;
+- one from before Alembic (``schema_version``, no ``alembic_version``), at version N: the
+  legacy steps (``revisions/legacy.py``) bring it from N to 10, Alembic is stamped with the
+  baseline (the catalog now holds what the baseline makes) and runs the revisions after it;
+- one Alembic knows: Alembic runs the revisions after its own.
+
+:func:`pending` only reads the ``alembic_version`` row and imports nothing of Alembic, so that
+opening a catalog that is up to date stays cheap (``labelport stats``); Alembic loads when there
+is work. On PostgreSQL, processes that open a catalog at once (a server and its workers) migrate
+it one after the other (an advisory lock); SQLite's write lock does that there.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from labelport.store import schema, triggers
-from labelport.times import utcnow
+from labelport.errors import ConfigurationError
 
-Step = Callable[[sa.Connection], None]
+if TYPE_CHECKING:
+    from alembic.config import Config
 
-
-def _initial(conn: sa.Connection) -> None:
-    schema.metadata.create_all(conn)
-
-
-def _export_scope(conn: sa.Connection) -> None:
-    conn.execute(sa.text("ALTER TABLE export_task ADD COLUMN scope TEXT"))
-    conn.execute(sa.text("ALTER TABLE export_task ADD COLUMN timezone VARCHAR(64)"))
+HEAD = "0010"  # the newest revision (a test checks it against the revision files)
+BASELINE = "0010"  # the revision a catalog from before Alembic is stamped with
+REVISIONS = Path(__file__).resolve().with_name("revisions")
+_PG_LOCK = 0x6C61_6265_6C70  # pg_advisory_xact_lock key of migrations ("labelp")
 
 
-def _server(conn: sa.Connection) -> None:
-    for column in (
-        "export_task ADD COLUMN options TEXT",
-        "export_task ADD COLUMN output TEXT",
-        "export_task ADD COLUMN attempts INTEGER DEFAULT 0 NOT NULL",
-        f"export_task ADD COLUMN heartbeat_at {_timestamp(conn)}",
-        "dataset ADD COLUMN labels TEXT",
-        "dataset ADD COLUMN kind VARCHAR(16)",
-    ):
-        conn.execute(sa.text(f"ALTER TABLE {column}"))
-    schema.import_task.create(conn)
-
-
-def _export_indexes(conn: sa.Connection) -> None:
-    """Indexes for export at scale: labels by project and creation time; on PostgreSQL the
-    export-order indexes get their id part in byte order (``COLLATE "C"``)."""
-    for index in schema.label.indexes:
-        if index.name == "ix_label_project_id_created_at":
-            index.create(conn, checkfirst=True)
-    if conn.dialect.name == "postgresql":
-        for name, variants in schema.EXPORT_ORDER_INDEXES.items():
-            conn.execute(sa.text(f'DROP INDEX IF EXISTS "{name}"'))
-            variants["postgresql"].create(conn)
-
-
-def _export_shards(conn: sa.Connection) -> None:
-    schema.export_shard.create(conn)
-
-
-def _export_cache(conn: sa.Connection) -> None:
-    schema.export_cache.create(conn)
-    triggers.install(conn)
-
-
-def _export_cache_lines(conn: sa.Connection) -> None:
-    """Entries keep their line, tally and layout in columns of their own (FORMAT 3): the old
-    entries go, and ``labelport db upgrade`` builds the new ones."""
-    conn.execute(sa.text("DROP TABLE export_cache"))
-    schema.export_cache.create(conn)
-    triggers.install(conn)
-
-
-# project_data_row as migration 8 leaves it, written out here (not taken from schema.py) so that
-# this step builds the same table whatever later versions change.
-_PROJECT_DATA_ROW_8 = """
-CREATE TABLE project_data_row_v8 (
-    project_id VARCHAR(64) NOT NULL REFERENCES project (id),
-    data_row_id VARCHAR(64) NOT NULL REFERENCES data_row (id),
-    workflow_status VARCHAR(16),
-    priority INTEGER,
-    batch_id VARCHAR(64) REFERENCES batch (id),
-    task_id VARCHAR(64),
-    task_name VARCHAR(500),
-    consensus_expected_label_count INTEGER,
-    selected_label_id VARCHAR(64),
-    position INTEGER NOT NULL,
-    updated_at DATETIME NOT NULL,
-    shape TEXT,
-    CONSTRAINT pk_project_data_row PRIMARY KEY (project_id, data_row_id)
-)
-"""
-_PROJECT_DATA_ROW_8_INDEXES = (
-    "CREATE INDEX ix_project_data_row_project_id_workflow_status"
-    " ON project_data_row (project_id, workflow_status)",
-    "CREATE INDEX ix_project_data_row_batch_id ON project_data_row (batch_id)",
-    "CREATE INDEX ix_project_data_row_data_row_id ON project_data_row (data_row_id)",
-)
-
-
-def _source_shapes(conn: sa.Connection) -> None:
-    """Imported rows keep their source's shape (absent keys, nulls, exact values, unknown
-    fields), and a membership's workflow status may be unknown (NULL)."""
-    inspector = sa.inspect(conn)
-
-    def has_shape(table: str) -> bool:  # step 1 builds today's tables (shape included)
-        return any(c["name"] == "shape" for c in inspector.get_columns(table))
-
-    for table in ("data_row", "label", "model_run_data_row", "model_run_label", "prediction"):
-        if not has_shape(table):
-            conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN shape TEXT"))
-    if has_shape("project_data_row"):
-        pass
-    elif conn.dialect.name == "postgresql":
-        conn.execute(sa.text("ALTER TABLE project_data_row ADD COLUMN shape TEXT"))
-        conn.execute(
-            sa.text("ALTER TABLE project_data_row ALTER COLUMN workflow_status DROP NOT NULL")
-        )
-    else:  # SQLite cannot drop NOT NULL: the table is built again
-        conn.exec_driver_sql(_PROJECT_DATA_ROW_8)
-        conn.exec_driver_sql(
-            "INSERT INTO project_data_row_v8 (project_id, data_row_id, workflow_status, priority,"
-            " batch_id, task_id, task_name, consensus_expected_label_count, selected_label_id,"
-            " position, updated_at) SELECT project_id, data_row_id, workflow_status, priority,"
-            " batch_id, task_id, task_name, consensus_expected_label_count, selected_label_id,"
-            " position, updated_at FROM project_data_row"
-        )
-        conn.exec_driver_sql("DROP TABLE project_data_row")
-        conn.exec_driver_sql("ALTER TABLE project_data_row_v8 RENAME TO project_data_row")
-        for statement in _PROJECT_DATA_ROW_8_INDEXES:
-            conn.exec_driver_sql(statement)
-    triggers.install(conn)
-
-
-# external_alias as migration 9 creates it, in a MetaData of its own (not schema.external_alias)
-# so that later changes to schema.py do not change what this step builds.
-_V9 = sa.MetaData(
-    naming_convention={
-        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
-sa.Table("organization", _V9, sa.Column("id", sa.String(64), primary_key=True))  # referred to
-_EXTERNAL_ALIAS_9 = sa.Table(
-    "external_alias",
-    _V9,
-    sa.Column("org_id", sa.String(64), sa.ForeignKey("organization.id"), nullable=False),
-    sa.Column("kind", sa.String(32), nullable=False),
-    sa.Column("alias", sa.String(255), nullable=False),
-    sa.Column("target_id", sa.String(64), nullable=False),
-    sa.PrimaryKeyConstraint("org_id", "kind", "alias"),
-    sa.Index(None, "org_id", "kind", "target_id"),
-)
-
-
-def _external_aliases(conn: sa.Connection) -> None:
-    """Other systems' ids (a Diffgram project_string_id, job ids) per organization. (Step 1
-    builds today's tables, so a catalog made at version 1 by this code has it already.)"""
-    _EXTERNAL_ALIAS_9.create(conn, checkfirst=True)
-
-
-def _import_sources(conn: sa.Connection) -> None:
-    """Export-ready rows remember the import record they were written from, so that a
-    re-import skips rows that are unchanged. (Steps 1 and 7 build today's table.)"""
-    columns = sa.inspect(conn).get_columns("export_cache")
-    if not any(c["name"] == "source" for c in columns):
-        blob = "BYTEA" if conn.dialect.name == "postgresql" else "BLOB"
-        conn.execute(sa.text(f"ALTER TABLE export_cache ADD COLUMN source {blob}"))
-
-
-def _timestamp(conn: sa.Connection) -> str:
-    """The column type our Timestamp has on this connection's dialect."""
-    return str(sa.DateTime(timezone=True).compile(dialect=conn.dialect))
-
-
-MIGRATIONS: tuple[tuple[int, str, Step], ...] = (
-    (1, "initial catalog", _initial),
-    (2, "export tasks keep their whole scope and timezone", _export_scope),
-    (
-        3,
-        "server: task options, output and recovery; dataset labels and kind; import tasks",
-        _server,
-    ),
-    (4, "indexes for export filters and order at scale", _export_indexes),
-    (5, "shards of sharded exports", _export_shards),
-    (6, "export-ready rows, kept by triggers", _export_cache),
-    (7, "export-ready rows keep line, tally and layout apart", _export_cache_lines),
-    (8, "imported rows keep their source's shape; workflow status may be unknown", _source_shapes),
-    (9, "other systems' ids (Diffgram project and job ids) per organization", _external_aliases),
-    (10, "export-ready rows remember the import record they were written from", _import_sources),
-)
-HEAD = MIGRATIONS[-1][0]
-
-
-def current_version(conn: sa.Connection) -> int | None:
-    if not sa.inspect(conn).has_table("schema_version"):
+def revision(conn: sa.Connection) -> str | None:
+    """The catalog's Alembic revision; None when Alembic has never run on it."""
+    if not sa.inspect(conn).has_table("alembic_version"):
         return None
-    value = conn.execute(sa.select(sa.func.max(schema.schema_version.c.version))).scalar()
-    return int(value) if value is not None else None
+    rows = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars().all()
+    return ",".join(sorted(rows)) or None
 
 
-def upgrade(conn: sa.Connection) -> list[int]:
-    """Bring the database to :data:`HEAD`; returns the versions applied."""
-    version = current_version(conn)
-    if version is None:
-        schema.metadata.create_all(conn)
-        triggers.install(conn)
-        conn.execute(schema.schema_version.insert(), {"version": HEAD, "applied_at": utcnow()})
-        return [HEAD]
-    applied = []
-    for number, _title, step in MIGRATIONS:
-        if number > version:
-            step(conn)
-            conn.execute(
-                schema.schema_version.insert(), {"version": number, "applied_at": utcnow()}
-            )
-            applied.append(number)
+def current_version(conn: sa.Connection) -> str | None:
+    """The catalog's schema version: its Alembic revision, else its version from before Alembic
+    in the same numbering (``0003``); None for an empty database."""
+    found = revision(conn)
+    if found is not None:
+        return found
+    from labelport.store.revisions import legacy
+
+    version = legacy.version(conn)
+    return None if version is None else f"{version:04d}"
+
+
+def pending(conn: sa.Connection) -> bool:
+    """Whether :func:`upgrade` has anything to do (it has unless Alembic stands at the head)."""
+    return revision(conn) != HEAD
+
+
+def config(conn: sa.Connection | None = None, **attributes: Any) -> Config:
+    """Alembic's configuration for the catalog's revisions, built here (no ``alembic.ini``); the
+    commands run on ``conn`` (``revisions/env.py``)."""
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(REVISIONS).replace("%", "%%"))
+    cfg.set_main_option("path_separator", "os")
+    cfg.attributes.update(attributes, connection=conn)
+    return cfg
+
+
+def upgrade(conn: sa.Connection) -> list[str]:
+    """Bring the catalog on ``conn`` (in a write transaction) to :data:`HEAD`; returns the
+    versions applied, in order (``[]`` when there was nothing to do)."""
+    if conn.dialect.name == "postgresql":  # one at a time; then look again
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_LOCK})")
+    if not pending(conn):
+        return []
+    from alembic import command
+    from alembic.util import CommandError
+
+    from labelport.store.revisions import legacy
+
+    applied: list[str] = []
+    before = revision(conn)
+    old = legacy.version(conn) if before is None else None
+    if old is not None:
+        applied += [f"{number:04d}" for number in legacy.upgrade(conn, old)]
+
+    def record(*, step: Any, **_kw: Any) -> None:
+        if step.is_upgrade and not step.is_stamp:
+            applied.append(step.up_revision_id)
+
+    cfg = config(conn, on_version_apply=record)
+    try:
+        if old is not None:
+            command.stamp(cfg, BASELINE)
+        command.upgrade(cfg, "head")
+    except CommandError as exc:  # e.g. a revision this labelport does not know: a newer one's
+        at = before or (f"{old:04d}" if old is not None else "none (a new catalog)")
+        raise ConfigurationError(
+            f"cannot migrate the catalog at schema version {at}: {exc}"
+            " (a catalog written by a newer labelport needs that labelport)"
+        ) from exc
     return applied
+
+
+def new_revision(message: str) -> Path:
+    """Write the file of a new, empty revision after the head (for developers; see
+    ``docs/dev/migrations.md``); returns its path."""
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    cfg = config()
+    number = f"{int(ScriptDirectory.from_config(cfg).get_current_head() or 0) + 1:04d}"
+    script = command.revision(cfg, message, rev_id=number)
+    if script is None or isinstance(script, list):
+        raise RuntimeError("alembic wrote no single revision")
+    return Path(script.path)
