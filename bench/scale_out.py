@@ -341,11 +341,11 @@ class Workers:
 
 def purge_queue(app: Any) -> int:
     """Drop the messages waiting in the ``labelport`` queue; how many there were."""
-    from labelport.tasks.celery import QUEUE
+    from labelport.settings import load_settings
 
     with app.connection_for_write() as conn:
         try:
-            return int(conn.default_channel.queue_purge(QUEUE) or 0)
+            return int(conn.default_channel.queue_purge(load_settings({}).queue) or 0)
         except Exception:  # the queue does not exist yet (AMQP)
             return 0
 

@@ -61,6 +61,13 @@ SETTINGS: tuple[Setting, ...] = (
         secret=False,
     ),
     Setting(
+        "QUEUE",
+        "labelport",
+        "RUNNER=celery: the broker queue the server sends tasks to and `labelport worker` reads. "
+        "Catalogs that share one broker need a queue each (a worker takes only its own "
+        "catalog's tasks).",
+    ),
+    Setting(
         "PUBLIC_URL",
         None,
         "Base URL under which the server is reachable: absolute links (signed downloads, Vertex "
@@ -155,6 +162,7 @@ class Settings:
     shard_rows: int = 50_000
     max_line_bytes: int = MAX_LINE_BYTES_DEFAULT
     write_wait: float = 5.0
+    queue: str = "labelport"
 
     @property
     def is_sqlite(self) -> bool:
@@ -215,6 +223,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: str) -> Set
         shard_rows=shard_rows,
         max_line_bytes=max_line_bytes,
         write_wait=write_wait,
+        queue=str(raw["queue"]),
     )
 
 

@@ -34,13 +34,15 @@ import redis
 
 from labelport.export.manifest import verify
 from labelport.services import export_tasks
-from labelport.tasks.celery import QUEUE
+from labelport.settings import load_settings
 from labelport.tasks.pool import Dispatch
 from tests.conftest import IN_CI, Database
 from tests.factories import import_rows, simple_row
 from tests.live import LiveServer, start_server
 from tests.tasks.test_celery import Process, Workers, global_keys, wait_export, wait_for
 from tests.tasks.test_celery import pg as pg  # the fixture: a PostgreSQL schema for this test
+
+QUEUE = load_settings({}).queue  # this broker is private to the test: the default queue
 
 REDIS_SERVER = Path("/usr/bin/redis-server")
 ROWS = 200

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -154,13 +155,17 @@ def cluster(pg: Database, tmp_path: Path) -> Iterator[Callable[..., tuple[Any, W
     def make(broker: str, shard_rows: int = 50_000) -> tuple[Any, Workers]:
         url = require_broker(broker)
         home = tmp_path / "home"
-        live = start_server(pg.url, home, runner="celery", broker_url=url, stale_after="2")
+        queue = f"labelport-test-{uuid.uuid4().hex[:12]}"  # other runs may share the broker
+        live = start_server(
+            pg.url, home, runner="celery", broker_url=url, stale_after="2", queue=queue
+        )
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("LABELPORT_")},
             "LABELPORT_DATABASE_URL": pg.url,
             "LABELPORT_HOME": str(home),
             "LABELPORT_RUNNER": "celery",
             "LABELPORT_BROKER_URL": url,
+            "LABELPORT_QUEUE": queue,
             "LABELPORT_STALE_AFTER": "2",
             "LABELPORT_SHARD_ROWS": str(shard_rows),
         }

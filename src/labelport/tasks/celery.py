@@ -37,7 +37,6 @@ log = logging.getLogger("labelport.tasks")
 
 TASK_NAME = "labelport.run"
 SHARD_TASK = "labelport.shard"
-QUEUE = "labelport"
 DEFER_SECONDS = 2.0  # how soon an export held back by its limits is asked for again
 
 
@@ -52,7 +51,7 @@ def make_app(settings: Settings) -> Celery:
         task_acks_on_failure_or_timeout=True,
         worker_prefetch_multiplier=1,
         task_ignore_result=True,
-        task_default_queue=QUEUE,
+        task_default_queue=settings.queue,
         task_serializer="json",
         accept_content=["json"],
         broker_connection_retry_on_startup=True,
@@ -72,17 +71,20 @@ class Dispatcher:
 
     def __init__(self, app: Celery) -> None:
         self.app = app
+        self.queue = str(app.conf.task_default_queue)  # settings.queue, see make_app
 
     def __call__(self, kind: str, task_id: str) -> None:
         with self.app.connection_for_write() as conn:
             producer = self.app.amqp.Producer(conn)
-            self.app.send_task(TASK_NAME, args=[kind, task_id], queue=QUEUE, producer=producer)
+            self.app.send_task(TASK_NAME, args=[kind, task_id], queue=self.queue, producer=producer)
 
     def send_shard(self, task_id: str, run: int, n: int) -> None:
         """Ask the workers to run shard ``n`` of run ``run`` of a sharded export."""
         with self.app.connection_for_write() as conn:
             producer = self.app.amqp.Producer(conn)
-            self.app.send_task(SHARD_TASK, args=[task_id, run, n], queue=QUEUE, producer=producer)
+            self.app.send_task(
+                SHARD_TASK, args=[task_id, run, n], queue=self.queue, producer=producer
+            )
 
 
 def dispatcher(app: Celery) -> Dispatch:
@@ -151,7 +153,7 @@ def run_worker(
         pool_cls="threads",
         concurrency=concurrency,
         loglevel=loglevel,
-        queues=[QUEUE],
+        queues=[settings.queue],
         hostname=f"labelport-{os.getpid()}@{socket.gethostname()}",
         without_gossip=True,
         without_mingle=True,
