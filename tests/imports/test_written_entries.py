@@ -51,11 +51,12 @@ def compared(monkeypatch: pytest.MonkeyPatch) -> list[str]:
             page = cache.page_of(written)
             for rid in page.rows:
                 back = fetch(conn, org_id, [rid], cache.EVERYTHING)
-                assert _decoded(cache.encode(page, rid)) == _decoded(cache.encode(back, rid)), rid
+                entry = _entry(page, rid)
+                assert entry == _entry(back, rid), rid
                 stored = conn.execute(
                     sa.select(s.export_cache.c.line).where(s.export_cache.c.data_row_id == rid)
-                ).scalar_one()
-                assert stored == cache.encode(back, rid)[2]
+                ).scalar_one_or_none()
+                assert stored == (None if isinstance(entry, str) else entry[2])
                 seen.append(rid)
         return done
 
@@ -63,9 +64,13 @@ def compared(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return seen
 
 
-def _decoded(entry: tuple[bytes, bytes, bytes]) -> tuple[Any, Any, bytes]:
-    """An entry's tally and layout decoded (marshal spells an interned string its own way)."""
-    tally, layout, line = entry
+def _entry(page: Any, rid: str) -> tuple[Any, Any, bytes] | str:
+    """A row's entry, tally and layout decoded (marshal spells an interned string its own way),
+    or the name of the exception that leaves the row without one."""
+    try:
+        tally, layout, line = cache.encode(page, rid)
+    except Exception as exc:
+        return type(exc).__name__
     return marshal.loads(tally), marshal.loads(layout), line
 
 

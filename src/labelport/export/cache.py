@@ -98,17 +98,42 @@ class _Unusual(Exception):
 
 
 def _object(out: _Line, value: JSON, cuts: Iterable[str] = ()) -> dict[str, Range]:
-    """Write an object key by key; the ranges (``,"key":value``) of the ``cuts`` keys it has."""
+    """Write an object; the ranges (``,"key":value``) of the ``cuts`` keys it has. The keys
+    between them are encoded together (``dumps`` of an object is its keys' encodings joined)."""
+    if not cuts or value.keys().isdisjoint(cuts):
+        out.add(dumps(value))
+        return {}
     found: dict[str, Range] = {}
     out.add(b"{")
-    for n, (key, item) in enumerate(value.items()):
-        where = out.add((b"," if n else b"") + dumps(key) + b":" + dumps(item))
+    run: JSON = {}
+    first = True  # nothing of the object written yet
+    for key, item in value.items():
         if key in cuts:
-            if not n:
+            if run:
+                _run(out, run, first)
+                run = {}
+            elif first:
                 raise _Unusual(key)  # a leading key cannot be cut without its comma
-            found[key] = where
+            first = False
+            found[key] = out.add(b"," + dumps(key) + b":" + dumps(item))
+        else:
+            run[key] = item
+    if run:
+        _run(out, run, first)
     out.add(b"}")
     return found
+
+
+def _run(out: _Line, run: JSON, first: bool) -> None:
+    """Write the keys of ``run`` (none of them to be cut) as one piece of an object."""
+    piece = dumps(run)[1:-1]
+    out.add(piece if first else b"," + piece)
+
+
+# The top-level keys a row's line is written around: a range (or ranges inside) of their own.
+_TOP_PARTS = frozenset(
+    ("data_row", "projects", "experiments", "attachments", "metadata_fields", "embeddings")
+)
 
 
 def _nothing(out: _Line) -> Range:
@@ -128,8 +153,18 @@ def encode(page: Page, rid: str) -> tuple[bytes, bytes, bytes]:
     models: list[Range] = []
     runs: list[tuple[Any, ...]] = []
     out.add(b"{")
-    for n, (key, value) in enumerate(row.items()):
-        comma = b"," if n else b""
+    run: JSON = {}
+    first = True  # nothing of the row written yet
+    for key, value in row.items():
+        if key not in _TOP_PARTS:
+            run[key] = value
+            continue
+        if run:
+            _run(out, run, first)
+            run = {}
+            first = False
+        comma = b"" if first else b","
+        first = False
         if key == "data_row":
             out.add(comma + b'"data_row":')
             inner = _object(out, value, ("details",))
@@ -142,7 +177,7 @@ def encode(page: Page, rid: str) -> tuple[bytes, bytes, bytes]:
             ranges["projects"] = (start, out.add(b"}")[1])
         elif key == "experiments":
             start = out.add(comma + b'"experiments":{')[0]
-            position = {run[1]: i for i, run in enumerate(page.runs.get(rid, ()))}
+            position = {run_[1]: i for i, run_ in enumerate(page.runs.get(rid, ()))}
             for k, (model_id, model) in enumerate(value.items()):
                 if list(model) != ["name", "runs"]:
                     raise _Unusual(model_id)
@@ -176,10 +211,10 @@ def encode(page: Page, rid: str) -> tuple[bytes, bytes, bytes]:
                     )
                 out.add(b"}}")
             ranges["experiments"] = (start, out.add(b"}")[1])
-        else:
-            where = out.add(comma + dumps(key) + b":" + dumps(value))
-            if key in ("attachments", "metadata_fields", "embeddings"):
-                ranges[key] = where
+        else:  # attachments, metadata_fields, embeddings: a range of their own
+            ranges[key] = out.add(comma + dumps(key) + b":" + dumps(value))
+    if run:
+        _run(out, run, first)
     out.add(b"}\n")
     end = _nothing(out)  # a part the row does not have: nothing to cut
     cuts = tuple(
@@ -232,8 +267,17 @@ def _project(out: _Line, page: Page, rid: str, pid: str, entry: JSON, n: int) ->
     start = out.add(dumps(pid) + b":{")[0]
     label_cuts: list[tuple[Range, Range]] = []
     details = _nothing(out)
-    for k, (key, value) in enumerate(entry.items()):
-        comma = b"," if k else b""
+    run: JSON = {}
+    first = True  # nothing of the entry written yet
+    for key, value in entry.items():
+        if key != "labels" and key != "project_details":
+            run[key] = value
+            continue
+        if run:
+            _run(out, run, first)
+            run = {}
+            first = False
+        comma = b"" if first else b","
         if key == "labels":
             out.add(comma + b'"labels":[')
             for j, label in enumerate(value):
@@ -246,11 +290,12 @@ def _project(out: _Line, page: Page, rid: str, pid: str, entry: JSON, n: int) ->
                 )
             out.add(b"]")
         else:
-            where = out.add(comma + dumps(key) + b":" + dumps(value))
-            if key == "project_details":
-                if not k:
-                    raise _Unusual(key)
-                details = where
+            if first:
+                raise _Unusual(key)
+            details = out.add(comma + dumps(key) + b":" + dumps(value))
+        first = False
+    if run:
+        _run(out, run, first)
     end = out.add(b"}")[1]
     labels = len(page.labels.get((pid, rid), ()))
     return (pid, status, labels, start, end, tuple(label_cuts), details)
