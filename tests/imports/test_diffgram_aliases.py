@@ -17,7 +17,7 @@ from labelport.imports import aliases
 from labelport.imports.base import AliasSpec, Problem
 from labelport.imports.diffgram import convert
 from labelport.store import schema as s
-from tests.imports.test_diffgram import (
+from tests.imports.diffgram_samples import (
     EXPORT_INFO,
     PSID,
     export_bytes,

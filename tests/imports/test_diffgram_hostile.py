@@ -17,7 +17,7 @@ from labelport import services
 from labelport.errors import InvalidRecords
 from labelport.imports.diffgram_checks import MAX_NESTING
 from labelport.store import schema as s
-from tests.imports.test_diffgram import (
+from tests.imports.diffgram_samples import (
     ATTRIBUTE_GROUPS,
     export_bytes,
     image_packet,

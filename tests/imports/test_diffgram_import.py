@@ -11,7 +11,7 @@ from labelport import services
 from labelport.errors import InvalidRecords
 from labelport.export.assemble import assemble
 from labelport.store import schema as s
-from tests.imports.test_diffgram import export_bytes, image_packet, text_packet, video_packet
+from tests.imports.diffgram_samples import export_bytes, image_packet, text_packet, video_packet
 
 
 def test_diffgram_export_becomes_a_dataset_and_a_project(store, org):

@@ -37,8 +37,7 @@ from labelport.imports.diffgram import convert
 from labelport.services import export_tasks
 from labelport.settings import load_settings
 from labelport.store import schema as s
-from tests.imports.strategies import row as any_row
-from tests.imports.test_diffgram import (
+from tests.imports.diffgram_samples import (
     EXPORT_INFO,
     PSID,
     export_bytes,
@@ -46,6 +45,7 @@ from tests.imports.test_diffgram import (
     text_packet,
     video_packet,
 )
+from tests.imports.strategies import row as any_row
 
 PROJECT_ID = derived_id("diffgram-project", PSID)
 SAME_EXPORT = Header(

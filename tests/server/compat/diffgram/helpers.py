@@ -14,7 +14,7 @@ from labelport.ids import derived_id, new_id
 from labelport.services import export_tasks
 from labelport.store import schema as s
 from labelport.times import utcnow
-from tests.imports.test_diffgram import (
+from tests.imports.diffgram_samples import (
     PSID,
     export_bytes,
     image_packet,

@@ -15,7 +15,7 @@ from labelport.ids import derived_id
 from labelport.imports import load
 from labelport.imports.diffgram import convert
 from labelport.server.compat.diffgram import catalog
-from tests.imports.test_diffgram import PSID
+from tests.imports.diffgram_samples import PSID
 from tests.imports.test_diffgram_aliases import job_export
 
 

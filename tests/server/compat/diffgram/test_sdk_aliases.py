@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from labelport import services
 from labelport.store import schema as s
-from tests.imports.test_diffgram import PSID, image_packet
+from tests.imports.diffgram_samples import PSID, image_packet
 from tests.imports.test_diffgram_aliases import job_export
 
 from .helpers import packets
