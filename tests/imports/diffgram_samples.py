@@ -18,14 +18,8 @@ from labelport.imports.canonical import check_row
 from labelport.imports.diffgram import convert
 
 FILE = "export_77.json"
-
-
 PSID = "acme-vision"
-
-
 PROJECT_ID = derived_id("diffgram-project", PSID)
-
-
 EXPORT_TIME = "2024-03-01T09:30:00.123+00:00"
 
 
@@ -33,15 +27,12 @@ EXPORT_TIME = "2024-03-01T09:30:00.123+00:00"
 # fixtures: the shapes Diffgram's exporter writes (shared/export/export_generation.py,
 # shared/database/export.py, attribute_template_group.py, sequence.py)
 
-
 README = {
     "docs_high_level": "https://diffgram.com/docs/export-walkthrough",
     "docs_low_level": "https://diffgram.com/docs/understanding-diffgrams-json-file-format",
     "support": "support@diffgram.com",
     "share_request": "Request ada@example.com to access the project to visually explore this data.",
 }
-
-
 LABEL_MAP = {
     "11": "car",
     "12": "person",
@@ -50,11 +41,7 @@ LABEL_MAP = {
     "22": "PERSON",
     "23": "works_for",
 }
-
-
 LABEL_COLOUR_MAP = {k: {"hex": "#194d33"} for k in LABEL_MAP}
-
-
 EXPORT_INFO = {
     "id": 77,
     "export_format_version": "1.0",
