@@ -45,7 +45,7 @@ import orjson
 from labelport.export.artifacts import Artifacts
 from labelport.export.manifest import read_manifest, stream_info
 from labelport.export.spec import every_param
-from labelport.export.streams import StreamReader
+from labelport.export.stream_reader import StreamReader
 from pgschema import child_result, drop_schema, postgres_url
 
 GENERATOR_VERSION = 1  # bump when the generated rows change: cached files of another version

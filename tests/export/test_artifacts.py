@@ -22,7 +22,7 @@ from labelport.export.destinations import STAGING_PREFIX
 from labelport.export.folders import RemoteFolder
 from labelport.export.manifest import MANIFEST, read_manifest, stream_info, verify
 from labelport.export.spec import Scope
-from labelport.export.streams import StreamReader
+from labelport.export.stream_reader import StreamReader
 from labelport.server.compat.labelbox import streams
 from labelport.services import export_tasks
 from labelport.settings import Settings, load_settings

@@ -25,7 +25,7 @@ from labelport.errors import InvalidSpec, NotFound
 from labelport.export.artifacts import Artifacts
 from labelport.export.manifest import read_manifest, stream_info, verify
 from labelport.export.spec import Scope
-from labelport.export.streams import StreamReader
+from labelport.export.stream_reader import StreamReader
 from labelport.imports.canonical import PERFORMANCE_KEYS
 from labelport.services import activity, export_tasks
 from labelport.store import Store, open_store

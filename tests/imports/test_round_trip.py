@@ -24,7 +24,7 @@ from labelport import services, vocab
 from labelport.export.artifacts import Artifacts
 from labelport.export.manifest import read_manifest, stream_info, verify
 from labelport.export.spec import Scope, every_param
-from labelport.export.streams import StreamReader
+from labelport.export.stream_reader import StreamReader
 from labelport.services import export_tasks
 from labelport.store import Store
 from labelport.store import schema as s

@@ -22,7 +22,7 @@ import orjson
 import pytest
 
 from labelport.export.manifest import read_manifest, stream_info, verify
-from labelport.export.streams import StreamReader
+from labelport.export.stream_reader import StreamReader
 from labelport.services import export_tasks
 from tests.conftest import IN_CI, Database
 from tests.factories import PROJECT, import_rows, simple_row

@@ -26,7 +26,7 @@ from labelport.cli.common import err_console, org_option, settings, store
 from labelport.export.artifacts import Artifacts, local_copy, open_folder
 from labelport.export.manifest import MANIFEST, read_manifest, stream_info, verify
 from labelport.export.spec import Scope
-from labelport.export.streams import StreamReader
+from labelport.export.stream_reader import StreamReader
 from labelport.services import export_tasks
 from labelport.services.export_tasks import TaskInfo
 

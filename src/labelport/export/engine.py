@@ -29,7 +29,8 @@ from labelport.export import plan as planning
 from labelport.export.assemble import Include, Page, build_row, fetch
 from labelport.export.manifest import Counts, write_manifest
 from labelport.export.spec import ExportSpec
-from labelport.export.streams import StreamInfo, StreamWriter
+from labelport.export.stream_writer import StreamWriter
+from labelport.export.streams import StreamInfo
 from labelport.store import Store
 from labelport.times import format_timestamp, utcnow
 from labelport.vocab import status_label

@@ -22,7 +22,9 @@ import orjson
 
 from labelport import vocab
 from labelport.errors import InvalidInput
-from labelport.export.streams import StreamInfo, StreamReader, check_stream
+from labelport.export.stream_check import check_stream
+from labelport.export.stream_reader import StreamReader
+from labelport.export.streams import StreamInfo
 
 MANIFEST = "manifest.json"
 STREAMS = ("result", "errors")

@@ -36,7 +36,8 @@ from labelport.export import plan as planning
 from labelport.export.folders import Folder
 from labelport.export.manifest import Counts, stream_info
 from labelport.export.spec import ExportSpec
-from labelport.export.streams import StreamInfo, StreamReader
+from labelport.export.stream_reader import StreamReader
+from labelport.export.streams import StreamInfo
 from labelport.store import Store
 from labelport.store import schema as s
 from labelport.times import utcnow

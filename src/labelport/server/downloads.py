@@ -41,7 +41,8 @@ from fastapi.responses import StreamingResponse
 from labelport.errors import Conflict, Gone, InvalidInput, LabelportError, NotFound
 from labelport.export.folders import Folder
 from labelport.export.manifest import MANIFEST
-from labelport.export.streams import StreamInfo, StreamReader
+from labelport.export.stream_reader import StreamReader
+from labelport.export.streams import StreamInfo
 from labelport.server.auth import Ctx
 from labelport.server.context import Context
 from labelport.server.errors import ErrorInfo, native

@@ -20,7 +20,7 @@ import orjson
 
 from labelport.errors import InvalidSpec
 from labelport.export.manifest import read_manifest, stream_info
-from labelport.export.streams import StreamReader
+from labelport.export.stream_reader import StreamReader
 
 if TYPE_CHECKING:
     from labelport.services.export_tasks import TaskInfo

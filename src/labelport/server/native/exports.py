@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from labelport import services
 from labelport.errors import InvalidSpec, NotFound
 from labelport.export.spec import SCOPES, Scope
-from labelport.export.streams import StreamReader
+from labelport.export.stream_reader import StreamReader
 from labelport.server import downloads
 from labelport.server.auth import Ctx, Editor, Viewer
 from labelport.server.context import Context

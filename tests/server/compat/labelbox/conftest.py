@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from labelport import services
 from labelport.export.manifest import read_manifest, stream_info
 from labelport.export.spec import Scope
-from labelport.export.streams import StreamReader
+from labelport.export.stream_reader import StreamReader
 from labelport.services import export_tasks
 from tests import factories
 from tests.conftest import Database

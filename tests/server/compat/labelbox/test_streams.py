@@ -8,7 +8,8 @@ import orjson
 import pytest
 
 from labelport.errors import InvalidInput
-from labelport.export.streams import StreamReader, StreamWriter
+from labelport.export.stream_reader import StreamReader
+from labelport.export.stream_writer import StreamWriter
 from labelport.server.compat.labelbox.streams import (
     chunk_at_offset,
     chunk_from_line,

@@ -15,7 +15,8 @@ from bisect import bisect_right
 from dataclasses import dataclass
 
 from labelport.errors import InvalidInput
-from labelport.export.streams import FileInfo, StreamReader
+from labelport.export.stream_reader import StreamReader
+from labelport.export.streams import FileInfo
 
 CHUNK_BYTES = 4 * 1024 * 1024
 
