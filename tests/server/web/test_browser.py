@@ -127,7 +127,8 @@ def test_sign_in_filter_select_export_and_download(browser: Any, site: Site, sho
     page = new_page(browser, site)
     page.goto(site.live.url + "/catalog")
     assert "/login?next=%2Fcatalog" in page.url
-    assert page.evaluate("() => document.activeElement.id") == "f-api_key"  # ready to type
+    # ready to type: the key field has the focus (autofocus may land just after the load event)
+    page.wait_for_function("() => document.activeElement.id === 'f-api_key'", timeout=10_000)
     check_page(page, shots, "01-sign-in")
     page.keyboard.type(site.live.keys["editor"])
     page.keyboard.press("Enter")
