@@ -23,7 +23,6 @@ IMAGE_KINDS = {
 }
 VIDEO_KINDS = {"box": "VideoBoundingBox", "line": "VideoPolyline", "point": "VideoPoint"}
 
-
 _BOX_FIELDS = ("x_min", "y_min", "x_max", "y_max")
 
 

@@ -88,20 +88,15 @@ import orjson
 
 from labelport.errors import InvalidSpec
 from labelport.export.formats import OPTION_CHECKS, Publication, register
-from labelport.export.formats.diffgram_packets import (
+from labelport.export.formats.diffgram_ids import (
     DERIVED_BASE,
-    JSON,
-    Unbuildable,
-    Vocabulary,
-    build_packet,
-    colour_of,
     diffgram_origin,
-    diffgram_time,
     file_id_of,
-    media_kind,
-    project_entry,
     stable_int,
 )
+from labelport.export.formats.diffgram_packets import build_packet, media_kind, project_entry
+from labelport.export.formats.diffgram_values import JSON, Unbuildable, diffgram_time
+from labelport.export.formats.diffgram_vocabulary import Vocabulary, colour_of
 from labelport.export.manifest import read_manifest
 from labelport.times import format_timestamp
 

@@ -1,219 +1,43 @@
 """One Diffgram packet from one canonical row: the pure part of the Diffgram writer.
 
 :mod:`labelport.export.formats.diffgram` streams the packets this module builds into the export
-file; its docstring describes the mapping. Here: the ids (kept or derived), the vocabulary of
-labels and attribute groups an export collects, and the packet of an image, video or text row.
-:class:`Unbuildable` names the canonical field a row fails on.
+file; its docstring describes the mapping. Here: the file type of a row, its project entry, and
+the packet of an image, video or text row - its instances (made by
+:mod:`~labelport.export.formats.diffgram_instances`), ``global`` instances for annotation-level
+classifications, text relations and video sequences. The ids come from
+:mod:`~labelport.export.formats.diffgram_ids`, the labels and attribute groups go to the
+export's :mod:`~labelport.export.formats.diffgram_vocabulary`, and
+:class:`~labelport.export.formats.diffgram_values.Unbuildable` names the canonical field a row
+fails on.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
-from labelport import ids
-from labelport.times import parse_timestamp
+from labelport.export.formats.diffgram_attributes import add_attribute
+from labelport.export.formats.diffgram_ids import file_id_of, stable_int
+from labelport.export.formats.diffgram_instances import EXTENSION_ONLY, OBJECT_TYPES, build_instance
+from labelport.export.formats.diffgram_values import (
+    JSON,
+    Unbuildable,
+    as_list,
+    as_object,
+    diffgram_time,
+)
+from labelport.export.formats.diffgram_vocabulary import Packet, Vocabulary
 
-JSON = dict[str, Any]
-DERIVED_BASE = 2**52  # derived ids live in [2**52, 2**53)
-
-_OBJECT_TYPES = {
-    "ImageBoundingBox": ("image", "box"),
-    "ImagePolygon": ("image", "polygon"),
-    "ImagePolyline": ("image", "line"),
-    "ImagePoint": ("image", "point"),
-    "VideoBoundingBox": ("video", "box"),
-    "VideoPolyline": ("video", "line"),
-    "VideoPoint": ("video", "point"),
-    "TextEntity": ("text", "text_token"),
-}
 _MEDIA_TYPES = {"IMAGE": "image", "VIDEO": "video", "TEXT": "text"}
 _EXTENSIONS = {
     "image": ("jpg", "jpeg", "png", "gif", "bmp", "webp", "tif", "tiff", "svg"),
     "video": ("mp4", "mov", "avi", "mkv", "webm", "m4v", "mpeg", "mpg"),
     "text": ("txt", "text", "md", "csv", "tsv", "json", "xml", "log"),
 }
-_GLOBAL_KEY = re.compile(r"diffgram:(.+):(\d+)")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_TIME = re.compile(r"\d{1,2}:\d{2}(:\d{2})?")
-_SINGLE_KINDS = (None, "radio", "select")
+
 _STILL_KEYS = frozenset({"objects", "classifications", "relationships"})
 _VIDEO_KEYS = frozenset({"frames", "segments", "key_frame_feature_map", "classifications"})
-# Internal keys of the object extension that are not instance fields.
-_EXTENSION_ONLY = frozenset({"sequence", "attribute_groups"})
-
-
-class Unbuildable(Exception):
-    """A row whose packet cannot be built; ``field`` names the canonical field."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
-
-
-def diffgram_time(value: str | None) -> str | None:
-    """A canonical timestamp as Diffgram writes times: naive UTC ``str(datetime)``."""
-    if value is None:
-        return None
-    moment = parse_timestamp(value)
-    return str(moment.replace(tzinfo=None))
-
-
-# ---------------------------------------------------------------------------------- vocabulary
-
-
-def stable_int(namespace: str, *parts: str) -> int:
-    """An integer id in ``[2**52, 2**53)`` that depends only on its parts."""
-    text = "\x1f".join(("labelport-diffgram", namespace, *parts))
-    digest = hashlib.sha256(text.encode()).digest()
-    return DERIVED_BASE + int.from_bytes(digest[:8], "big") % DERIVED_BASE
-
-
-@lru_cache(maxsize=256)
-def _project_of(psid: str, org_id: str | None) -> tuple[str, ...]:
-    """The ids a Diffgram import gives the project ``psid``: within the organization (as
-    :mod:`labelport.imports.diffgram` derives them), and from the Diffgram id alone (imports
-    before catalog version 9, and the converter without an organization)."""
-    alone = ids.derived_id("diffgram-project", psid)
-    return (alone,) if org_id is None else (ids.derived_id("diffgram-project", org_id, psid), alone)
-
-
-def diffgram_origin(
-    row: JSON, project_id: str | None, org_id: str | None = None
-) -> tuple[str, str] | None:
-    """``(psid, file key)`` when the row was imported from Diffgram into ``project_id`` (of
-    organization ``org_id``)."""
-    key = row.get("data_row", {}).get("global_key")
-    if project_id is None or not isinstance(key, str):
-        return None
-    match = _GLOBAL_KEY.fullmatch(key)
-    if match is None or str(int(match.group(2))) != match.group(2):
-        return None
-    if project_id not in _project_of(match.group(1), org_id):
-        return None
-    return match.group(1), match.group(2)
-
-
-def file_id_of(row: JSON, project_id: str | None, org_id: str | None = None) -> int:
-    """The Diffgram file id of a canonical row: kept from a Diffgram import, else derived."""
-    origin = diffgram_origin(row, project_id, org_id)
-    if origin is not None:
-        return int(origin[1])
-    return stable_int("file", str(row.get("data_row", {}).get("id")))
-
-
-@dataclass(slots=True)
-class _Group:
-    id: Any
-    kind: str | None
-    name: str
-    prompt: str
-    is_global: bool = False
-    options: dict[str, JSON] = field(default_factory=dict)  # str(id) -> {id, name}
-    labels: dict[str, JSON] = field(default_factory=dict)  # str(label id) -> {id, label}
-
-    def to_json(self) -> JSON:
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "is_root": True,
-            "name": self.name,
-            "prompt": self.prompt,
-            "show_prompt": True,
-            "is_global": self.is_global,
-            "global_type": "file" if self.is_global else None,
-            "attribute_template_list": [
-                {
-                    "id": option["id"],
-                    "name": option["name"],
-                    "value_type": None,
-                    "archived": False,
-                    "group_id": self.id,
-                    "display_order": position,
-                }
-                for position, option in enumerate(self.options.values())
-            ],
-            "label_file_list": list(self.labels.values()),
-        }
-
-
-@dataclass(slots=True)
-class Vocabulary:
-    """Labels and attribute groups seen so far (ontology-sized, not row-sized)."""
-
-    labels: dict[str, tuple[Any, str]] = field(default_factory=dict)  # str(id) -> (id, name)
-    by_schema: dict[str, Any] = field(default_factory=dict)  # feature_schema_id -> label id
-    groups: dict[str, _Group] = field(default_factory=dict)  # str(id) -> group
-
-    def label(self, obj: JSON, path: str) -> Any:
-        """The label file id of an object or relationship (registered in ``label_map``)."""
-        name = obj.get("name")
-        if not isinstance(name, str) or not name:
-            raise Unbuildable(f"{path}.name", "is required (it becomes the label's name)")
-        schema = obj.get("feature_schema_id")
-        extension = obj.get("diffgram")
-        kept = extension.get("label_file_id") if isinstance(extension, dict) else None
-        if _is_int_like(kept):
-            known = self.labels.get(str(kept))
-            if known is None or known[1] == name:
-                self._add(kept, name, schema)
-                return kept
-        if isinstance(schema, str) and schema in self.by_schema:
-            label_id = self.by_schema[schema]
-            if self.labels[str(label_id)][1] == name:
-                return label_id
-        label_id = stable_int("label", schema if isinstance(schema, str) else "", name)
-        self._add(label_id, name, schema)
-        return label_id
-
-    def _add(self, label_id: Any, name: str, schema: Any) -> None:
-        self.labels.setdefault(str(label_id), (label_id, name))
-        if isinstance(schema, str):
-            self.by_schema.setdefault(schema, label_id)
-
-    def group(self, gid: Any, kind: str | None, name: str, prompt: str) -> _Group:
-        group = self.groups.get(str(gid))
-        if group is None:
-            group = self.groups[str(gid)] = _Group(gid, kind, name, prompt)
-        return group
-
-
-def _is_int_like(value: Any) -> bool:
-    if isinstance(value, bool):
-        return False
-    return isinstance(value, int) or (isinstance(value, str) and value.isdigit())
-
-
-def colour_of(label_id: Any) -> JSON:
-    """A stable colour for a label file id, in the shape Diffgram's colour picker stores."""
-    digest = hashlib.sha256(f"colour:{label_id}".encode()).digest()
-    r, g, b = digest[0], digest[1], digest[2]
-    return {"hex": f"#{r:02x}{g:02x}{b:02x}", "rgba": {"r": r, "g": g, "b": b, "a": 1}}
-
-
-# ---------------------------------------------------------------------------------- packets
-
-
-@dataclass(slots=True)
-class Packet:
-    """One packet being built, and what it counts (added to the summary when it succeeds)."""
-
-    vocab: Vocabulary
-    file_key: str
-    row_id: str
-    instances: Counter[str] = field(default_factory=Counter)
-    by_label: Counter[str] = field(default_factory=Counter)
-
-    def count(self, instance: JSON) -> None:
-        self.instances[str(instance["type"])] += 1
-        if instance.get("label_file_id") is not None:
-            self.by_label[str(instance["label_file_id"])] += 1
 
 
 def media_kind(row: JSON, labels: list[JSON]) -> str | None:
@@ -237,8 +61,8 @@ def media_kind(row: JSON, labels: list[JSON]) -> str | None:
         objects = annotations.get("objects") if isinstance(annotations, dict) else None
         for obj in objects if isinstance(objects, list) else []:
             akind = obj.get("annotation_kind") if isinstance(obj, dict) else None
-            if isinstance(akind, str) and akind in _OBJECT_TYPES:
-                return _OBJECT_TYPES[akind][0]
+            if isinstance(akind, str) and akind in OBJECT_TYPES:
+                return OBJECT_TYPES[akind][0]
     data_row = row.get("data_row", {})
     for name in (data_row.get("external_id"), data_row.get("row_data")):
         if isinstance(name, str):
@@ -371,16 +195,16 @@ def _still(packet: Packet, kind: str, docs: list[tuple[str, JSON]]) -> list[JSON
     globals_: list[JSON] = []
     for path, doc in docs:
         _check_keys(doc, path, _STILL_KEYS, kind)
-        for i, obj in enumerate(_list(doc.get("objects", []), f"{path}.objects")):
+        for i, obj in enumerate(as_list(doc.get("objects", []), f"{path}.objects")):
             opath = f"{path}.objects[{i}]"
-            instance = _instance(packet, _obj(obj, opath), opath, kind, frame=None)
+            instance = build_instance(packet, as_object(obj, opath), opath, kind, frame=None)
             objects.append(instance)
             if isinstance(obj.get("feature_id"), str):
                 by_feature[obj["feature_id"]] = instance.get("id")
-        rels = _list(doc.get("relationships", []), f"{path}.relationships")
+        rels = as_list(doc.get("relationships", []), f"{path}.relationships")
         for i, rel in enumerate(rels):
             relations.append(
-                (f"{path}.relationships[{i}]", _obj(rel, f"{path}.relationships[{i}]"))
+                (f"{path}.relationships[{i}]", as_object(rel, f"{path}.relationships[{i}]"))
             )
         globals_.extend(_globals(packet, doc, path))
     if relations and kind != "text":
@@ -414,7 +238,7 @@ def _relation(packet: Packet, rel: JSON, path: str, by_feature: dict[str, Any]) 
     instance: JSON = {}
     extension = rel.get("diffgram")
     if isinstance(extension, dict):
-        instance.update({k: v for k, v in extension.items() if k not in _EXTENSION_ONLY})
+        instance.update({k: v for k, v in extension.items() if k not in EXTENSION_ONLY})
     instance["type"] = "relation"
     instance["label_file_id"] = packet.vocab.label(rel, path)
     instance["attribute_groups"] = None
@@ -433,9 +257,9 @@ def _relation(packet: Packet, rel: JSON, path: str, by_feature: dict[str, Any]) 
 def _globals(packet: Packet, doc: JSON, path: str) -> list[JSON]:
     """``global`` instances for annotation-level classifications, one per source instance."""
     groups: dict[str, JSON] = {}
-    for i, cls in enumerate(_list(doc.get("classifications", []), f"{path}.classifications")):
+    for i, cls in enumerate(as_list(doc.get("classifications", []), f"{path}.classifications")):
         cpath = f"{path}.classifications[{i}]"
-        cls = _obj(cls, cpath)
+        cls = as_object(cls, cpath)
         extension = cls.get("diffgram") if isinstance(cls.get("diffgram"), dict) else None
         owner = extension.get("instance_id") if extension else None
         slot = str(owner) if owner is not None else ""
@@ -449,7 +273,7 @@ def _globals(packet: Packet, doc: JSON, path: str) -> list[JSON]:
                 "attribute_groups": {},
                 "label_file_id": None,
             }
-        _attribute(packet, groups[slot]["attribute_groups"], cls, cpath, None, is_global=True)
+        add_attribute(packet, groups[slot]["attribute_groups"], cls, cpath, None, is_global=True)
     out = []
     for instance in groups.values():
         if instance["id"] is None:
@@ -471,7 +295,7 @@ def _video(packet: Packet, docs: list[tuple[str, JSON]]) -> tuple[list[JSON], li
         tracks: dict[str, list[tuple[int, str, JSON]]] = {}
         for number in sorted(frames, key=_frame_number(path)):
             fpath = f"{path}.frames.{number}"
-            frame = _obj(frames[number], fpath)
+            frame = as_object(frames[number], fpath)
             if frame.get("classifications"):
                 raise Unbuildable(
                     f"{fpath}.classifications",
@@ -518,8 +342,8 @@ def _sequence(
     keyset = {n + 1 for n in keyframes}
     ours: list[JSON] = []  # instances without a Diffgram origin: they get a sequence number
     for frame, opath, raw in track:
-        obj = _obj(raw, opath)
-        instance = _instance(packet, obj, opath, "video", frame=frame)
+        obj = as_object(raw, opath)
+        instance = build_instance(packet, obj, opath, "video", frame=frame)
         extension = obj.get("diffgram")
         if isinstance(extension, dict):
             if isinstance(extension.get("sequence"), dict) and not seq_info:
@@ -548,256 +372,3 @@ def _sequence(
         "instance_list": instances,
     }
     return sequence
-
-
-def _instance(packet: Packet, obj: JSON, path: str, kind: str, *, frame: int | None) -> JSON:
-    annotation_kind = obj.get("annotation_kind")
-    target = _OBJECT_TYPES.get(annotation_kind) if isinstance(annotation_kind, str) else None
-    if target is None or target[0] != kind:
-        raise Unbuildable(
-            f"{path}.annotation_kind",
-            f"{annotation_kind} has no Diffgram instance type in a {kind} file",
-        )
-    itype = target[1]
-    extension = obj.get("diffgram") if isinstance(obj.get("diffgram"), dict) else None
-    instance: JSON = {}
-    if extension is not None:
-        instance.update({k: v for k, v in extension.items() if k not in _EXTENSION_ONLY})
-    elif frame is None:
-        instance["id"] = stable_int("instance", packet.row_id, str(obj.get("feature_id") or path))
-    else:
-        feature = str(obj.get("feature_id") or path)
-        instance["id"] = stable_int("instance", packet.row_id, feature, str(frame))
-    instance["type"] = itype
-    instance["label_file_id"] = packet.vocab.label(obj, path)
-    attribute_groups: JSON = {}
-    for i, cls in enumerate(_list(obj.get("classifications") or [], f"{path}.classifications")):
-        cpath = f"{path}.classifications[{i}]"
-        _attribute(packet, attribute_groups, _obj(cls, cpath), cpath, instance["label_file_id"])
-    raw = extension.get("attribute_groups") if extension is not None else None
-    if isinstance(raw, dict):
-        for gid, value in raw.items():
-            if gid in attribute_groups:
-                raise Unbuildable(f"{path}.diffgram.attribute_groups.{gid}", "given twice")
-            attribute_groups[gid] = value
-            group = packet.vocab.group(_group_id(gid), _raw_kind(value), f"group_{gid}", "")
-            _use_label(packet, group, instance["label_file_id"])
-    instance["attribute_groups"] = attribute_groups or None
-    if frame is not None:
-        instance["frame_number"] = frame - 1
-        if extension is None:
-            instance["global_frame_number"] = frame - 1
-    instance.update(_geometry(obj, path, itype, extension))
-    return instance
-
-
-def _group_id(gid: str) -> Any:
-    return int(gid) if gid.isdigit() else gid
-
-
-def _raw_kind(value: Any) -> str:
-    """A kind Diffgram readers leave raw, for a group known only from a raw value."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return "slider"
-    if isinstance(value, str) and _DATE.fullmatch(value):
-        return "date"
-    if isinstance(value, str) and _TIME.fullmatch(value):
-        return "time"
-    return "tree"
-
-
-def _geometry(obj: JSON, path: str, itype: str, extension: JSON | None) -> JSON:
-    if itype == "box":
-        box = _obj(obj.get("bounding_box"), f"{path}.bounding_box")
-        top, left, height, width = (
-            _number(box.get(k), f"{path}.bounding_box.{k}")
-            for k in ("top", "left", "height", "width")
-        )
-        for name, size in (("height", height), ("width", width)):
-            if size < 0:
-                raise Unbuildable(f"{path}.bounding_box.{name}", f"is negative ({size})")
-        return {"x_min": left, "y_min": top, "x_max": left + width, "y_max": top + height}
-    if itype == "text_token":
-        location = _obj(obj.get("location"), f"{path}.location")
-        start = _offset(location.get("start"), f"{path}.location.start")
-        end = _offset(location.get("end"), f"{path}.location.end")
-        return {"start_char": start, "end_char": end + 1}
-    if itype == "point":
-        point = _obj(obj.get("point"), f"{path}.point")
-        vertexes = [_vertex(point, f"{path}.point")]
-    else:
-        key = "polygon" if itype == "polygon" else "line"
-        points = _list(obj.get(key), f"{path}.{key}")
-        vertexes = [
-            _vertex(_obj(p, f"{path}.{key}[{i}]"), f"{path}.{key}[{i}]")
-            for i, p in enumerate(points)
-        ]
-        least = 3 if itype == "polygon" else 2
-        if len(vertexes) < least:
-            raise Unbuildable(f"{path}.{key}", f"a Diffgram {itype} needs {least} points or more")
-    kept = extension.get("points") if extension is not None else None
-    if itype == "point" and kept == []:  # Diffgram gave the point as top-level x and y
-        return {"points": [], "x": vertexes[0]["x"], "y": vertexes[0]["y"]}
-    if (
-        isinstance(kept, list)
-        and len(kept) == len(vertexes)
-        and all(
-            isinstance(p, dict) and p.get("x") == v["x"] and p.get("y") == v["y"]
-            for p, v in zip(kept, vertexes, strict=True)
-        )
-    ):
-        return {"points": kept}
-    return {"points": vertexes}
-
-
-def _offset(value: Any, path: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise Unbuildable(path, f"expected a character offset, got {value!r}")
-    return value
-
-
-def _vertex(point: JSON, path: str) -> JSON:
-    return {"x": _number(point.get("x"), f"{path}.x"), "y": _number(point.get("y"), f"{path}.y")}
-
-
-# ---------------------------------------------------------------------------------- attributes
-
-
-def _attribute(
-    packet: Packet,
-    into: JSON,
-    cls: JSON,
-    path: str,
-    label_id: Any,
-    *,
-    is_global: bool = False,
-) -> None:
-    """Add one classification (and its nested ones) to an instance's ``attribute_groups``."""
-    name = cls.get("name")
-    if not isinstance(name, str) or not name:
-        raise Unbuildable(f"{path}.name", "is required (it becomes the attribute group's prompt)")
-    tag = cls.get("value")
-    value: str = tag if isinstance(tag, str) and tag else name
-    extension = cls.get("diffgram") if isinstance(cls.get("diffgram"), dict) else None
-    schema = cls.get("feature_schema_id")
-    gid = extension.get("attribute_group_id") if extension else None
-    if gid is None:
-        gid = stable_int("group", schema if isinstance(schema, str) else "", name, _form(cls))
-    if str(gid) in into:
-        raise Unbuildable(path, f"attribute group {gid} is given twice on one instance")
-    answers: list[tuple[JSON, str]]
-    if "radio_answer" in cls:
-        form, answers = "radio", [(_obj(cls["radio_answer"], f"{path}.radio_answer"), "radio")]
-    elif "checklist_answers" in cls:
-        items = _list(cls["checklist_answers"], f"{path}.checklist_answers")
-        form = "multiple_select"
-        answers = [
-            (_obj(a, f"{path}.checklist_answers[{j}]"), f"checklist_answers[{j}]")
-            for j, a in enumerate(items)
-        ]
-    elif "text_answer" in cls:
-        form, answers = "text", []
-    else:
-        raise Unbuildable(path, "needs radio_answer, checklist_answers or text_answer")
-    kept_kind = extension.get("kind") if extension else None
-    has_kind = extension is not None and "kind" in extension
-    fits = has_kind and (kept_kind in _SINGLE_KINDS if form == "radio" else kept_kind == form)
-    group = packet.vocab.group(gid, kept_kind if fits else form, value, name)
-    if group.kind != form and not (form == "radio" and group.kind in _SINGLE_KINDS):
-        raise Unbuildable(
-            path, f"attribute group {gid} is a {group.kind} group elsewhere in this export"
-        )
-    group.is_global = group.is_global or is_global
-    _use_label(packet, group, label_id)
-    if form == "text":
-        content = _obj(cls["text_answer"], f"{path}.text_answer").get("content")
-        if not isinstance(content, str):
-            raise Unbuildable(f"{path}.text_answer.content", "expected a string")
-        into[str(gid)] = content
-        return
-    into[str(gid)] = None  # keeps the group ahead of the nested ones added below
-    raw = extension.get("value") if fits and extension else None
-    raw_options = _raw_options(raw, form)
-    if raw_options is not None and len(raw_options) != len(answers):
-        raw_options = None
-    chosen: list[JSON] = []
-    for j, (answer, apath) in enumerate(answers):
-        option_name = answer.get("name")
-        if not isinstance(option_name, str) or not option_name:
-            raise Unbuildable(f"{path}.{apath}.name", "is required (it becomes the option's name)")
-        if raw_options is not None:
-            option_id = raw_options[j]["id"]
-        else:
-            aschema = answer.get("feature_schema_id")
-            option_id = stable_int(
-                "option", str(gid), aschema if isinstance(aschema, str) else "", option_name
-            )
-        group.options.setdefault(str(option_id), {"id": option_id, "name": option_name})
-        chosen.append({"display_name": option_name, "id": option_id, "name": option_id})
-        for k, nested in enumerate(answer.get("classifications") or []):
-            npath = f"{path}.{apath}.classifications[{k}]"
-            _attribute(packet, into, _obj(nested, npath), npath, label_id, is_global=is_global)
-    if raw_options is not None:
-        into[str(gid)] = raw
-    else:
-        into[str(gid)] = chosen[0] if form == "radio" else chosen
-
-
-def _form(cls: JSON) -> str:
-    for key, form in (
-        ("radio_answer", "radio"),
-        ("checklist_answers", "multiple_select"),
-        ("text_answer", "text"),
-    ):
-        if key in cls:
-            return form
-    return ""
-
-
-def _raw_options(raw: Any, form: str) -> list[JSON] | None:
-    """The options of a value kept raw, when they have ids."""
-    if raw is None:
-        return None
-    items = raw if isinstance(raw, list) else [raw]
-    if form == "radio" and isinstance(raw, list) and len(raw) != 1:
-        return None
-    if all(isinstance(item, dict) and item.get("id") is not None for item in items):
-        return items
-    return None
-
-
-def _use_label(packet: Packet, group: _Group, label_id: Any) -> None:
-    if label_id is None:
-        return
-    known = packet.vocab.labels.get(str(label_id))
-    name = known[1] if known else None
-    group.labels.setdefault(str(label_id), {"id": label_id, "label": {"name": name}})
-
-
-# ---------------------------------------------------------------------------------- checkers
-
-
-def _type(value: Any) -> str:
-    return "null" if value is None else type(value).__name__
-
-
-def _dict(value: Any) -> JSON:
-    return value if isinstance(value, dict) else {}
-
-
-def _obj(value: Any, path: str) -> JSON:
-    if not isinstance(value, dict):
-        raise Unbuildable(path, f"expected an object, got {_type(value)}")
-    return value
-
-
-def _list(value: Any, path: str) -> list[Any]:
-    if not isinstance(value, list):
-        raise Unbuildable(path, f"expected a list, got {_type(value)}")
-    return value
-
-
-def _number(value: Any, path: str) -> int | float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise Unbuildable(path, f"expected a number, got {_type(value)}")
-    return value
