@@ -486,7 +486,10 @@ def test_a_task_left_queued_too_long_is_sent_again(
 ) -> None:
     import_rows(store, org.id, [simple_row(n) for n in range(10)])
     sent: list[str] = []
-    pool = make_pool(dispatch=lambda kind, task_id: sent.append(task_id), resend_after=0.2)
+    now = [1000.0]
+    pool = make_pool(
+        dispatch=lambda kind, task_id: sent.append(task_id), resend_after=0.2, clock=lambda: now[0]
+    )
     task = queue(store, org.id, Scope("catalog"), "row-1")
     assert pool.run_pending() == 1
     with store.write() as conn:  # as if its message had been lost with the broker a while ago
@@ -494,7 +497,8 @@ def test_a_task_left_queued_too_long_is_sent_again(
             s.export_task.update().where(s.export_task.c.id == task.id),
             {"updated_at": utcnow() - timedelta(seconds=60)},
         )
-    time.sleep(0.25)
+    assert pool.run_pending() == 0 and sent == [task.id]  # not again within resend_after
+    now[0] += 0.25
     assert pool.run_pending() == 1 and sent == [task.id, task.id]
 
 

@@ -99,6 +99,7 @@ class TaskPool:
         dispatch_new: bool = True,
         resend_after: float | None = None,
         sharding: Sharding | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
         self.settings = settings
@@ -116,7 +117,8 @@ class TaskPool:
         self.resend_after = (
             resend_after if resend_after is not None else max(RESEND_AFTER, 4 * stale_after)
         )
-        self._sent: dict[str, float] = {}  # task id → monotonic time it was last dispatched
+        self.clock = clock  # monotonic seconds: when a task was sent, when it may go again
+        self._sent: dict[str, float] = {}  # task id → clock time it was last dispatched
         self._claim_lock = threading.Lock()
         self._executor = ThreadPoolExecutor(workers, thread_name_prefix="labelport-task")
         self._running: dict[str, threading.Event] = {}
@@ -198,7 +200,7 @@ class TaskPool:
         last_recovery = 0.0
         while not self._stop.is_set():
             try:
-                now = time.monotonic()
+                now = self.clock()
                 if now - last_recovery >= min(5.0, self.stale_after / 2):
                     self.recover()
                     last_recovery = now
@@ -296,7 +298,7 @@ class TaskPool:
         QUEUED for ``resend_after`` seconds goes again (at most once per ``resend_after``).
         """
         assert self.dispatch is not None
-        now = time.monotonic()
+        now = self.clock()
         cutoff = utcnow() - timedelta(seconds=self.resend_after)
         queued: set[str] = set()
         sent = 0
@@ -532,7 +534,7 @@ class TaskPool:
                         requeued = list(again)
                     for task_id in requeued:
                         self.dispatch(kind.name, task_id)
-                        self._sent[task_id] = time.monotonic()
+                        self._sent[task_id] = self.clock()
             self._wake.set()
         return touched
 
