@@ -28,7 +28,7 @@ from pathlib import Path
 import orjson
 
 import peers
-from labelport import demo
+from labelport.demo import rows as demo_rows
 from labelport.imports.canonical import check_row
 from pgschema import drop_schema, postgres_url
 
@@ -99,7 +99,9 @@ def main() -> None:
                 rows = peers.write(out, args.rows)
                 what = "image rows with 1-10 boxes, a radio and 3 metadata fields"
             else:
-                rows = demo.write_labelbox(out, max(1, args.rows // len(demo.MEDIA)), seed=11)
+                rows = demo_rows.write_labelbox(
+                    out, max(1, args.rows // len(demo_rows.MEDIA)), seed=11
+                )
                 what = "rows of every media type"
         size_mb = path.stat().st_size / 1e6
         print(f"file: {rows:,} Labelbox export-v2 {what}, {size_mb:,.0f} MB")

@@ -17,7 +17,8 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from labelport import demo, services
+from labelport import services
+from labelport.demo.rows import write_labelbox
 from labelport.export import cache
 from labelport.export.engine import run_export
 from labelport.export.manifest import read_manifest, verify
@@ -124,7 +125,7 @@ def test_ready_rows_are_the_live_rows_for_every_type_and_param(
 @pytest.fixture
 def demo_catalog(store: Store, org: services.Organization) -> str:
     buffer = io.BytesIO()
-    demo.write_labelbox(buffer, 3, 11)
+    write_labelbox(buffer, 3, 11)
     buffer.seek(0)
     services.import_labelbox(store, org.id, buffer, file="demo.ndjson")
     return org.id

@@ -11,7 +11,8 @@ from typing import Any
 import httpx
 import orjson
 
-from labelport import demo, services
+from labelport import services
+from labelport.demo.rows import write_labelbox
 from labelport.ids import derived_id
 from labelport.services import queries
 
@@ -73,7 +74,7 @@ class Catalog:
 def seed(live: Any) -> Catalog:
     """The demo catalog (every media type, labels, predictions) in the server's org 'acme'."""
     buffer = io.BytesIO()
-    written = demo.write_labelbox(buffer, ROWS_PER_TYPE, 7)
+    written = write_labelbox(buffer, ROWS_PER_TYPE, 7)
     buffer.seek(0)
     services.import_labelbox(live.store, live.org.id, buffer, file="demo.ndjson")
     extra = services.import_rows(
