@@ -42,7 +42,8 @@ from labelport.sdk.errors import (
     PermissionDeniedError,
     ServerError,
 )
-from labelport.sdk.tasks import Download, ExportTask, Progress, RowStream
+from labelport.sdk.streams import RowStream
+from labelport.sdk.tasks import Download, ExportTask, Progress
 
 __all__ = [
     "AuthenticationError",

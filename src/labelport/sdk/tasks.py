@@ -4,24 +4,22 @@ An :class:`ExportTask` is a handle on an export running (or run) on the server. 
 read straight from the HTTP answer, line by line, while it arrives: nothing is buffered to disk
 first and memory stays flat. A connection that breaks while rows or a download are coming in
 is reopened from the byte reached (up to the client's ``max_retries`` times in a row without
-progress), so a dropped connection costs a reconnect, not a restart.
+progress), so a dropped connection costs a reconnect, not a restart. The readers of the streams
+are in :mod:`labelport.sdk.streams`, the download's progress bar in
+:mod:`labelport.sdk.progress_bars`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib
 import os
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import httpx
 
 from labelport.sdk.errors import (
     ChecksumMismatch,
@@ -30,32 +28,18 @@ from labelport.sdk.errors import (
     ExportNotReady,
     ExportTimeout,
     InvalidRequestError,
-    NetworkError,
 )
+from labelport.sdk.progress_bars import progress_bar
+from labelport.sdk.streams import ByteReader, RowStream
 from labelport.vocab import FINISHED_TASK_STATES
 
 if TYPE_CHECKING:
     from labelport.sdk.client import Client
 
 
-def _decoder() -> Callable[[bytes], Any]:
-    """orjson when present (it is, next to the server: faster); the standard library else."""
-    try:
-        module = importlib.import_module("orjson")
-    except ImportError:  # pragma: no cover - orjson is a dependency of labelport
-        module = importlib.import_module("json")
-    loads: Callable[[bytes], Any] = module.loads
-    return loads
-
-
-_loads = _decoder()
-
 FINISHED = frozenset(FINISHED_TASK_STATES)
 STREAMS = ("result", "errors")
 MAX_POLL = 2.0
-# Streams are read as the bytes they are: byte offsets, Range and sha256 are about those, not
-# about a compressed form a proxy might otherwise choose.
-RAW = {"Accept-Encoding": "identity"}
 
 
 def stream_name(stream: str) -> str:
@@ -358,7 +342,7 @@ class ExportTask:
                 f"offset {offset} is out of range: the {name} stream has {total} bytes",
                 field="offset",
             )
-        return _ByteReader(self, name, total).read(offset)
+        return ByteReader(self, name, total).read(offset)
 
     # ---------------------------------------------------------------------------- download
 
@@ -400,9 +384,9 @@ class ExportTask:
                 for piece in iter(lambda: existing.read(1 << 20), b""):
                     digest.update(piece)
         resumed_from = have
-        reader = _ByteReader(self, name, total)
+        reader = ByteReader(self, name, total)
         show = sys.stderr.isatty() if progress is None else progress
-        with _progress_bar(show, total, f"{name} {self.id}") as bar, partial.open("ab") as out:
+        with progress_bar(show, total, f"{name} {self.id}") as bar, partial.open("ab") as out:
             if bar is not None:
                 bar(have)
             if on_progress is not None:
@@ -447,299 +431,3 @@ def _manifest_sha256(manifest: dict[str, Any], name: str) -> str:
     if not isinstance(sha, str):
         raise ChecksumMismatch(f"the manifest of export {manifest.get('task_id')} has no {name}")
     return sha
-
-
-# ------------------------------------------------------------------------------------ reading
-
-
-class _ByteReader:
-    """Bytes of one stream from a byte offset, reconnecting (with ``Range``) after a break."""
-
-    def __init__(self, task: ExportTask, name: str, total: int) -> None:
-        self.task = task
-        self.name = name
-        self.total = total
-        self.reconnects = 0
-        self.restarted = False
-        self.path = f"/api/v1/exports/{task.id}/streams/{name}"
-
-    def read(self, start: int, *, can_restart: bool = False) -> Iterator[bytes]:
-        """Bytes from ``start`` to the end. If the server answers a resumed read with the
-        whole stream (an ``If-Range`` that no longer matches), a caller that ``can_restart``
-        gets it all from byte 0, with :attr:`restarted` set before the first piece; any
-        other caller gets the bytes it lacks."""
-        http = self.task._client._http
-        streams = self.task._data.get("streams") or {}
-        etag = (streams.get(self.name) or {}).get("sha256")
-        position = start
-        failures = 0
-        while position < self.total:
-            headers = dict(RAW)
-            if position:
-                headers["Range"] = f"bytes={position}-"
-            if position and etag:
-                headers["If-Range"] = f'"{etag}"'
-            try:
-                with http.stream("GET", self.path, headers=headers) as response:
-                    skip = 0
-                    if position and response.status_code == 200:  # the whole stream again
-                        if can_restart:
-                            self.restarted = True
-                            position = 0
-                        else:  # skip what the caller already has
-                            skip = position
-                    for piece in response.iter_bytes():
-                        if skip:
-                            if skip >= len(piece):
-                                skip -= len(piece)
-                                continue
-                            piece, skip = piece[skip:], 0
-                        position += len(piece)
-                        failures = 0
-                        yield piece
-            except httpx.TransportError as exc:
-                failures += 1
-                if failures > http.max_retries:
-                    raise NetworkError(
-                        f"reading export {self.task.id} {self.name}: the connection broke at "
-                        f"byte {position} of {self.total} and could not be resumed ({exc})"
-                    ) from exc
-                self.reconnects += 1
-                http.sleep(failures - 1)
-                continue
-            if position < self.total:  # the body ended early without a transport error
-                failures += 1
-                if failures > http.max_retries:
-                    raise NetworkError(
-                        f"reading export {self.task.id} {self.name}: the answer ended at byte "
-                        f"{position} of {self.total}"
-                    )
-                self.reconnects += 1
-
-
-class RowStream:
-    """The rows of one stream of an export, from a starting point: iterate it for decoded rows
-    (dicts), or :meth:`lines` for the raw NDJSON lines (bytes, each ending with a newline).
-
-    Starting points, each a seek on the server (not a scan):
-
-    * ``with_line(n)``: row ``n`` (0-based);
-    * ``with_offset(b)``: the first row that starts at or after byte ``b`` (a row that ``b``
-      falls inside is skipped: only whole rows come out);
-    * ``with_limit(k)``: at most ``k`` rows.
-
-    Each returns a new RowStream; the object itself can be iterated again and again.
-    """
-
-    def __init__(
-        self,
-        task: ExportTask,
-        stream: str,
-        *,
-        line: int | None = None,
-        offset: int | None = None,
-        limit: int | None = None,
-    ) -> None:
-        if line is not None and offset is not None:
-            raise InvalidRequestError("give a line or an offset to start from, not both")
-        for what, value in (("line", line), ("offset", offset), ("limit", limit)):
-            if value is not None and (not isinstance(value, int) or value < 0):
-                raise InvalidRequestError(
-                    f"{what} must be a whole number >= 0, not {value!r}", field=what
-                )
-        self.task = task
-        self.stream = stream
-        self.line = line
-        self.offset = offset
-        self.limit = limit
-
-    def _with(self, **changes: int | None) -> RowStream:
-        args: dict[str, int | None] = {
-            "line": self.line,
-            "offset": self.offset,
-            "limit": self.limit,
-        }
-        args.update(changes)
-        return RowStream(self.task, self.stream, **args)
-
-    def with_line(self, line: int) -> RowStream:
-        return self._with(line=line, offset=None)
-
-    def with_offset(self, offset: int) -> RowStream:
-        return self._with(offset=offset, line=None)
-
-    def with_limit(self, limit: int | None) -> RowStream:
-        return self._with(limit=limit)
-
-    def __repr__(self) -> str:
-        where = f"line={self.line}" if self.offset is None else f"offset={self.offset}"
-        return f"<RowStream {self.task.id} {self.stream} {where} limit={self.limit}>"
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        for line in self.lines():
-            row: dict[str, Any] = _loads(line)
-            yield row
-
-    def lines(self) -> Iterator[bytes]:
-        """The raw lines (bytes, each with its newline), as they arrive."""
-        task = self.task
-        task.wait_till_done()
-        total_bytes = task.get_total_file_size(self.stream)
-        total_lines = task.get_total_lines(self.stream)
-        if self.line is not None and self.line > total_lines:
-            raise InvalidRequestError(
-                f"line {self.line} is out of range: the {self.stream} stream has "
-                f"{total_lines} lines",
-                field="line",
-            )
-        if self.offset is not None and self.offset > total_bytes:
-            raise InvalidRequestError(
-                f"offset {self.offset} is out of range: the {self.stream} stream has "
-                f"{total_bytes} bytes",
-                field="offset",
-            )
-        if total_bytes == 0 or self.limit == 0:
-            return iter(())
-        return self._lines()
-
-    def _lines(self) -> Iterator[bytes]:
-        http = self.task._client._http
-        path = f"/api/v1/exports/{self.task.id}/streams/{self.stream}"
-        remaining = self.limit
-        # From a byte offset, read from the byte before it: everything up to the first newline
-        # is the end of a row that started earlier (or the newline ending the row before).
-        drop = bool(self.offset)
-        params: dict[str, int | None] = {
-            "line": self.line,
-            "offset": self.offset - 1 if self.offset else self.offset,
-        }
-        position: int | None = 0 if self.line is None and self.offset is None else None
-        if self.offset:
-            position = self.offset - 1
-        failures = 0
-        while remaining is None or remaining > 0:
-            ask = dict(params)
-            ask["limit"] = None if remaining is None else remaining + (1 if drop else 0)
-            try:
-                with http.stream("GET", path, params=ask, headers=RAW) as response:
-                    if position is None:  # from a line: where it starts, from the headers
-                        position = _start_of(response)
-                    pending: list[bytes] = []
-                    for piece in response.iter_bytes():
-                        start = 0
-                        while True:
-                            newline = piece.find(b"\n", start)
-                            if newline < 0:
-                                if start < len(piece):
-                                    pending.append(piece[start:])
-                                break
-                            line = b"".join(pending) + piece[start : newline + 1]
-                            pending = []
-                            start = newline + 1
-                            if position is not None:
-                                position += len(line)
-                            failures = 0
-                            if drop:
-                                drop = False
-                                continue
-                            if remaining is not None:
-                                remaining -= 1
-                            yield line
-                            if remaining == 0:
-                                return
-                    if pending and not drop:  # a last line without its newline
-                        yield b"".join(pending)
-                    return
-            except httpx.TransportError as exc:
-                failures += 1
-                if failures > http.max_retries or position is None:
-                    raise NetworkError(
-                        f"reading export {self.task.id} {self.stream}: the connection broke "
-                        f"and could not be resumed ({exc})"
-                    ) from exc
-                http.sleep(failures - 1)
-                # go on from the start of the first row not yet given out (or, while still
-                # skipping a partial row, from where that skipping got to)
-                params = {"line": None, "offset": position}
-
-
-def _start_of(response: httpx.Response) -> int | None:
-    """The byte a positioned stream answer starts at: its end (``X-Next-Offset``) minus its
-    length; None when a proxy dropped either header (a broken read then cannot resume)."""
-    end = response.headers.get("x-next-offset")
-    length = response.headers.get("content-length")
-    if end is None or length is None or response.headers.get("content-encoding"):
-        return None
-    return int(end) - int(length)
-
-
-# ------------------------------------------------------------------------------- progress bar
-
-
-def _progress_bar(
-    show: bool, total: int, label: str
-) -> AbstractContextManager[Callable[[int], None] | None]:
-    if not show:
-        return nullcontext(None)
-    try:
-        return _rich_bar(total, label)
-    except ImportError:
-        pass
-    try:
-        return _tqdm_bar(total, label)
-    except ImportError:
-        return nullcontext(None)
-
-
-class _rich_bar:
-    def __init__(self, total: int, label: str) -> None:
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            DownloadColumn,
-            Progress,
-            TextColumn,
-            TimeRemainingColumn,
-            TransferSpeedColumn,
-        )
-
-        self.bar = Progress(
-            TextColumn("download"),
-            BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-            transient=True,
-        )
-        self.total = total
-        self.label = label
-
-    def __enter__(self) -> Callable[[int], None]:
-        self.bar.__enter__()
-        task = self.bar.add_task(self.label, total=self.total)
-
-        def update(done: int) -> None:
-            self.bar.update(task, completed=done)
-
-        return update
-
-    def __exit__(self, *exc: object) -> None:
-        self.bar.__exit__(None, None, None)
-
-
-class _tqdm_bar:
-    def __init__(self, total: int, label: str) -> None:
-        tqdm = importlib.import_module("tqdm").tqdm
-        self.bar = tqdm(total=total, unit="B", unit_scale=True, desc=label, leave=False)
-        self.done = 0
-
-    def __enter__(self) -> Callable[[int], None]:
-        def update(done: int) -> None:
-            self.bar.update(done - self.done)
-            self.done = done
-
-        return update
-
-    def __exit__(self, *exc: object) -> None:
-        self.bar.close()
