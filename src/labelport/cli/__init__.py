@@ -46,12 +46,12 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Export data rows as Labelbox export-v2 NDJSON (one line per data row).",
     ),
     "exports": (
-        "labelport.cli.exporting",
+        "labelport.cli.export_tasks",
         "exports_group",
         "List, show, read, cancel and archive export tasks.",
     ),
     "verify": (
-        "labelport.cli.exporting",
+        "labelport.cli.verifying",
         "verify_command",
         "Recompute every check value of an export and say what differs.",
     ),
