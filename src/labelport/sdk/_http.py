@@ -9,7 +9,7 @@ Which requests are retried, and on what:
 
 A wait doubles from ``backoff`` seconds with jitter, up to :data:`MAX_SLEEP`; a ``Retry-After``
 in seconds is honoured. Bodies are never retried here once they started arriving: the stream
-readers (:mod:`labelport.sdk.tasks`) resume those from the byte they reached.
+readers (:mod:`labelport.sdk.streams`) resume those from the byte they reached.
 """
 
 from __future__ import annotations

@@ -35,10 +35,6 @@ def type_name(value: Any) -> str:
     return "null" if value is None else type(value).__name__
 
 
-def _dict(value: Any) -> JSON:
-    return value if isinstance(value, dict) else {}
-
-
 def as_object(value: Any, path: str) -> JSON:
     if not isinstance(value, dict):
         raise Unbuildable(path, f"expected an object, got {type_name(value)}")
