@@ -4,6 +4,8 @@
   (:func:`labelport.export.cache.page_of`), not read back: for every such row of rich random
   files, and of files that share labels and model runs between rows, the entry is byte for
   byte the one built from the rows read back (:func:`labelport.export.assemble.fetch`).
+* Batches are an implementation detail: a file imported a row at a time and in one batch gives
+  the same catalog and the same summary.
 * Validation takes the common shapes on a fast path: whatever it takes, it takes as the full
   checks do (same result, same notes), and what it does not take the full checks refuse with
   the same problem.
@@ -16,6 +18,7 @@ import io
 import marshal
 import os
 import random
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -28,7 +31,8 @@ from labelport import services
 from labelport.errors import InvalidRecords
 from labelport.export import cache
 from labelport.export.assemble import fetch
-from labelport.imports import annotations, canonical, checks
+from labelport.imports import annotations, canonical, checks, entities
+from labelport.imports import load as loader
 from labelport.imports.base import Problem
 from labelport.store import Store
 from labelport.store import schema as s
@@ -189,6 +193,114 @@ def test_rows_sharing_a_label_are_read_back_and_the_rest_built(
     assert len(lines) == 4  # the other rows' entries were read back
     assert b"boxes 1" in lines["crow000000000000000000004"]
     assert b"clab000000000000000000001" not in lines["crow000000000000000000001"]
+
+
+@pytest.fixture
+def deterministic(monkeypatch: pytest.MonkeyPatch) -> None:
+    """New user ids and the import's "now" made the same from run to run."""
+    counter = iter(range(10**9))
+    monkeypatch.setattr(loader, "utcnow", lambda: NOW)
+    monkeypatch.setattr(entities, "new_id", lambda: f"cuser{next(counter):020d}")
+
+
+NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
+
+
+def catalog(store: Store) -> dict[str, list[str]]:
+    """Every row of every table, sorted. Entries are decoded (marshal spells interned strings
+    its own way) and without the import record they remember (an entry forgotten by a later
+    batch, a project's tags changed, is built again at the end without one)."""
+    out: dict[str, list[str]] = {}
+    with store.read() as conn:
+        for table in s.metadata.sorted_tables:
+            if table.name in ("schema_version", "import_task", "export_task"):
+                continue
+            rows = conn.execute(sa.select(table)).all()
+            if table.name == "export_cache":
+                rows = [
+                    (r[0], r[1], marshal.loads(r[2]), marshal.loads(r[3]), *r[4:]) for r in rows
+                ]
+            out[table.name] = sorted(repr(tuple(r)) for r in rows)
+    return out
+
+
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
+)
+@given(rows=thinned_rows(), repeat=st.booleans(), copies=st.integers(1, 3))
+def test_a_file_gives_the_same_catalog_a_row_at_a_time_and_in_one_batch(
+    store: Store,
+    org: services.Organization,
+    deterministic: None,
+    monkeypatch: pytest.MonkeyPatch,
+    rows: list[dict[str, Any]],
+    repeat: bool,
+    copies: int,
+) -> None:
+    # other rows naming the same entities
+    rows = rows + [_copy(r, n) for n in range(copies) for r in rows]
+    if repeat:  # a file naming its rows twice, the second time changed
+        rows = rows + [_renamed(r) for r in rows]
+    outcomes = []
+    for size in (1, 10_000):
+        wipe(store)
+        monkeypatch.setattr(loader, "BATCH_SIZE", size)
+        try:
+            result = load_result(store, org.id, rows)
+        except InvalidRecords as exc:
+            outcome: Any = ("refused", [(e.line, e.field, e.reason) for e in exc.errors])
+        else:
+            outcome = (result.to_json(), catalog(store))
+        outcomes.append(outcome)
+    one_by_one, together = outcomes
+    if one_by_one[0] == "refused" or together[0] == "refused":
+        assert one_by_one == together
+        return
+    assert one_by_one[0] == together[0]  # the summary
+    for table, rows_ in together[1].items():  # the catalog
+        assert one_by_one[1][table] == rows_, table
+
+
+def _copy(row: dict[str, Any], n: int) -> dict[str, Any]:
+    """Another row like ``row``: its ids (and labels' ids) another, its entities the same."""
+    out = copy.deepcopy(row)
+
+    def other(value: Any) -> Any:
+        return f"x{n}{value}"[:25] if isinstance(value, str) else value
+
+    dr = out["data_row"]
+    for key in ("id", "global_key"):
+        if key in dr:
+            dr[key] = other(dr[key])
+    labels = [lab for p in (out.get("projects") or {}).values() for lab in p.get("labels") or ()]
+    for model in (out.get("experiments") or {}).values():
+        for run in model["runs"].values():
+            labels += [*(run.get("labels") or ()), *(run.get("predictions") or ())]
+    for lab in labels:
+        if isinstance(lab, dict) and "id" in lab:
+            lab["id"] = other(lab["id"])
+    return out
+
+
+def _renamed(row: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(row)
+    out.setdefault("media_attributes", {})
+    if isinstance(out["media_attributes"], dict):
+        out["media_attributes"]["again"] = True
+    return out
+
+
+def load_result(store: Store, org_id: str, rows: list[dict[str, Any]]) -> Any:
+    body = b"".join(orjson.dumps(r) + b"\n" for r in rows)
+    return services.import_labelbox(
+        store, org_id, io.BytesIO(body), file="rows.ndjson", dataset="d"
+    )
 
 
 # --------------------------------------------------------------------------- validation

@@ -335,9 +335,10 @@ def unchanged(conn: sa.Connection, org_id: str, digests: Mapping[str, bytes]) ->
     forget it at any change to the row, its parts or the names it shows) and remembers it."""
     found: set[str] = set()
     wanted = list(digests)
+    one_of = BulkWriter(conn).one_of
     for at in range(0, len(wanted), FILL_PAGE):
         query = sa.select(c.c.data_row_id, c.c.source).where(
-            c.c.data_row_id.in_(wanted[at : at + FILL_PAGE]), c.c.org_id == org_id
+            one_of(c.c.data_row_id, wanted[at : at + FILL_PAGE]), c.c.org_id == org_id
         )
         found.update(rid for rid, source in conn.execute(query) if source == digests[rid])
     return found
@@ -494,10 +495,11 @@ def _missing(
                 yield found
             after = page[-1]
     wanted = list(dict.fromkeys(ids))
+    one_of = BulkWriter(conn).one_of
     for at in range(0, len(wanted), FILL_PAGE):
         chunk = wanted[at : at + FILL_PAGE]
         have = set(
-            conn.execute(sa.select(c.c.data_row_id).where(c.c.data_row_id.in_(chunk))).scalars()
+            conn.execute(sa.select(c.c.data_row_id).where(one_of(c.c.data_row_id, chunk))).scalars()
         )
         found = [rid for rid in chunk if rid not in have]
         if found:

@@ -153,6 +153,9 @@ class Written:
     model_runs: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
 
+_TEXT_ARRAY = postgresql.ARRAY(sa.Text)
+
+
 def document(value: Any) -> str | None:
     """A JSON document in its stored (raw) form, as the ``JsonText`` columns write it."""
     return None if value is None else orjson.dumps(value).decode()
@@ -167,6 +170,7 @@ class BulkWriter:
         self._staged: set[str] = set()
         self._processors: dict[tuple[str, tuple[str, ...]], list[Callable[[Any], Any] | None]] = {}
         self._statements: dict[tuple[Any, ...], str] = {}
+        self._types: dict[str, dict[str, int]] = {}
         self._quote = conn.dialect.identifier_preparer.quote
 
     # ---------------------------------------------------------------------------- raw values
@@ -185,6 +189,17 @@ class BulkWriter:
         if self.postgres:
             return value
         return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+    def one_of(
+        self, column: sa.ColumnElement[Any], values: Sequence[str]
+    ) -> sa.ColumnElement[bool]:
+        """``column IN values`` with the values bound as one parameter (an array on PostgreSQL,
+        a JSON array on SQLite): one statement text whatever their number, no list of
+        hundreds of parameters to render, bind and plan each time."""
+        if self.postgres:
+            return column == sa.any_(sa.bindparam(None, list(values), type_=_TEXT_ARRAY))
+        listed = sa.bindparam(None, orjson.dumps(list(values)).decode(), type_=sa.Text)
+        return column.in_(sa.select(sa.column("value")).select_from(sa.func.json_each(listed)))
 
     # ---------------------------------------------------------------------------------- public
 
@@ -214,7 +229,7 @@ class BulkWriter:
         if not rows:
             return
         if self.postgres:
-            self._copy(self._quote(table.name), columns, rows)
+            self._copy(self._quote(table.name), table, columns, rows)
         else:
             self._sqlite_many(table, tuple(columns), None, False, rows)
 
@@ -237,7 +252,7 @@ class BulkWriter:
         at = [columns.index(k) for k in keys]
         rows = _unique(rows, at, keep_last=update)
         stage = self._stage(table)
-        self._copy(stage, columns, rows)
+        self._copy(stage, table, columns, rows)
         self.conn.exec_driver_sql(self._statement(table, columns, keys, update))
         self.conn.exec_driver_sql(f"TRUNCATE {stage}")
 
@@ -382,13 +397,21 @@ class BulkWriter:
             limit = 999  # SQLite's limit before 3.32
         return max(1, min(SQLITE_ROWS, limit // max(1, columns)))
 
-    def _copy(self, target: str, columns: Sequence[str], rows: Sequence[RawRow]) -> None:
-        statement = f"COPY {target} ({', '.join(self._quote(c) for c in columns)}) FROM STDIN"
+    def _copy(
+        self, target: str, table: sa.Table, columns: Sequence[str], rows: Sequence[RawRow]
+    ) -> None:
+        """``COPY`` in PostgreSQL's binary format: no value is written out as text to be
+        parsed again (a bytea doubled in size as hex), each is sent as its column type takes
+        it."""
+        names = ", ".join(self._quote(c) for c in columns)
+        statement = f"COPY {target} ({names}) FROM STDIN (FORMAT BINARY)"
         raw = self.conn.connection.driver_connection
         assert raw is not None
         dbapi = self.conn.dialect.loaded_dbapi
         try:
+            types = self._column_types(raw, table)
             with raw.cursor() as cursor, cursor.copy(statement) as copy:
+                copy.set_types([types[c] for c in columns])
                 write = copy.write_row
                 for row in rows:
                     write(row)
@@ -396,6 +419,19 @@ class BulkWriter:
             raise sa.exc.DBAPIError.instance(
                 statement, None, exc, dbapi.Error, dialect=self.conn.dialect
             ) from exc
+
+    def _column_types(self, raw: Any, table: sa.Table) -> dict[str, int]:
+        """The type (OID) of each column of ``table`` as the database has it, read once."""
+        found = self._types.get(table.name)
+        if found is None:
+            with raw.cursor() as cursor:
+                cursor.execute(
+                    "SELECT attname, atttypid::int FROM pg_attribute"
+                    " WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
+                    (self._quote(table.name),),
+                )
+                found = self._types[table.name] = dict(cursor.fetchall())
+        return found
 
     def _processors_of(
         self, table: sa.Table, columns: tuple[str, ...]
