@@ -1,7 +1,7 @@
 """The loader's shortcuts give what the long way gives.
 
 * Export-ready entries of rows new to the catalog are built from what the loader wrote
-  (:func:`labelport.export.cache.page_of`), not read back: for every such row of rich random
+  (:func:`labelport.export.cache.build`), not read back: for every such row of rich random
   files, and of files that share labels and model runs between rows, the entry is byte for
   byte the one built from the rows read back (:func:`labelport.export.assemble.fetch`).
 * Batches are an implementation detail: a file imported a row at a time and in one batch gives
@@ -49,23 +49,24 @@ def compared(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     seen: list[str] = []
 
     def fill(conn: sa.Connection, org_id: str, *args: Any, **kwargs: Any) -> int:
-        written = kwargs.get("written", args[2] if len(args) > 2 else None)
+        built = kwargs.get("built", args[2] if len(args) > 2 else None)
         done = real(conn, org_id, *args, **kwargs)
-        if written is not None:
-            page = cache.page_of(written)
-            for rid in page.rows:
-                back = fetch(conn, org_id, [rid], cache.EVERYTHING)
-                entry = _entry(page, rid)
-                assert entry == _entry(back, rid), rid
-                stored = conn.execute(
-                    sa.select(s.export_cache.c.line).where(s.export_cache.c.data_row_id == rid)
-                ).scalar_one_or_none()
-                assert stored == (None if isinstance(entry, str) else entry[2])
-                seen.append(rid)
+        for rid, entry in (built or {}).items():
+            back = fetch(conn, org_id, [rid], cache.EVERYTHING)
+            assert _decoded(entry) == _entry(back, rid), rid
+            stored = conn.execute(
+                sa.select(s.export_cache.c.line).where(s.export_cache.c.data_row_id == rid)
+            ).scalar_one()
+            assert stored == entry[2]
+            seen.append(rid)
         return done
 
     monkeypatch.setattr(cache, "fill", fill)
     return seen
+
+
+def _decoded(entry: tuple[bytes, bytes, bytes]) -> tuple[Any, Any, bytes]:
+    return marshal.loads(entry[0]), marshal.loads(entry[1]), entry[2]
 
 
 def _entry(page: Any, rid: str) -> tuple[Any, Any, bytes] | str:
@@ -217,9 +218,7 @@ def catalog(store: Store) -> dict[str, list[str]]:
                 continue
             rows = conn.execute(sa.select(table)).all()
             if table.name == "export_cache":
-                rows = [
-                    (r[0], r[1], marshal.loads(r[2]), marshal.loads(r[3]), *r[4:]) for r in rows
-                ]
+                rows = [(r[0], r[1], marshal.loads(r[2]), marshal.loads(r[3]), r[4]) for r in rows]
             out[table.name] = sorted(repr(tuple(r)) for r in rows)
     return out
 

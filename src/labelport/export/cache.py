@@ -310,23 +310,40 @@ def fill(
     org_id: str,
     ids: Iterable[str] | None = None,
     sources: Mapping[str, bytes | None] | None = None,
-    written: Written | None = None,
+    built: Mapping[str, tuple[bytes, bytes, bytes]] | None = None,
 ) -> int:
     """Build the entries of ``org_id``'s rows that have none (of ``ids``, or of all its rows)
     in ``conn``'s transaction; returns how many were written. A row that cannot be built gets
     no entry: its export error comes from the live path. ``sources``: the digests of the import
-    records the rows were just written from (see :func:`unchanged`). ``written``: rows just
-    written whole (and so without an entry, the triggers saw to it), built from what was
-    written instead of read back."""
+    records the rows were just written from (see :func:`unchanged`). ``built``: the entries of
+    rows just written whole (so without an entry: the triggers saw to it), made by :func:`build`
+    from what was written instead of read back; they are written as they are."""
     done = 0
-    if written is not None and written.rows:
-        page = page_of(written)
-        done = _insert(conn, org_id, page, list(page.rows), sources)
+    if built:
+        values = [
+            (rid, org_id, *entry, None if sources is None else sources.get(rid))
+            for rid, entry in built.items()
+        ]
+        BulkWriter(conn).insert_rows(c, _COLUMNS, values)  # COPY on PostgreSQL
+        done = len(values)
         if ids is not None:
-            ids = [rid for rid in ids if rid not in page.rows]
+            ids = [rid for rid in ids if rid not in built]
     return done + sum(
         _build(conn, org_id, page_ids, sources) for page_ids in _missing(conn, org_id, ids)
     )
+
+
+def build(written: Written) -> dict[str, tuple[bytes, bytes, bytes]]:
+    """The entries of the rows of ``written`` that can be built, made from it (no catalog read:
+    a pure function of what was written and the names it holds)."""
+    page = page_of(written)
+    out = {}
+    for rid in page.rows:
+        try:
+            out[rid] = encode(page, rid)
+        except Exception:
+            continue
+    return out
 
 
 def unchanged(conn: sa.Connection, org_id: str, digests: Mapping[str, bytes]) -> set[str]:
@@ -495,15 +512,25 @@ def _missing(
                 yield found
             after = page[-1]
     wanted = list(dict.fromkeys(ids))
-    one_of = BulkWriter(conn).one_of
-    for at in range(0, len(wanted), FILL_PAGE):
-        chunk = wanted[at : at + FILL_PAGE]
-        have = set(
-            conn.execute(sa.select(c.c.data_row_id).where(one_of(c.c.data_row_id, chunk))).scalars()
-        )
-        found = [rid for rid in chunk if rid not in have]
-        if found:
-            yield found
+    if not wanted:
+        return
+    # through the driver's own connection: an import's writes may run this on a thread of
+    # their own while the import goes on with SQLAlchemy
+    sqlite = conn.dialect.name == "sqlite"
+    sql = "SELECT data_row_id FROM export_cache WHERE data_row_id " + (
+        "IN (SELECT value FROM json_each(?))" if sqlite else "= ANY(%s)"
+    )
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        for at in range(0, len(wanted), FILL_PAGE):
+            chunk = wanted[at : at + FILL_PAGE]
+            cursor.execute(sql, (orjson.dumps(chunk).decode() if sqlite else chunk,))
+            have = {row[0] for row in cursor.fetchall()}
+            found = [rid for rid in chunk if rid not in have]
+            if found:
+                yield found
+    finally:
+        cursor.close()
 
 
 def incomplete(conn: sa.Connection, org_id: str) -> bool:

@@ -13,7 +13,8 @@ Rows an import wrote from the very same record, unchanged since, are skipped (se
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
 
 import orjson
@@ -52,14 +53,19 @@ class ExportReady(Protocol):
         org_id: str,
         ids: Iterable[str] | None = None,
         sources: Mapping[str, bytes | None] | None = None,
-        written: Written | None = None,
+        built: Mapping[str, Entry] | None = None,
     ) -> int: ...
+
+    def build(self, written: Written) -> dict[str, Entry]: ...
 
     def unchanged(
         self, conn: sa.Connection, org_id: str, digests: Mapping[str, bytes]
     ) -> set[str]: ...
 
     def incomplete(self, conn: sa.Connection, org_id: str) -> bool: ...
+
+
+Entry = tuple[bytes, bytes, bytes]  # an export-ready entry: tally, layout, line
 
 
 class _LineProblem(Exception):
@@ -97,8 +103,60 @@ class BatchWriter:
         self.tables = TableRows(
             self.bulk, self.org_id, entities.default_dataset, media_type, entities.now
         )
-        self.new_rows = 0  # rows of the last batch written for the first time in this import
+        self.rows = 0  # distinct rows written so far (as the writes in the background finish)
         self.seen_table = False
+        # PostgreSQL: a batch's writes run on a thread of their own (the server does the work,
+        # the thread waits for it without the GIL) while the next batch is read and checked.
+        self._background = (
+            ThreadPoolExecutor(1, thread_name_prefix="labelport-import")
+            if store.dialect == "postgresql"
+            else None
+        )
+        self._writing: Future[None] | None = None
+        self._inflight: set[str] = set()  # ids and "gk:" keys of the rows being written
+        self._batch_done = False  # the writes in the background are a batch's last
+        self.on_written: Callable[[int], None] | None = None  # told the rows written so far
+        entities.before_statement = self.settle  # no entity is looked up or changed meanwhile
+
+    # ------------------------------------------------------------------------------- writing
+
+    def settle(self) -> None:
+        """Wait for the writes in the background: the catalog is then as the batches so far
+        left it (raises what the writes raised)."""
+        writing, self._writing = self._writing, None
+        self._inflight.clear()
+        if writing is not None:
+            writing.result()
+            self._written_batch()
+
+    def _written_batch(self) -> None:
+        if self._batch_done:
+            self._batch_done = False
+            if self.on_written is not None:
+                self.on_written(self.rows)
+
+    def close(self) -> None:
+        """Wait for the writes in the background and stop its thread (the transaction may end
+        then). Call it however the import ends."""
+        try:
+            self.settle()
+        finally:
+            if self._background is not None:
+                self._background.shutdown(wait=True)
+
+    def _run(self, job: Callable[[], None], names: set[str], batch: bool = False) -> None:
+        """Run ``job`` (writes of the rows ``names``; ``batch``: all of a batch's): on
+        PostgreSQL in the background, after the writes before it. ``on_written`` hears of a
+        batch's rows once they are written."""
+        self.settle()
+        if self._background is None:
+            job()
+            self._batch_done = batch
+            self._written_batch()
+            return
+        self._writing = self._background.submit(job)
+        self._inflight = names
+        self._batch_done = batch
 
     # ------------------------------------------------------------------------------- batches
 
@@ -109,18 +167,38 @@ class BatchWriter:
         changed since, is left as it is: writing it again would give the same catalog. If the
         batch's other rows change one of those after all, the whole batch is written in file
         order, as if nothing had been skipped."""
+        if self._inflight and not self._inflight.isdisjoint(self._names(batch)):
+            self.settle()  # rows of the batch being written: read them as written
         skipped = self._unchanged(batch)
         fresh = [x for x in batch if x[1].id not in skipped] if skipped else batch
-        errors, written = self._write(fresh) if fresh else ([], [])
-        if skipped and not errors and fresh:
+        errors, job = self._write(fresh) if fresh else ([], None)
+        written = job.ids if job is not None else []
+        if skipped and job is not None:
+            self._run(job, set())  # written first: do they change a row that looked unchanged?
+            self.settle()
+            job = None
             kept = self._unchanged([x for x in batch if x[1].id in skipped])
             if kept != skipped:
-                errors, written = self._write(batch)
+                errors, job = self._write(batch)
+                written = job.ids if job is not None else []
                 skipped = set()
         if errors:
             return errors
-        self.new_rows = self._first_seen([*written, *skipped])
+        ids = [*written, *skipped]
+
+        def write() -> None:
+            if job is not None:
+                job()
+            self.rows += self._first_seen(ids)
+
+        self._run(write, self._names(batch), batch=True)
         return []
+
+    def _names(self, batch: list[tuple[int, CheckedRow]]) -> set[str]:
+        """The ids and global keys (``"gk:"`` + key) by which the batch's rows are found."""
+        names = {r.id if r.id else self.tables.new_id(r) for _, r in batch}
+        names.update("gk:" + r.global_key for _, r in batch if r.global_key)
+        return names
 
     def _unchanged(self, batch: list[tuple[int, CheckedRow]]) -> set[str]:
         """Rows of ``batch`` (named by id, once) written from their record and unchanged since."""
@@ -132,8 +210,9 @@ class BatchWriter:
         }
         return self.ready.unchanged(self.conn, self.org_id, digests) if digests else set()
 
-    def _write(self, batch: list[tuple[int, CheckedRow]]) -> tuple[list[RecordError], list[str]]:
-        """Write ``batch``: the problems found against the catalog, or the ids written."""
+    def _write(self, batch: list[tuple[int, CheckedRow]]) -> tuple[list[RecordError], _Job | None]:
+        """Make ready the writes of ``batch``: the problems found against the catalog, or the
+        writes to make (in order, after the writes before them)."""
         errors: list[RecordError] = []
         existing, present = self._existing(batch)
         rows: list[list[Any]] = []
@@ -154,7 +233,7 @@ class BatchWriter:
                 (rid, row, inferred, old is not None, old is not None or rid in present)
             )
         if errors:
-            return errors, []
+            return errors, None
         if len({r[0] for r in rows}) < len(rows):  # one row twice in a batch: the later wins
             last = {r[0]: i for i, r in enumerate(rows)}
             rows = [r for i, r in enumerate(rows) if last[r[0]] == i]
@@ -164,7 +243,7 @@ class BatchWriter:
             try:
                 self.tables.collect(rid, row, inferred, replace, children, self.entities)
             except Problem as problem:
-                return [RecordError(self.file, lines[rid], problem.field, problem.reason)], []
+                return [RecordError(self.file, lines[rid], problem.field, problem.reason)], None
         for values, (rid, row, _, existed, _) in zip(rows, resolved, strict=True):
             old = existing.get(rid) if existed else None
             shape = (
@@ -178,19 +257,19 @@ class BatchWriter:
                 else None
             )
             values.append(document(shape))
-        self.bulk.upsert_rows(s.data_row, DATA_ROW, rows, ["id"])
-        try:
-            self._children(children, lines)
-        except _LineProblem as lp:
-            return [RecordError(self.file, lp.line, lp.problem.field, lp.problem.reason)], []
+        if children.label_rows:
+            try:
+                self._refuse_foreign_labels(children.label_rows, lines)
+            except _LineProblem as lp:
+                return [RecordError(self.file, lp.line, lp.problem.field, lp.problem.reason)], None
         # Export-ready rows of this batch, in the import's own commit (a later batch that writes
         # one of these rows again forgets its entry through the triggers and builds it again).
-        ids = [r[0] for r in rows]
-        sources = {x[0]: x[1].digest for x in resolved}
+        # Those of rows new to the catalog are built from what is written, here, with the names
+        # as they are (an entity changes only once the writes are done: Entities waits).
         fresh = {r[0]: r for r, x in zip(rows, resolved, strict=True) if not x[4]}
-        written = self._written(fresh, children) if fresh else None
-        self.ready.fill(self.conn, self.org_id, ids, sources, written)
-        return [], ids
+        built = self.ready.build(self._written(fresh, children)) if fresh else {}
+        sources = {x[0]: x[1].digest for x in resolved}
+        return [], _Job(self, rows, children, sources, built)
 
     def _seen_key(self, key: str | None, rid: str, seen: dict[str, str]) -> None:
         """Refuse a global key used by two rows of the batch."""
@@ -254,7 +333,7 @@ class BatchWriter:
             present.update(self.conn.execute(query).scalars())
         return found, present
 
-    def _children(self, b: ChildRows, lines: dict[str, int]) -> None:
+    def _children(self, b: ChildRows) -> None:
         bulk = self.bulk
         bulk.delete_in(s.data_row_metadata, "data_row_id", b.meta_replace)
         bulk.insert_rows(s.data_row_metadata, METADATA, b.meta_rows)
@@ -266,9 +345,7 @@ class BatchWriter:
         bulk.delete_pairs(s.workflow_history, ("project_id", "data_row_id"), b.history_replace)
         bulk.insert_rows(s.workflow_history, HISTORY, b.history_rows)
         bulk.delete_pairs(s.label, ("project_id", "data_row_id"), b.label_replace)
-        if b.label_rows:
-            self._refuse_foreign_labels(b.label_rows, lines)
-            bulk.upsert_rows(s.label, LABEL, b.label_rows, ["id"])
+        bulk.upsert_rows(s.label, LABEL, b.label_rows, ["id"])
         bulk.upsert_rows(
             s.model_run_data_row, RUN_ROW, b.mrdr_rows, ["model_run_id", "data_row_id"]
         )
@@ -384,3 +461,28 @@ class BatchWriter:
             return int(cursor.rowcount)
         finally:
             cursor.close()
+
+
+class _Job:
+    """The writes of one batch (its rows, child rows and export-ready entries)."""
+
+    def __init__(
+        self,
+        writer: BatchWriter,
+        rows: list[list[Any]],
+        children: ChildRows,
+        sources: dict[str, bytes | None],
+        built: dict[str, Entry],
+    ) -> None:
+        self.writer = writer
+        self.rows = rows
+        self.children = children
+        self.sources = sources
+        self.built = built
+        self.ids = [r[0] for r in rows]
+
+    def __call__(self) -> None:
+        w = self.writer
+        w.bulk.upsert_rows(s.data_row, DATA_ROW, self.rows, ["id"])
+        w._children(self.children)
+        w.ready.fill(w.conn, w.org_id, self.ids, self.sources, self.built)

@@ -13,6 +13,7 @@ export-ready rows of freshly written data rows are built from them
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -62,6 +63,12 @@ class Entities:
         self.feature_rows: list[dict[str, Any]] = []
         self.feature_positions: dict[str, int] = {}
         self.used_default = False  # did a row go to the default dataset?
+        # called before each statement (the batch writer waits for its writes in the background)
+        self.before_statement: Callable[[], None] = _nothing
+
+    def _execute(self, statement: Any, *args: Any) -> sa.CursorResult[Any]:
+        self.before_statement()
+        return self.conn.execute(statement, *args)
 
     # ------------------------------------------------------------------------------- lookups
 
@@ -70,7 +77,7 @@ class Entities:
     ) -> sa.Row[Any] | None:
         """The row (``columns``) of ``entity_id`` if it exists in this organization, None if
         not at all; Problem if it belongs to another one."""
-        found = self.conn.execute(
+        found = self._execute(
             sa.select(table.c.org_id, *(table.c[c] for c in columns)).where(table.c.id == entity_id)
         ).first()
         if found is not None and found[0] != self.org_id:
@@ -86,12 +93,12 @@ class Entities:
             return None
         if (uid := self.users.get(email)) is not None:
             return uid
-        found = self.conn.execute(
+        found = self._execute(
             sa.select(s.user.c.id).where(s.user.c.org_id == self.org_id, s.user.c.email == email)
         ).scalar_one_or_none()
         if found is None:
             found = new_id()
-            self.conn.execute(
+            self._execute(
                 s.user.insert(),
                 {
                     "id": found,
@@ -109,7 +116,7 @@ class Entities:
         if row.dataset_id is not None:
             if row.dataset_id in self.datasets:
                 if row.dataset_name and self.datasets[row.dataset_id] != row.dataset_name:
-                    self.conn.execute(  # a later row names the dataset an earlier one did not
+                    self._execute(  # a later row names the dataset an earlier one did not
                         s.dataset.update().where(s.dataset.c.id == row.dataset_id),
                         {"name": row.dataset_name, "updated_at": self.now},
                     )
@@ -127,7 +134,7 @@ class Entities:
                 self._insert_dataset(row.dataset_id, name)
             elif row.dataset_name:
                 name = row.dataset_name
-                self.conn.execute(
+                self._execute(
                     s.dataset.update().where(s.dataset.c.id == row.dataset_id),
                     {"name": name, "updated_at": self.now},
                 )
@@ -148,7 +155,7 @@ class Entities:
     def dataset_by_name(self, name: str) -> str:
         if (did := self.dataset_names.get(name)) is not None:
             return did
-        found = self.conn.execute(
+        found = self._execute(
             sa.select(s.dataset.c.id)
             .where(s.dataset.c.org_id == self.org_id, s.dataset.c.name == name)
             .order_by(s.dataset.c.created_at)
@@ -162,7 +169,7 @@ class Entities:
         return found
 
     def _insert_dataset(self, dataset_id: str, name: str) -> None:
-        self.conn.execute(
+        self._execute(
             s.dataset.insert(),
             {
                 "id": dataset_id,
@@ -180,7 +187,7 @@ class Entities:
             return known
         path = f"projects.{pid}"
         p = s.project.c
-        existing = self.conn.execute(
+        existing = self._execute(
             sa.select(p.org_id, p.ontology_id, p.name, sa.type_coerce(p.tags, sa.Text)).where(
                 p.id == pid
             )
@@ -190,7 +197,7 @@ class Entities:
         ontology = ontology_id or (existing.ontology_id if existing else None)
         ontology = self._ontology_for(pid, name, ontology, media_type)
         if existing is None:
-            self.conn.execute(
+            self._execute(
                 s.project.insert(),
                 {
                     "id": pid,
@@ -205,7 +212,7 @@ class Entities:
             self.project_tags[pid] = None
         else:
             if existing.name != name or existing.ontology_id != ontology:
-                self.conn.execute(
+                self._execute(
                     s.project.update().where(p.id == pid),
                     {"name": name, "ontology_id": ontology, "updated_at": self.now},
                 )
@@ -218,7 +225,7 @@ class Entities:
         """The project's tags are ``tags`` (a row's ``project_tags``)."""
         stored = document(tags)
         if self.project_tags.get(pid) != stored:
-            self.conn.execute(s.project.update().where(s.project.c.id == pid), {"tags": tags})
+            self._execute(s.project.update().where(s.project.c.id == pid), {"tags": tags})
             self.project_tags[pid] = stored
 
     def _ontology_for(
@@ -236,7 +243,7 @@ class Entities:
                 "ontology",
                 f"projects.{pid}.project_details.ontology_id",
             ):
-                self.conn.execute(
+                self._execute(
                     s.ontology.insert(),
                     {
                         "id": oid,
@@ -247,7 +254,7 @@ class Entities:
                         "updated_at": self.now,
                     },
                 )
-            known = self.conn.execute(
+            known = self._execute(
                 sa.select(s.feature.c.id).where(s.feature.c.ontology_id == oid)
             ).scalars()
             self.features[oid] = set(known)
@@ -294,7 +301,7 @@ class Entities:
             "name",
         )
         if found is None:
-            self.conn.execute(
+            self._execute(
                 s.batch.insert(),
                 {
                     "id": batch_id,
@@ -305,18 +312,18 @@ class Entities:
                 },
             )
         elif name:
-            self.conn.execute(s.batch.update().where(s.batch.c.id == batch_id), {"name": name})
+            self._execute(s.batch.update().where(s.batch.c.id == batch_id), {"name": name})
         self.batches[batch_id] = name or (found.name if found is not None else batch_id)
 
     def model_run(self, model_id: str, model_name: str, run_id: str, run_name: str) -> None:
         if model_id not in self.models:
             if self._owned(s.model, model_id, "model", f"experiments.{model_id}"):
-                self.conn.execute(
+                self._execute(
                     s.model.update().where(s.model.c.id == model_id),
                     {"name": model_name},
                 )
             else:
-                self.conn.execute(
+                self._execute(
                     s.model.insert(),
                     {
                         "id": model_id,
@@ -329,12 +336,12 @@ class Entities:
         if run_id not in self.runs:
             path = f"experiments.{model_id}.runs.{run_id}"
             if self._owned(s.model_run, run_id, "model run", path):
-                self.conn.execute(
+                self._execute(
                     s.model_run.update().where(s.model_run.c.id == run_id),
                     {"name": run_name, "model_id": model_id, "updated_at": self.now},
                 )
             else:
-                self.conn.execute(
+                self._execute(
                     s.model_run.insert(),
                     {
                         "id": run_id,
@@ -371,7 +378,7 @@ class Entities:
         else:
             kind_known, name_known = known
             if name is not None and name != name_known:  # named by a later row
-                self.conn.execute(
+                self._execute(
                     s.metadata_field.update().where(s.metadata_field.c.id == sid),
                     {"name": name},
                 )
@@ -399,7 +406,7 @@ class Entities:
     def _field_by_name(self, parent: str | None, name: str) -> str | None:
         f = s.metadata_field.c
         cond = f.parent_id.is_(None) if parent is None else f.parent_id == parent
-        found = self.conn.execute(
+        found = self._execute(
             sa.select(f.id).where(f.org_id == self.org_id, f.name == name, cond).limit(1)
         ).scalar_one_or_none()
         if found is not None:
@@ -408,7 +415,7 @@ class Entities:
 
     def _load_field(self, sid: str, path: str) -> tuple[str, str] | None:
         f = s.metadata_field.c
-        found = self.conn.execute(sa.select(f.org_id, f.kind, f.name).where(f.id == sid)).first()
+        found = self._execute(sa.select(f.org_id, f.kind, f.name).where(f.id == sid)).first()
         if found is None:
             return None
         if found.org_id != self.org_id:
@@ -417,7 +424,7 @@ class Entities:
         return self.fields[sid]
 
     def _insert_field(self, sid: str, parent: str | None, name: str, kind: str) -> None:
-        self.conn.execute(
+        self._execute(
             s.metadata_field.insert(),
             {
                 "id": sid,
@@ -450,7 +457,7 @@ class Entities:
                 item["dimensions"],
                 bool(item.get("is_custom", False)),
             )
-            self.conn.execute(
+            self._execute(
                 s.embedding.insert(),
                 {
                     "id": eid,
@@ -483,12 +490,12 @@ class Entities:
             error = RecordError(self.file, 0, problem.field, problem.reason)
             raise InvalidRecords(self.file, [error], 1) from None
         if exists:
-            self.conn.execute(
+            self._execute(
                 s.annotation_set.update().where(s.annotation_set.c.id == spec.id),
                 values,
             )
         else:
-            self.conn.execute(
+            self._execute(
                 s.annotation_set.insert(),
                 {
                     "id": spec.id,
@@ -500,8 +507,13 @@ class Entities:
 
     def finish(self) -> None:
         """Write what is collected across batches (ontology features)."""
+        self.before_statement()
         self.bulk.upsert(s.feature, self.feature_rows, ["ontology_id", "id"], update=False)
         self.feature_rows.clear()
+
+
+def _nothing() -> None:
+    pass
 
 
 def metadata_kind(value: Any) -> str:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import gc
 import hashlib
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -182,56 +181,21 @@ def import_items(
         _page_cache(store, conn)
         entities = Entities(conn, store.bulk(conn), org_id, default_dataset, file, utcnow())
         loader = BatchWriter(store, conn, entities, media_type=media_type, file=file, ready=ready)
-        pending: list[tuple[int, CheckedRow]] = []
-        runs: set[str] = set()
-
-        def flush() -> None:
-            if pending and not errors.total:
-                for error in loader.write(pending):
-                    errors.add(error)
-                if not errors.total:
-                    result.rows += loader.new_rows  # distinct rows: a repeated line counts once
-                    for _, r in pending:
-                        labels, predictions, run_labels, row_runs = counts(r)
-                        result.labels += labels
-                        result.predictions += predictions
-                        result.model_run_labels += run_labels
-                        runs.update(row_runs)
-                    if on_progress is not None:
-                        on_progress(result.rows)
-            pending.clear()
-
-        for item in items:
-            if isinstance(item, RecordError):
-                errors.add(item)
-            elif isinstance(item, SourceWarning):
-                warn(item)
-            elif isinstance(item, AnnotationSetSpec):
-                if not errors.total:
-                    entities.annotation_set(item)
-                result.annotation_sets.append(item.id)
-                result.objective = item.objective
-            elif isinstance(item, AliasSpec):
-                if not errors.total:
-                    try:
-                        aliases.write(conn, org_id, item)
-                    except Problem as problem:
-                        errors.problem(item.line, problem)
-            elif isinstance(item, ParsedRow):
-                digest = source_digest(context, item)
-                try:
-                    checked = check_row(item.row)
-                except Problem as problem:
-                    errors.problem(item.line, problem)
-                else:
-                    checked.shaped = item.shaped
-                    checked.digest = digest
-                    for path, reason in checked.notes.items:
-                        warn(SourceWarning(item.line, path, reason))
-                    pending.append((item.line, checked))
-                if len(pending) >= batch_size:
-                    flush()
-        flush()
+        try:
+            _load(
+                loader,
+                entities,
+                conn,
+                items,
+                result,
+                errors,
+                warn,
+                context,
+                batch_size,
+                on_progress,
+            )
+        finally:
+            loader.close()  # the writes in the background are done before the transaction ends
         if not errors.total:
             entities.finish()
             if ready.incomplete(conn, org_id):  # e.g. a renamed project: its rows forgot theirs
@@ -239,7 +203,7 @@ def import_items(
         if errors.total:
             raise InvalidRecords(file, errors.listed, errors.total)
         result.warnings = warnings.summary()
-        result.model_runs = len(runs)
+        result.rows = loader.rows
         if entities.used_default:
             result.dataset = default_dataset
     if result.rows >= STATISTICS_AFTER:
@@ -248,13 +212,79 @@ def import_items(
     return result
 
 
+def _load(
+    loader: BatchWriter,
+    entities: Entities,
+    conn: sa.Connection,
+    items: Iterable[Item],
+    result: ImportResult,
+    errors: _Errors,
+    warn: Callable[[SourceWarning], None],
+    context: bytes,
+    batch_size: int,
+    on_progress: Callable[[int], None] | None,
+) -> None:
+    """Read ``items``: rows checked and written a batch at a time, the rest as it comes."""
+    pending: list[tuple[int, CheckedRow]] = []
+    runs: set[str] = set()
+
+    def flush() -> None:
+        if pending and not errors.total:
+            for error in loader.write(pending):
+                errors.add(error)
+            if not errors.total:
+                for _, r in pending:
+                    labels, predictions, run_labels, row_runs = counts(r)
+                    result.labels += labels
+                    result.predictions += predictions
+                    result.model_run_labels += run_labels
+                    runs.update(row_runs)
+        pending.clear()
+
+    loader.on_written = on_progress  # distinct rows: a repeated line counts once
+    for item in items:
+        if isinstance(item, RecordError):
+            errors.add(item)
+        elif isinstance(item, SourceWarning):
+            warn(item)
+        elif isinstance(item, AnnotationSetSpec):
+            if not errors.total:
+                entities.annotation_set(item)
+            result.annotation_sets.append(item.id)
+            result.objective = item.objective
+        elif isinstance(item, AliasSpec):
+            if not errors.total:
+                loader.settle()
+                try:
+                    aliases.write(conn, entities.org_id, item)
+                except Problem as problem:
+                    errors.problem(item.line, problem)
+        elif isinstance(item, ParsedRow):
+            digest = source_digest(context, item)
+            try:
+                checked = check_row(item.row)
+            except Problem as problem:
+                errors.problem(item.line, problem)
+            else:
+                checked.shaped = item.shaped
+                checked.digest = digest
+                for path, reason in checked.notes.items:
+                    warn(SourceWarning(item.line, path, reason))
+                pending.append((item.line, checked))
+            if len(pending) >= batch_size:
+                flush()
+    flush()
+    loader.settle()
+    result.model_runs = len(runs)
+
+
 # SQLite's page cache for an import's transaction (KiB). Big enough that the pages a batch
 # changes again and again (the tables' and indexes' last pages, their interior pages) stay in
 # memory; pages changed once and done with (most of them: rows are appended) spill into the WAL as
 # the cache fills, instead of the whole transaction staying in memory (a cache as large as the
 # import, what Store.write(large=True) allows, made peak memory grow with the file: 900 MB at
 # 100,000 rows). Store.write puts SQLite's default back when the transaction ends.
-IMPORT_CACHE_KIB = int(os.environ.get("LABELPORT_IMPORT_CACHE_KIB", 64 * 1024))
+IMPORT_CACHE_KIB = 64 * 1024
 
 
 def _page_cache(store: Store, conn: sa.Connection) -> None:

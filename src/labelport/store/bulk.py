@@ -253,8 +253,8 @@ class BulkWriter:
         rows = _unique(rows, at, keep_last=update)
         stage = self._stage(table)
         self._copy(stage, table, columns, rows)
-        self.conn.exec_driver_sql(self._statement(table, columns, keys, update))
-        self.conn.exec_driver_sql(f"TRUNCATE {stage}")
+        self._execute(self._statement(table, columns, keys, update))
+        self._execute(f"TRUNCATE {stage}")
 
     def delete_pairs(
         self,
@@ -268,14 +268,14 @@ class BulkWriter:
         q = self._quote
         a, b = (q(name) for name in columns)
         if not self.postgres:
-            self.conn.exec_driver_sql(
+            self._execute(
                 f"DELETE FROM {q(table.name)} WHERE ({a}, {b}) IN"
                 " (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]')"
                 " FROM json_each(?))",
                 (orjson.dumps(list(pairs)).decode(),),
             )
             return
-        self.conn.exec_driver_sql(
+        self._execute(
             f"DELETE FROM {q(table.name)} WHERE ({a}, {b}) IN"
             " (SELECT * FROM unnest(%s::text[], %s::text[]))",
             ([x for x, _ in pairs], [y for _, y in pairs]),
@@ -288,9 +288,7 @@ class BulkWriter:
         q = self._quote
         where = "IN (SELECT value FROM json_each(?))" if not self.postgres else "= ANY(%s)"
         value: Any = orjson.dumps(list(values)).decode() if not self.postgres else list(values)
-        self.conn.exec_driver_sql(
-            f"DELETE FROM {q(table.name)} WHERE {q(column)} {where}", (value,)
-        )
+        self._execute(f"DELETE FROM {q(table.name)} WHERE {q(column)} {where}", (value,))
 
     # ------------------------------------------------------------------------------- internals
 
@@ -348,12 +346,28 @@ class BulkWriter:
         writer in the same transaction shares it, and empties it after each use too)."""
         stage = self._quote(STAGE_PREFIX + table.name)
         if stage not in self._staged:
-            self.conn.exec_driver_sql(
+            self._execute(
                 f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} "
                 f"(LIKE {self._quote(table.name)} INCLUDING DEFAULTS) ON COMMIT DROP"
             )
             self._staged.add(stage)
         return stage
+
+    def _execute(self, statement: str, parameters: Sequence[Any] = ()) -> None:
+        """One statement through the driver's own connection (never SQLAlchemy's: a batch's
+        writes may run on a thread of their own while the import goes on with SQLAlchemy)."""
+        raw = self.conn.connection.driver_connection
+        assert raw is not None
+        dbapi = self.conn.dialect.loaded_dbapi
+        cursor = raw.cursor()
+        try:
+            cursor.execute(statement, tuple(parameters))
+        except dbapi.Error as exc:  # the errors a SQLAlchemy statement would have raised
+            raise sa.exc.DBAPIError.instance(
+                statement, None, exc, dbapi.Error, dialect=self.conn.dialect
+            ) from exc
+        finally:
+            cursor.close()
 
     def _sqlite_many(
         self,
