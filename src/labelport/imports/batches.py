@@ -66,6 +66,7 @@ class ExportReady(Protocol):
 
 
 Entry = tuple[bytes, bytes, bytes]  # an export-ready entry: tally, layout, line
+BACKGROUND = ("postgresql",)  # the databases whose batch writes run on a thread of their own
 
 
 class _LineProblem(Exception):
@@ -109,7 +110,7 @@ class BatchWriter:
         # the thread waits for it without the GIL) while the next batch is read and checked.
         self._background = (
             ThreadPoolExecutor(1, thread_name_prefix="labelport-import")
-            if store.dialect == "postgresql"
+            if store.dialect in BACKGROUND
             else None
         )
         self._writing: Future[None] | None = None
@@ -186,12 +187,12 @@ class BatchWriter:
             return errors
         ids = [*written, *skipped]
 
-        def write() -> None:
+        def write_and_count() -> None:
             if job is not None:
                 job()
             self.rows += self._first_seen(ids)
 
-        self._run(write, self._names(batch), batch=True)
+        self._run(write_and_count, self._names(batch), batch=True)
         return []
 
     def _names(self, batch: list[tuple[int, CheckedRow]]) -> set[str]:
