@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from labelport import services
 from labelport.demo.rows import write_labelbox
-from labelport.export import cache
+from labelport.export import cache, cache_reading
 from labelport.export.engine import run_export
 from labelport.export.manifest import read_manifest, verify
 from labelport.export.spec import PARAMS_BY_SCOPE, Scope, every_param
@@ -160,7 +160,7 @@ def test_every_scope_of_the_demo_catalog_reads_the_same_both_ways(
 def test_tallies_read_the_same_when_few_are_kept_decoded(
     store: Store, demo_catalog: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(cache, "MEMO", 1)  # every other row's tally is decoded anew
+    monkeypatch.setattr(cache_reading, "MEMO", 1)  # every other row's tally is decoded anew
     for n, params in enumerate((every_param("catalog"), {"all_projects": True})):
         ready, live = both_ways(store, demo_catalog, Scope("catalog"), params, tmp_path / str(n))
         assert_same(ready, live)

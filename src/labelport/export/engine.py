@@ -24,7 +24,7 @@ import orjson
 import sqlalchemy as sa
 
 from labelport import __version__
-from labelport.export import cache
+from labelport.export import cache_reading
 from labelport.export import plan as planning
 from labelport.export.assemble import Include, Page, build_row, fetch
 from labelport.export.manifest import Counts, write_manifest
@@ -147,13 +147,13 @@ def export_pages(
     # lines, hashing and writing release the GIL, so they overlap with reading the next page.
     # (Reading pages on a second thread was measured and gained nothing: that work holds the
     # GIL.)
-    composer = cache.Composer(plan.include)
+    composer = cache_reading.Composer(plan.include)
     total: int | None = None
     done = 0
     last = time.monotonic()
     with ThreadPoolExecutor(1, thread_name_prefix="labelport-write") as writer:
         behind: Future[bytes] | None = None
-        for ready in cache.pages(conn, plan, page_size):
+        for ready in cache_reading.pages(conn, plan, page_size):
             lines, failed = page_lines(conn, plan.org_id, ready, composer, counts)
             if behind is not None:
                 behind.result()  # at most one page in flight; its error surfaces here
@@ -183,15 +183,15 @@ def export_pages(
 def page_lines(
     conn: sa.Connection,
     org_id: str,
-    ready: list[cache.Ready],
-    composer: cache.Composer,
+    ready: list[cache_reading.Ready],
+    composer: cache_reading.Composer,
     counts: Counts,
 ) -> tuple[list[bytes], list[bytes]]:
-    """The lines of one page of export-ready rows (:data:`cache.Ready`), and the page's check
-    values counted: entries cut from their stored lines, the other rows (no entry, or labels to
-    interpolate) read and built by the live path."""
+    """The lines of one page of export-ready rows (:data:`cache_reading.Ready`), and the page's
+    check values counted: entries cut from their stored lines, the other rows (no entry, or labels
+    to interpolate) read and built by the live path."""
     include = composer.include
-    live_only = cache.live_only
+    live_only = cache_reading.live_only
     live = [r[0] for r in ready if r[1] is None or live_only(r[1], include)]
     if not live:
         line, count = composer.line, composer.count
